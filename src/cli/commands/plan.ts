@@ -1,0 +1,30 @@
+import type { Command } from 'commander';
+import { collect, type Action } from '../program.js';
+
+// drctl plan <runbook>: the resolved steps with timeouts, budgets and targets; touches nothing.
+export function registerPlan(program: Command, act: Action): void {
+  program
+    .command('plan')
+    .description('show what a runbook would do, with timeouts, budgets and targets; touches nothing')
+    .argument('<runbook>', 'runbook file or name')
+    .option('--var <name=value>', 'set a runbook input (repeatable)', collect, [])
+    .option('--json', 'print the plan as JSON')
+    .action(
+      act(async (ctx, opts: { var: string[]; json?: boolean }, arg: string) => {
+        const { builtInRegistry } = await import('../../adapters/registry.js');
+        const { loadRunbook } = await import('../../runbook/load.js');
+        const { parseVars, resolveInputs } = await import('../../engine/inputs.js');
+        const { planRunbook } = await import('../../engine/plan.js');
+        const { Scope } = await import('../../engine/scope.js');
+        const { formatPlan } = await import('../print-plan.js');
+        const { secrets } = await import('../../redact.js');
+        const { resolveRunbook } = await import('../context.js');
+        const registry = builtInRegistry();
+        const { runbook } = await loadRunbook(resolveRunbook(ctx, arg), registry);
+        const inputs = resolveInputs(runbook, parseVars(opts.var), ctx.env, { lenient: true });
+        const plan = planRunbook(runbook, registry, new Scope(ctx.env, inputs, { id: 'plan', name: runbook.name, startedAt: Date.now() }));
+        process.stdout.write(secrets.redact(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan)));
+        return 0;
+      }),
+    );
+}

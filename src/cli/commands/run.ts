@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { collect, type Action } from '../program.js';
+
+// drctl run <runbook> [--var k=v]... [--from-step <id>]
+export function registerRun(program: Command, act: Action): void {
+  program
+    .command('run')
+    .description('run a runbook (a path, or a name in the runbooks dir)')
+    .argument('<runbook>', 'runbook file or name')
+    .option('--var <name=value>', 'set a runbook input (repeatable)', collect, [])
+    .option('--from-step <id>', 'start at this step; earlier steps are skipped')
+    .action(
+      act(async (ctx, opts: { var: string[]; fromStep?: string }, runbook: string) => {
+        const { executeRunbook } = await import('../execute.js');
+        const { resolveRunbook } = await import('../context.js');
+        return (await executeRunbook(ctx, resolveRunbook(ctx, runbook), { vars: opts.var, fromStep: opts.fromStep })).exitCode;
+      }),
+    );
+}

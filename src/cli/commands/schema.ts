@@ -1,0 +1,16 @@
+import type { Command } from 'commander';
+import type { Action } from '../program.js';
+
+// drctl schema: the runbook JSON Schema, generated from the zod schema.
+export function registerSchema(program: Command, act: Action): void {
+  program
+    .command('schema')
+    .description('print the runbook JSON Schema (for editors: yaml-language-server)')
+    .action(
+      act(async () => {
+        const { runbookJsonSchema } = await import('../../runbook/schema.js');
+        process.stdout.write(`${JSON.stringify(runbookJsonSchema(), null, 2)}\n`);
+        return 0;
+      }, { context: false }),
+    );
+}

@@ -1,0 +1,33 @@
+import type { Command } from 'commander';
+import type { Action } from '../program.js';
+
+// drctl validate <runbook>...: every problem of every file as file:line:col message; exit 2.
+export function registerValidate(program: Command, act: Action): void {
+  program
+    .command('validate')
+    .description('check runbooks: schema, actions, references; every error as file:line:col')
+    .argument('<runbook...>', 'runbook files or names')
+    .action(
+      act(async (ctx, _opts: object, runbooks: string[]) => {
+        const { builtInRegistry } = await import('../../adapters/registry.js');
+        const { loadRunbook } = await import('../../runbook/load.js');
+        const { resolveRunbook } = await import('../context.js');
+        const { DrctlError, ValidationError, formatProblem } = await import('../../errors.js');
+        const registry = builtInRegistry();
+        let bad = 0;
+        for (const arg of runbooks) {
+          try {
+            const file = resolveRunbook(ctx, arg);
+            const { runbook } = await loadRunbook(file, registry);
+            process.stdout.write(`${file}: ok (${runbook.name}, ${runbook.steps.length + runbook.finally.length} steps)\n`);
+          } catch (err) {
+            if (err instanceof ValidationError) for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
+            else if (err instanceof DrctlError) process.stderr.write(`${err.message}\n`);
+            else throw err;
+            bad++;
+          }
+        }
+        return bad ? 2 : 0;
+      }),
+    );
+}

@@ -1,0 +1,105 @@
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline/promises';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, loadEnv, stateDir, type Config } from '../config.js';
+import { ConfirmationError, UsageError } from '../errors.js';
+import { checkReportPaths } from '../report/files.js';
+
+// What every command needs from the global options: environment, config, state dir,
+// runbook lookup, output settings and the confirmation policy.
+
+export interface GlobalOptions {
+  config?: string;
+  envFile?: string;
+  runbooks?: string;
+  logFormat?: string;
+  logLevel?: string;
+  report?: string[];
+  dryRun?: boolean;
+  yes?: boolean;
+  color?: boolean;
+}
+
+export interface CliContext {
+  env: Record<string, string | undefined>;
+  config: Config;
+  stateDir: string;
+  runbooksDirs: string[];
+  logFormat: 'pretty' | 'json';
+  logLevel: string;
+  reports: string[];
+  dryRun: boolean;
+  yes: boolean;
+  color: boolean;
+  /** Called before a prompt so live output does not overwrite it. */
+  beforePrompt?: () => void;
+  confirm(message: string): Promise<boolean>;
+}
+
+/** The runbooks shipped with the package (dist/cli/ → ../../runbooks). */
+export const PACKAGE_RUNBOOKS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'runbooks');
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+
+export async function createContext(g: GlobalOptions): Promise<CliContext> {
+  const env = await loadEnv(g.envFile);
+  const config = await loadConfig(g.config);
+  const logFormat = g.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json');
+  if (logFormat !== 'pretty' && logFormat !== 'json') {
+    throw new UsageError(`--log-format ${logFormat}: use pretty or json`, 'usage.logFormat');
+  }
+  const logLevel = g.logLevel ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level ${logLevel}: use one of ${LOG_LEVELS.join(', ')}`, 'usage.logLevel');
+  const reports = g.report ?? [];
+  checkReportPaths(reports);
+  if (g.runbooks !== undefined && !isDir(g.runbooks)) throw new UsageError(`--runbooks ${g.runbooks}: no such directory`, 'usage.runbooks');
+  const yes = g.yes ?? false;
+  const ctx: CliContext = {
+    env,
+    config,
+    stateDir: stateDir(config, env),
+    runbooksDirs: [g.runbooks ?? path.resolve('runbooks'), PACKAGE_RUNBOOKS],
+    logFormat,
+    logLevel,
+    reports,
+    dryRun: g.dryRun ?? false,
+    yes,
+    color: (g.color ?? true) && !env.NO_COLOR && process.stderr.isTTY === true,
+    async confirm(message: string): Promise<boolean> {
+      if (yes) return true;
+      if (!process.stdin.isTTY) {
+        throw new ConfirmationError(`needs confirmation: ${message} (no TTY: pass --yes to proceed)`, 'confirm.noTty');
+      }
+      ctx.beforePrompt?.();
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        const answer = await rl.question(`${message} [y/N] `);
+        return /^y(es)?$/i.test(answer.trim());
+      } finally {
+        rl.close();
+      }
+    },
+  };
+  return ctx;
+}
+
+/** A runbook argument: a path, or a name in the runbooks dir, then the package's own. */
+export function resolveRunbook(ctx: Pick<CliContext, 'runbooksDirs'>, arg: string): string {
+  if (existsSync(arg) || arg.includes('/') || /\.ya?ml$/.test(arg)) return arg;
+  for (const dir of ctx.runbooksDirs) {
+    for (const ext of ['.yaml', '.yml']) {
+      const p = path.join(dir, `${arg}${ext}`);
+      if (existsSync(p)) return p;
+    }
+  }
+  throw new UsageError(`runbook "${arg}": no such file, and no ${arg}.yaml in ${ctx.runbooksDirs.join(' or ')}`, 'usage.runbook');
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,89 @@
+import { builtInRegistry } from '../adapters/registry.js';
+import { parseVars, resolveInputs } from '../engine/inputs.js';
+import { planRunbook } from '../engine/plan.js';
+import { newRunId, runRunbook } from '../engine/run.js';
+import { Scope } from '../engine/scope.js';
+import type { RunReport } from '../engine/step-result.js';
+import { UsageError } from '../errors.js';
+import { secrets } from '../redact.js';
+import { writeReports } from '../report/files.js';
+import { saveRun } from '../report/history.js';
+import { createJsonLogReporter } from '../report/json-log.js';
+import { PrettyReporter } from '../report/pretty.js';
+import type { Reporter } from '../report/reporter.js';
+import { loadRunbook } from '../runbook/load.js';
+import type { CliContext } from './context.js';
+import { trapInterrupts } from './interrupt.js';
+import { formatPlan } from './print-plan.js';
+
+// Runs one runbook for a command: load, inputs, reporters, signals, report files, history.
+// Built-in commands (backup, restore, ...) come through here too, so their reports show every
+// step timed, as a user's own runbook would.
+
+export interface ExecuteOptions {
+  vars?: string[];
+  /** Inputs set by a built-in command from its flags (strings, as --var would give). */
+  inputs?: Record<string, string | undefined>;
+  fromStep?: string;
+  kind?: 'run' | 'drill';
+}
+
+export interface Executed {
+  exitCode: number;
+  report?: RunReport;
+}
+
+export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOptions = {}): Promise<Executed> {
+  const registry = builtInRegistry();
+  const { runbook } = await loadRunbook(file, registry);
+  const given = { ...parseVars(o.vars ?? []) };
+  for (const [k, v] of Object.entries(o.inputs ?? {})) if (v !== undefined) given[k] = v;
+  const inputs = resolveInputs(runbook, given, ctx.env, { lenient: ctx.dryRun });
+  if (o.fromStep !== undefined && !runbook.steps.some((s) => s.id === o.fromStep)) {
+    throw new UsageError(`--from-step ${o.fromStep}: no such step in ${runbook.name} (steps: ${runbook.steps.map((s) => s.id).join(', ')})`, 'usage.fromStep');
+  }
+
+  if (ctx.dryRun) {
+    const scope = new Scope(ctx.env, inputs, { id: 'dry-run', name: runbook.name, startedAt: Date.now() });
+    process.stdout.write(secrets.redact(`DRY RUN: nothing will be changed\n${formatPlan(planRunbook(runbook, registry, scope))}`));
+    return { exitCode: 0 };
+  }
+
+  let reporter: Reporter;
+  if (ctx.logFormat === 'json') reporter = await createJsonLogReporter(ctx.logLevel);
+  else {
+    const pretty = new PrettyReporter({ out: process.stderr, color: ctx.color, live: process.stderr.isTTY === true });
+    ctx.beforePrompt = () => void pretty.close();
+    reporter = pretty;
+  }
+  const interrupts = trapInterrupts();
+  let report: RunReport;
+  try {
+    report = await runRunbook({
+      runbook,
+      file,
+      registry,
+      inputs,
+      env: ctx.env,
+      config: ctx.config,
+      stateDir: ctx.stateDir,
+      emit: (e) => reporter.onEvent(e),
+      signal: interrupts.signal,
+      forceSignal: interrupts.forceSignal,
+      confirm: (m) => ctx.confirm(m),
+      fromStep: o.fromStep,
+      kind: o.kind ?? 'run',
+      runId: newRunId(),
+    });
+  } finally {
+    interrupts.dispose();
+    await reporter.close();
+  }
+  await writeReports(report, ctx.reports);
+  try {
+    await saveRun(ctx.stateDir, report);
+  } catch (err) {
+    process.stderr.write(`warning: could not save run history in ${ctx.stateDir}: ${(err as Error).message}\n`);
+  }
+  return { exitCode: report.exitCode, report };
+}

@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { registerHistory } from './commands/history.js';
+import { registerPlan } from './commands/plan.js';
+import { registerRun } from './commands/run.js';
+import { registerSchema } from './commands/schema.js';
+import { registerValidate } from './commands/validate.js';
+import { actionFactory, collect } from './program.js';
+
+// The drctl program: global options, one registration per command, and the only place that
+// turns errors into one line and an exit code.
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command('drctl')
+    .description('Disaster-recovery runbooks: validate, run, time against RTO/RPO, report.')
+    .version(version(), '--version')
+    .option('--config <file>', 'config file (default ./drctl.yaml if present)')
+    .option('--env-file <file>', 'environment file (default ./.env if present; the real environment wins)')
+    .option('--runbooks <dir>', 'where runbook names are looked up (default ./runbooks, then the shipped ones)')
+    .addOption(new Option('--log-format <format>', 'pretty or json (default: pretty on a TTY, json otherwise)'))
+    .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
+    .option('--report <file>', 'write a report; format from extension: .json, .md, .xml (JUnit) (repeatable)', collect, [])
+    .option('--dry-run', 'show what would be done and touch nothing')
+    .option('-y, --yes', 'answer yes to confirmations (needed without a TTY)')
+    .option('--no-color', 'no colours (also NO_COLOR)')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+    });
+  const act = actionFactory(setExit);
+  registerRun(program, act);
+  registerValidate(program, act);
+  registerPlan(program, act);
+  registerSchema(program, act);
+  registerHistory(program, act);
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code (the caller exits). */
+export async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+    return code;
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+async function reportError(err: unknown): Promise<number> {
+  if (err instanceof CommanderError) {
+    // commander has printed its one-line message (or the help) already.
+    return err.exitCode === 0 ? 0 : 2;
+  }
+  const { DrctlError, ValidationError, formatProblem } = await import('../errors.js');
+  const { secrets } = await import('../redact.js');
+  const debug = process.env.DRCTL_DEBUG === '1';
+  if (err instanceof ValidationError) {
+    for (const p of err.problems) process.stderr.write(`${secrets.redact(formatProblem(p))}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof DrctlError) {
+    process.stderr.write(`drctl: ${secrets.redact(err.message)}\n`);
+    if (debug && err.stack) process.stderr.write(`${secrets.redact(err.stack)}\n`);
+    return err.exitCode;
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`drctl: internal error: ${secrets.redact(msg)}${debug ? '' : ' (DRCTL_DEBUG=1 shows the stack)'}\n`);
+  if (debug && err instanceof Error && err.stack) process.stderr.write(`${secrets.redact(err.stack)}\n`);
+  return 1;
+}

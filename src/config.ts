@@ -1,0 +1,73 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { UsageError } from './errors.js';
+import { secrets } from './redact.js';
+
+// Settings come from flags, then the config file (drctl.yaml), then the environment
+// (real environment over --env-file). This module loads the latter two.
+
+export const ConfigSchema = z.strictObject({
+  repo: z.string().optional().meta({ description: 'Repository URL: file:///path or s3://bucket/prefix' }),
+  source: z.string().optional().meta({ description: 'PostgreSQL URL to back up' }),
+  redis: z.string().optional(),
+  stateDir: z.string().optional(),
+  targets: z.strictObject({ rto: z.string().optional(), rpo: z.string().optional() }).optional(),
+  s3: z
+    .strictObject({
+      endpoint: z.string().optional(),
+      region: z.string().optional(),
+      forcePathStyle: z.boolean().optional(),
+      checksums: z.enum(['when_supported', 'when_required']).optional(),
+    })
+    .optional(),
+});
+export type Config = z.output<typeof ConfigSchema>;
+
+/** Reads the env file (explicit: must exist; default ./.env: only if present). Real env wins. */
+export async function loadEnv(file: string | undefined, cwd = process.cwd()): Promise<Record<string, string | undefined>> {
+  const target = file ?? path.join(cwd, '.env');
+  let fromFile: Record<string, string> = {};
+  if (file !== undefined || existsSync(target)) {
+    let text: string;
+    try {
+      text = await readFile(target, 'utf8');
+    } catch {
+      throw new UsageError(`--env-file ${target}: cannot read it`, 'usage.envFile');
+    }
+    fromFile = parseEnv(text) as Record<string, string>;
+  }
+  const env = { ...fromFile, ...process.env };
+  secrets.addFromEnv(env);
+  return env;
+}
+
+/** Reads the config file (explicit: must exist; default ./drctl.yaml: only if present). */
+export async function loadConfig(file: string | undefined, cwd = process.cwd()): Promise<Config> {
+  const target = file ?? path.join(cwd, 'drctl.yaml');
+  if (file === undefined && !existsSync(target)) return {};
+  let raw: unknown;
+  try {
+    raw = parseYaml(await readFile(target, 'utf8')) ?? {};
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`--config ${target}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message.split('\n')[0]}`, 'usage.config');
+  }
+  const r = ConfigSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    const where = i ? `${i.path.join('.')}${i.code === 'unrecognized_keys' ? `.${i.keys.join(',')}` : ''}` : '';
+    throw new UsageError(`${target}: ${where}: ${i?.code === 'unrecognized_keys' ? 'unknown key' : i?.message}`, 'usage.config');
+  }
+  for (const v of Object.values(r.data)) if (typeof v === 'string') secrets.addUrlPasswords(v);
+  return r.data;
+}
+
+/** Where run history and local state live. */
+export function stateDir(config: Config, env: Record<string, string | undefined>): string {
+  return config.stateDir ?? env.DRCTL_STATE_DIR ?? path.join(env.XDG_STATE_HOME ?? path.join(os.homedir(), '.local', 'state'), 'drctl');
+}

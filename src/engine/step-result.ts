@@ -1,0 +1,57 @@
+// Results are data: what each step did and how long it took, as the reporters, the history
+// and the drill comparisons read them.
+
+export type StepStatus = 'succeeded' | 'failed' | 'skipped' | 'canceled';
+export type RunStatus = 'succeeded' | 'failed' | 'declined' | 'interrupted';
+
+export interface StepResult {
+  id: string;
+  uses: string;
+  section: 'steps' | 'finally';
+  status: StepStatus;
+  /** Why a step was skipped or failed, one line. */
+  reason?: string;
+  startedAt?: string;
+  endedAt?: string;
+  durationMs: number;
+  attempts: number;
+  timedOut: boolean;
+  canceled: boolean;
+  critical: boolean;
+  budgetMs?: number;
+  budgetEnforced?: boolean;
+  overBudget: boolean;
+  outputs: Record<string, unknown>;
+  /** The error code of the failure (e.g. integrity, shell.exit, timeout). */
+  errorCode?: string;
+  disaster?: boolean;
+  recovered?: boolean;
+}
+
+export interface TargetVerdict {
+  name: 'rto' | 'rpo' | 'budget';
+  step?: string;
+  targetMs: number;
+  achievedMs: number;
+  met: boolean;
+}
+
+export interface RunReport {
+  runId: string;
+  runbook: string;
+  file: string;
+  description?: string;
+  kind: 'run' | 'drill';
+  dryRun: boolean;
+  status: RunStatus;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  inputs: Record<string, unknown>;
+  targets: { rtoMs?: number; rpoMs?: number };
+  verdicts: TargetVerdict[];
+  steps: StepResult[];
+  /** The step that was running when the run was interrupted. */
+  interruptedStep?: string;
+  exitCode: number;
+}

@@ -1,0 +1,88 @@
+// Typed, user-facing errors. Each carries a stable string code and the exit code of the CLI
+// contract (DESIGN.md): 1 step/check failed, 2 usage/config/validation, 3 target missed,
+// 4 confirmation declined or impossible, 130 interrupted. Only src/cli turns them into exits.
+
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  targetMissed: 3,
+  declined: 4,
+  interrupted: 130,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Base class: a failure whose message is fit to print as one line. */
+export class DrctlError extends Error {
+  readonly code: string;
+  readonly exitCode: ExitCodeValue;
+  constructor(code: string, message: string, exitCode: ExitCodeValue, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad flag, value, config or file: exit 2. */
+export class UsageError extends DrctlError {
+  constructor(message: string, code = 'usage', options?: { cause?: unknown }) {
+    super(code, message, ExitCode.usage, options);
+  }
+}
+
+/** One located problem in a runbook or config file. */
+export interface Problem {
+  file: string;
+  line: number;
+  col: number;
+  message: string;
+  path?: string;
+}
+
+export function formatProblem(p: Problem): string {
+  return `${p.file}:${p.line}:${p.col} ${p.message}`;
+}
+
+/** Every problem found in a runbook at once: exit 2. */
+export class ValidationError extends DrctlError {
+  readonly problems: Problem[];
+  constructor(problems: Problem[]) {
+    super('runbook.invalid', problems.map(formatProblem).join('\n'), ExitCode.usage);
+    this.problems = problems;
+  }
+}
+
+/** An external operation failed (database unreachable, checksum mismatch...): exit 1. */
+export class OperationError extends DrctlError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, ExitCode.failed, options);
+  }
+}
+
+/** An integrity check failed: the data cannot be trusted. Exit 1. */
+export class IntegrityError extends OperationError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('integrity', message, options);
+  }
+}
+
+/** The operator said no, or no TTY and no --yes: exit 4. */
+export class ConfirmationError extends DrctlError {
+  constructor(message: string, code = 'confirm.declined') {
+    super(code, message, ExitCode.declined);
+  }
+}
+
+/** SIGINT/SIGTERM: exit 130. */
+export class InterruptedError extends DrctlError {
+  constructor(message = 'interrupted') {
+    super('interrupted', message, ExitCode.interrupted);
+  }
+}
+
+/** The error's message without a stack, for one-line output. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message || err.name;
+  return String(err);
+}

@@ -1,0 +1,93 @@
+// The one wrapper for child processes (pg_dump, pg_restore, pg_basebackup, sh...): execa,
+// loaded lazily; its own process group so a timeout stops grandchildren too; SIGTERM then
+// SIGKILL; stderr kept for the error message.
+
+export interface ProcessOptions {
+  signal: AbortSignal;
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+  /** Piped to the child's stdin. */
+  input?: NodeJS.ReadableStream;
+  onLine?: (line: string) => void;
+  /** Milliseconds between SIGTERM and SIGKILL. */
+  killGraceMs?: number;
+  maxBuffer?: number;
+}
+
+export interface ProcessResult {
+  exitCode: number;
+  signal?: string;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion and returns its result; never rejects on a non-zero exit. */
+export async function runProcess(file: string, args: string[], opts: ProcessOptions): Promise<ProcessResult> {
+  const { execa } = await import('execa');
+  opts.signal.throwIfAborted();
+  const child = execa(file, args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    extendEnv: false,
+    detached: true,
+    reject: false,
+    stdin: opts.input ? 'pipe' : 'ignore',
+    maxBuffer: opts.maxBuffer ?? 16 * 1024 * 1024,
+    lines: false,
+  });
+  if (opts.input && child.stdin) opts.input.pipe(child.stdin);
+  const stopGroup = killGroupOnAbort(child.pid, opts.signal, opts.killGraceMs);
+  if (opts.onLine) {
+    const onLine = opts.onLine;
+    let buf = '';
+    const feed = (chunk: Buffer) => {
+      buf += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trimEnd();
+        buf = buf.slice(nl + 1);
+        if (line) onLine(line);
+      }
+      if (buf.length > 4096) buf = buf.slice(-4096);
+    };
+    child.stdout?.on('data', feed);
+    child.stderr?.on('data', feed);
+  }
+  try {
+    const r = await child;
+    return {
+      exitCode: typeof r.exitCode === 'number' ? r.exitCode : 128,
+      signal: r.signal ?? undefined,
+      stdout: String(r.stdout ?? ''),
+      stderr: String(r.stderr ?? ''),
+    };
+  } finally {
+    stopGroup();
+  }
+}
+
+/** Kills the process group of `pid` when `signal` aborts; returns a function that disarms it. */
+export function killGroupOnAbort(pid: number | undefined, signal: AbortSignal, graceMs = 3000): () => void {
+  if (pid === undefined) return () => {};
+  let timer: NodeJS.Timeout | undefined;
+  const kill = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pid, sig);
+    } catch {
+      // group already gone
+    }
+  };
+  const onAbort = () => {
+    kill('SIGTERM');
+    timer = setTimeout(() => kill('SIGKILL'), graceMs);
+    timer.unref();
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  return () => {
+    signal.removeEventListener('abort', onAbort);
+    // The leader exited; make sure nothing it started lingers once we are done with it.
+    if (signal.aborted) kill('SIGKILL');
+    if (timer) clearTimeout(timer);
+  };
+}

@@ -1,0 +1,95 @@
+// Keeps secrets out of every output: logs, reports, errors, plan. Known secret values (from
+// secret-looking environment variables, runbook inputs marked `secret: true`, passwords found
+// in connection URLs) are replaced wherever they appear; URL passwords and token-like query
+// parameters are masked by shape even when the value was never registered.
+
+const MASK = '***';
+const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|_KEY$|^KEY$|API_?KEY|PRIVATE|CREDENTIAL|AUTH(?!OR))/i;
+const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s"']*:)([^@\s"'/]+)@/gi;
+const QUERY_SECRET = /([?&;\s](?:password|passwd|pwd|token|secret|api[_-]?key|access[_-]?key|sslpassword)=)([^&;\s"']+)/gi;
+const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g;
+const KEYWORD_PASSWORD = /\b(password\s*=\s*)('[^']*'|\S+)/gi;
+
+/** True when a variable name looks like it holds a secret (TWILIO_AUTH_TOKEN, PGPASSWORD...). */
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
+
+export class Redactor {
+  private readonly values = new Set<string>();
+  private pattern: RegExp | undefined;
+
+  /** Registers a literal secret; short values are ignored to avoid masking common words. */
+  add(value: string | undefined | null): void {
+    if (!value || value.length < 4 || this.values.has(value)) return;
+    this.values.add(value);
+    // URL-encoded forms appear in connection strings.
+    const encoded = encodeURIComponent(value);
+    if (encoded !== value) this.values.add(encoded);
+    this.pattern = undefined;
+  }
+
+  /** Registers secrets found in an environment: secret-named values and URL passwords. */
+  addFromEnv(env: Record<string, string | undefined>): void {
+    for (const [name, value] of Object.entries(env)) {
+      if (!value) continue;
+      if (isSecretName(name)) this.add(value);
+      this.addUrlPasswords(value);
+    }
+  }
+
+  /** Registers the password of every URL inside `text`. */
+  addUrlPasswords(text: string): void {
+    for (const m of text.matchAll(URL_PASSWORD)) {
+      const pw = m[2];
+      if (!pw) continue;
+      this.add(pw);
+      try {
+        this.add(decodeURIComponent(pw));
+      } catch {
+        // not percent-encoded: the raw form is registered already
+      }
+    }
+  }
+
+  redact(text: string): string {
+    let out = text
+      .replace(URL_PASSWORD, `$1${MASK}@`)
+      .replace(QUERY_SECRET, `$1${MASK}`)
+      .replace(BEARER, `$1 ${MASK}`)
+      .replace(KEYWORD_PASSWORD, `$1${MASK}`);
+    if (this.values.size > 0) {
+      this.pattern ??= new RegExp(
+        [...this.values]
+          .sort((a, b) => b.length - a.length)
+          .map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+          .join('|'),
+        'g',
+      );
+      out = out.replace(this.pattern, MASK);
+    }
+    return out;
+  }
+
+  /** A deep copy of a JSON-like value with every string redacted. */
+  redactDeep<T>(value: T): T {
+    return this.walk(value, new WeakSet()) as T;
+  }
+
+  private walk(value: unknown, seen: WeakSet<object>): unknown {
+    if (typeof value === 'string') return this.redact(value);
+    if (value === null || typeof value !== 'object') return value;
+    if (seen.has(value)) return '[circular]';
+    seen.add(value);
+    if (Array.isArray(value)) return value.map((v) => this.walk(v, seen));
+    if (value instanceof Date) return value;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = isSecretName(k) && typeof v === 'string' && v.length > 0 ? MASK : this.walk(v, seen);
+    }
+    return out;
+  }
+}
+
+/** The process-wide redactor: every output path goes through it. */
+export const secrets = new Redactor();

@@ -1,0 +1,41 @@
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import type { RunReport } from '../engine/step-result.js';
+import { secrets } from '../redact.js';
+import { junitReport } from './junit.js';
+import { markdownReport } from './markdown.js';
+
+// Report files, format picked by extension in this one place: .json, .md, .xml (JUnit).
+
+const FORMATS: Record<string, (r: RunReport) => string> = {
+  '.json': (r) => `${JSON.stringify(r, null, 2)}\n`,
+  '.md': markdownReport,
+  '.xml': junitReport,
+};
+
+/** Rejects an unknown extension before anything runs. */
+export function checkReportPaths(files: string[]): void {
+  for (const f of files) {
+    if (!FORMATS[path.extname(f).toLowerCase()]) {
+      throw new UsageError(`--report ${f}: unknown format (use .json, .md or .xml for JUnit)`, 'usage.report');
+    }
+  }
+}
+
+/** Writes each report atomically (temp name, then rename). */
+export async function writeReports(report: RunReport, files: string[]): Promise<void> {
+  const clean = secrets.redactDeep(report);
+  for (const f of files) {
+    const render = FORMATS[path.extname(f).toLowerCase()];
+    if (!render) continue;
+    await writeAtomic(f, secrets.redact(render(clean)));
+  }
+}
+
+export async function writeAtomic(file: string, content: string): Promise<void> {
+  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, content);
+  await rename(tmp, file);
+}

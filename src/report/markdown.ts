@@ -1,0 +1,35 @@
+import type { RunReport } from '../engine/step-result.js';
+import { formatDuration } from '../time/duration.js';
+
+// The Markdown report: a recovery-time table in the shape of seed 004 (step, time, budget,
+// status), then the verdicts against RTO/RPO.
+
+export function markdownReport(r: RunReport): string {
+  const out: string[] = [];
+  out.push(`# ${r.kind === 'drill' ? 'DR drill' : 'Run'}: ${r.runbook}`, '');
+  if (r.description) out.push(r.description, '');
+  out.push(`- Run: \`${r.runId}\``);
+  out.push(`- Started: ${r.startedAt}`);
+  out.push(`- Finished: ${r.endedAt} (${formatDuration(r.durationMs)})`);
+  out.push(`- Result: **${r.status}** (exit ${r.exitCode})`);
+  if (r.interruptedStep) out.push(`- Interrupted during: \`${r.interruptedStep}\``);
+  out.push('', '| Step | Action | Status | Time | Budget | Tries | Notes |', '|---|---|---|---:|---:|---:|---|');
+  for (const s of r.steps) {
+    const budget = s.budgetMs === undefined ? '' : `${formatDuration(s.budgetMs)}${s.overBudget ? ' ⚠ over' : ''}`;
+    const time = s.status === 'skipped' ? '' : formatDuration(s.durationMs);
+    out.push(`| ${cell(s.id)} | ${cell(s.uses)} | ${s.status} | ${time} | ${budget} | ${s.attempts || ''} | ${cell(s.reason ?? '')} |`);
+  }
+  if (r.verdicts.length) {
+    out.push('', '## Targets', '', '| Target | Objective | Achieved | Verdict |', '|---|---:|---:|---|');
+    for (const v of r.verdicts) {
+      const name = v.name === 'budget' ? `budget: ${v.step}` : v.name.toUpperCase();
+      out.push(`| ${cell(name)} | ${formatDuration(v.targetMs)} | ${formatDuration(v.achievedMs)} | ${v.met ? 'met' : `**missed** by ${formatDuration(v.achievedMs - v.targetMs)}`} |`);
+    }
+  }
+  out.push('');
+  return out.join('\n');
+}
+
+function cell(s: string): string {
+  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}

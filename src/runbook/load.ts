@@ -1,0 +1,115 @@
+import { readFile } from 'node:fs/promises';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Document } from 'yaml';
+import type { Registry } from '../adapters/registry.js';
+import { UsageError, ValidationError, type Problem } from '../errors.js';
+import { checkRunbook, type RuleProblem } from './rules.js';
+import { Runbook } from './schema.js';
+
+// Runbook loading: YAML with positions → zod shape → cross-field rules. Every problem is
+// collected, given a line and column, and thrown at once as a ValidationError.
+
+export interface LoadedRunbook {
+  file: string;
+  runbook: Runbook;
+}
+
+/** Reads and validates a runbook file. */
+export async function loadRunbook(file: string, registry: Registry): Promise<LoadedRunbook> {
+  let source: string;
+  try {
+    source = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`, 'runbook.read');
+  }
+  return parseRunbook(source, file, registry);
+}
+
+/** Validates runbook text; `file` is used only in messages. */
+export function parseRunbook(source: string, file: string, registry: Registry): LoadedRunbook {
+  const lines = new LineCounter();
+  const doc = parseDocument(source, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const problems: Problem[] = [];
+  for (const e of doc.errors) {
+    const pos = e.linePos?.[0] ?? lines.linePos(e.pos[0]);
+    problems.push({ file, line: pos.line, col: pos.col, message: firstLine(e.message) });
+  }
+  if (problems.length) throw new ValidationError(problems);
+
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ValidationError([{ file, line: 1, col: 1, message: 'a runbook is a YAML mapping (apiVersion, name, steps, ...)' }]);
+  }
+  const locate = locator(doc, lines);
+  const parsed = Runbook.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+      if (issue.code === 'unrecognized_keys') {
+        for (const k of issue.keys) {
+          problems.push(at(file, locate([...path, k], true), [...path, k], `unknown key "${k}"`));
+        }
+      } else {
+        problems.push(at(file, locate(path, false), path, issue.message));
+      }
+    }
+    throw new ValidationError(sortProblems(problems));
+  }
+  for (const p of checkRunbook(parsed.data, registry)) problems.push(fromRule(file, locate, doc, p));
+  if (problems.length) throw new ValidationError(sortProblems(problems));
+  return { file, runbook: parsed.data };
+}
+
+type Locate = (path: (string | number)[], atKey: boolean) => { line: number; col: number };
+
+function locator(doc: Document, lines: LineCounter): Locate {
+  return (path, atKey) => {
+    let node: unknown = doc.contents;
+    let keyNode: unknown;
+    for (const part of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === part);
+        if (!pair) break;
+        keyNode = pair.key;
+        node = pair.value ?? pair.key;
+      } else if (isSeq(node) && typeof part === 'number' && node.items[part]) {
+        keyNode = undefined;
+        node = node.items[part];
+      } else break;
+    }
+    const target = (atKey && keyNode ? keyNode : node) as Node | undefined;
+    const offset = target?.range?.[0] ?? 0;
+    return lines.linePos(offset);
+  };
+}
+
+function fromRule(file: string, locate: Locate, doc: Document, p: RuleProblem): Problem {
+  const pos = locate(p.path, p.atKey ?? false);
+  if (p.offset !== undefined) {
+    const node = doc.getIn(p.path, true);
+    // Only plain and quoted one-line scalars map string offsets to columns reliably.
+    if (isScalar(node) && (node.type === 'PLAIN' || node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE')) {
+      const quoted = node.type === 'PLAIN' ? 0 : 1;
+      const text = String(node.value);
+      if (!text.slice(0, p.offset).includes('\n')) pos.col += p.offset + quoted;
+    }
+  }
+  return at(file, pos, p.path, p.message);
+}
+
+function at(file: string, pos: { line: number; col: number }, path: (string | number)[], message: string): Problem {
+  return { file, line: pos.line, col: pos.col, path: formatPath(path), message: `${formatPath(path)}: ${message}`.replace(/^: /, '') };
+}
+
+/** steps[2].with.url */
+export function formatPath(path: (string | number)[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+function sortProblems(ps: Problem[]): Problem[] {
+  return ps.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0] ?? s;
+}
