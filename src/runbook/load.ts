@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Document } from 'yaml';
 import type { Registry } from '../adapters/registry.js';
 import { UsageError, ValidationError, type Problem } from '../errors.js';
-import { checkRunbook, type RuleProblem } from './rules.js';
+import { checkRunbook, looseRunbook, type RuleProblem } from './rules.js';
 import { Runbook } from './schema.js';
 
 // Runbook loading: YAML with positions → zod shape → cross-field rules. Every problem is
@@ -53,10 +53,15 @@ export function parseRunbook(source: string, file: string, registry: Registry): 
         problems.push(at(file, locate(path, false), path, issue.message));
       }
     }
-    throw new ValidationError(sortProblems(problems));
   }
-  for (const p of checkRunbook(parsed.data, registry)) problems.push(fromRule(file, locate, doc, p));
-  if (problems.length) throw new ValidationError(sortProblems(problems));
+  // Rules run on what could be read even when the shape is wrong: every mistake at once.
+  const taken = new Set(problems.map((p) => p.path));
+  const ruleInput = parsed.success ? parsed.data : looseRunbook(raw as Record<string, unknown>);
+  for (const p of checkRunbook(ruleInput, registry)) {
+    const problem = fromRule(file, locate, doc, p);
+    if (!taken.has(problem.path)) problems.push(problem);
+  }
+  if (problems.length || !parsed.success) throw new ValidationError(sortProblems(problems));
   return { file, runbook: parsed.data };
 }
 

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Registry } from '../adapters/registry.js';
 import { ExpressionError, parseExpression, analyze, type Reference } from './expression.js';
-import type { Runbook, Step } from './schema.js';
+
 import { isTemplate, templateReferences, walkStrings } from './template.js';
 
 // Cross-field rules the shape alone cannot express: unknown actions and their `with:` inputs,
@@ -23,15 +23,50 @@ const SPECIAL_ON_FAILURE = new Set(['abort', 'continue']);
 
 type Section = 'steps' | 'finally';
 
-export function checkRunbook(rb: Runbook, registry: Registry): RuleProblem[] {
+/** A step as the rules see it: possibly malformed, so that all problems show at once. */
+export interface RuleStep {
+  id: string;
+  uses: string;
+  with: Record<string, unknown>;
+  if?: string | boolean;
+  onFailure: string;
+}
+
+/** The parts of a runbook the rules read. */
+export interface RuleRunbook {
+  inputs: Record<string, { default?: unknown }>;
+  steps: RuleStep[];
+  finally: RuleStep[];
+}
+
+/** What the rules can read from a document that failed the schema: fields of the wrong type are left out. */
+export function looseRunbook(raw: Record<string, unknown>): RuleRunbook {
+  const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+  const steps = (v: unknown): RuleStep[] =>
+    (Array.isArray(v) ? v : []).map((x) => {
+      const s = obj(x);
+      return {
+        id: typeof s.id === 'string' ? s.id : '',
+        uses: typeof s.uses === 'string' ? s.uses : '',
+        with: obj(s.with),
+        if: typeof s.if === 'string' || typeof s.if === 'boolean' ? s.if : undefined,
+        onFailure: typeof s.onFailure === 'string' ? s.onFailure : 'abort',
+      };
+    });
+  const inputs = Object.fromEntries(Object.entries(obj(raw.inputs)).map(([k, v]) => [k, obj(v)]));
+  return { inputs, steps: steps(raw.steps), finally: steps(raw.finally) };
+}
+
+export function checkRunbook(rb: RuleRunbook, registry: Registry): RuleProblem[] {
   const problems: RuleProblem[] = [];
-  const all: { step: Step; section: Section; index: number }[] = [
+  const all: { step: RuleStep; section: Section; index: number }[] = [
     ...rb.steps.map((step, index) => ({ step, section: 'steps' as const, index })),
     ...rb.finally.map((step, index) => ({ step, section: 'finally' as const, index })),
   ];
 
   const seen = new Map<string, (string | number)[]>();
   for (const { step, section, index } of all) {
+    if (!step.id) continue;
     if (seen.has(step.id)) {
       problems.push({ path: [section, index, 'id'], message: `duplicate step id "${step.id}"` });
     } else seen.set(step.id, [section, index]);
@@ -48,7 +83,9 @@ export function checkRunbook(rb: Runbook, registry: Registry): RuleProblem[] {
   for (const { step, section, index } of all) {
     const here: (string | number)[] = [section, index];
     const action = registry.has(step.uses) ? registry.get(step.uses) : undefined;
-    if (!action) {
+    if (!step.uses) {
+      // missing or malformed: the schema has said so
+    } else if (!action) {
       const hint = registry.suggest(step.uses);
       problems.push({
         path: [...here, 'uses'],
@@ -58,18 +95,18 @@ export function checkRunbook(rb: Runbook, registry: Registry): RuleProblem[] {
       problems.push(...checkWith(action.input, step.with, [...here, 'with']));
     }
 
-    if (!SPECIAL_ON_FAILURE.has(step.onFailure)) {
+    if (!SPECIAL_ON_FAILURE.has(step.onFailure) && /^[a-z][a-z0-9_-]*$/i.test(step.onFailure)) {
       const list = section === 'steps' ? rb.steps : rb.finally;
       const target = list.findIndex((s) => s.id === step.onFailure);
       if (target < 0) {
-        problems.push({ path: [...here, 'onFailure'], message: `onFailure: no step "${step.onFailure}" in ${section}` });
+        problems.push({ path: [...here, 'onFailure'], message: `no step "${step.onFailure}" in ${section}` });
       } else if (target <= index) {
-        problems.push({ path: [...here, 'onFailure'], message: `onFailure: "${step.onFailure}" must come after "${step.id}"` });
+        problems.push({ path: [...here, 'onFailure'], message: `"${step.onFailure}" must come after "${step.id}"` });
       }
     }
 
     // Steps may refer to earlier steps; finally steps to any main step and earlier finally steps.
-    const visible = new Map<string, Step>();
+    const visible = new Map<string, RuleStep>();
     for (const s of rb.steps.slice(0, section === 'steps' ? index : undefined)) visible.set(s.id, s);
     if (section === 'finally') for (const s of rb.finally.slice(0, index)) visible.set(s.id, s);
     const resolve = (ref: Reference) => checkRef(ref, rb, visible, registry);
@@ -121,7 +158,7 @@ function checkEnvRef(ref: Reference): string | undefined {
   return undefined;
 }
 
-function checkRef(ref: Reference, rb: Runbook, visible: Map<string, Step>, registry: Registry): string | undefined {
+function checkRef(ref: Reference, rb: RuleRunbook, visible: Map<string, RuleStep>, registry: Registry): string | undefined {
   const [root, name, field, key] = ref;
   const shown = `\${${ref.join('.')}}`;
   switch (root) {
