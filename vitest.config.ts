@@ -3,10 +3,11 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/support/build.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // Integration tests start real servers; two cores, so keep the pool small.
+    // Integration tests start real servers; the machine has two cores.
     maxWorkers: 2,
-    reporters: ['default'],
+    fileParallelism: true,
   },
 });

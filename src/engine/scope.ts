@@ -45,11 +45,11 @@ export class Scope {
     const shown = `\${${ref.join('.')}}`;
     switch (root) {
       case 'env': {
-        const v = name === undefined ? undefined : this.env[name];
+        const v = name !== undefined && Object.hasOwn(this.env, name) ? this.env[name] : undefined;
         return v === undefined ? missing(`${shown}: environment variable ${name} is not set`) : v;
       }
       case 'inputs': {
-        const v = name === undefined ? undefined : this.inputs[name];
+        const v = name !== undefined && Object.hasOwn(this.inputs, name) ? this.inputs[name] : undefined;
         return v === undefined ? missing(`${shown}: input "${name}" has no value (pass --var ${name}=...)`) : v;
       }
       case 'run': {
@@ -61,7 +61,7 @@ export class Scope {
           elapsed: formatDuration(elapsed),
           startedAt: new Date(this.run.startedAt).toISOString(),
         };
-        return name !== undefined && name in values ? values[name] : missing(`${shown}: unknown`);
+        return name !== undefined && Object.hasOwn(values, name) ? values[name] : missing(`${shown}: unknown`);
       }
       case 'steps': {
         const s = name === undefined ? undefined : this.steps.get(name);
@@ -73,7 +73,7 @@ export class Scope {
             return missing(`${shown}: step "${name}" ${s.status === 'succeeded' ? 'has no output' : `${s.status}, so it has no output`} "${key}"`);
           }
           let v: unknown = s.outputs[key];
-          for (const k of rest.slice(1)) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined;
+          for (const k of rest.slice(1)) v = v !== null && typeof v === 'object' && Object.hasOwn(v, k) ? (v as Record<string, unknown>)[k] : undefined;
           return v;
         }
         if (field === 'status') return s.status;

@@ -209,8 +209,7 @@ function checkWith(schema: z.ZodType, value: Record<string, unknown>, base: (str
       for (const k of issue.keys) out.push({ path: [...base, ...path, k], message: `unknown input "${k}"`, atKey: true });
       continue;
     }
-    const where = path.length ? `${path.join('.')}: ` : '';
-    out.push({ path: [...base, ...path], message: `with.${where}${issue.message}` });
+    out.push({ path: [...base, ...path], message: issue.message });
   }
   return out;
 }

@@ -1,0 +1,172 @@
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { ConfirmationError } from '../../src/errors.js';
+import { tempDir } from '../support/cli.js';
+import { runbook, runYaml } from '../support/engine.js';
+
+/** Running or sleeping; a zombie waiting for its reaper counts as gone. */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) [ZX] /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+describe('engine', () => {
+  it('kills a timed-out child and its grandchildren: nothing is orphaned', async () => {
+    const dir = tempDir();
+    const pids = path.join(dir, 'pids');
+    // sh forks `sleep` (not exec) because a command follows it.
+    const { report } = await runYaml(
+      runbook(`  - id: hang\n    uses: shell.run\n    with: { command: "echo $$ > ${pids}; sleep 30 & echo $! >> ${pids}; wait; echo never" }\n    timeout: 700ms\n`),
+    );
+    const step = report.steps[0];
+    expect(step?.status).toBe('failed');
+    expect(step?.timedOut).toBe(true);
+    expect(step?.reason).toBe('timed out after 700ms');
+    expect(step?.durationMs).toBeLessThan(5000);
+    expect(report.exitCode).toBe(1);
+    await sleep(200);
+    const [shPid, sleepPid] = readFileSync(pids, 'utf8').trim().split('\n').map(Number);
+    expect(alive(shPid as number)).toBe(false);
+    expect(alive(sleepPid as number)).toBe(false);
+  });
+
+  it('retries with backoff and counts the tries: success on the third', async () => {
+    const counter = path.join(tempDir(), 'n');
+    const { report, events } = await runYaml(
+      runbook(
+        `  - id: flaky\n    uses: shell.run\n    with: { command: "n=$(cat ${counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${counter}; test $n -ge 3" }\n    retries: { attempts: 5, backoff: 100ms }\n`,
+      ),
+    );
+    expect(report.steps[0]?.status).toBe('succeeded');
+    expect(report.steps[0]?.attempts).toBe(3);
+    expect(readFileSync(counter, 'utf8').trim()).toBe('3');
+    const waits = events.flatMap((e) => (e.type === 'step.retry' ? [e.waitMs] : []));
+    expect(waits).toEqual([100, 200]);
+    expect(report.exitCode).toBe(0);
+  });
+
+  it('gives up after the attempts it was given', async () => {
+    const { report } = await runYaml(runbook(`  - id: bad\n    uses: shell.run\n    with: { command: "echo boom >&2; exit 3" }\n    retries: { attempts: 2, backoff: 10ms }\n`));
+    expect(report.steps[0]).toMatchObject({ status: 'failed', attempts: 2, reason: 'command exited with 3: boom' });
+    expect(report.status).toBe('failed');
+  });
+
+  it('jumps to the onFailure step, skips those between, runs finally, and still fails the run', async () => {
+    const { report } = await runYaml(
+      runbook(
+        [
+          '  - id: a\n    uses: shell.run\n    with: { command: "exit 1" }\n    onFailure: fix',
+          '  - id: b\n    uses: shell.run\n    with: { command: "echo b" }',
+          '  - id: fix\n    uses: shell.run\n    with: { command: "echo fixing after ${steps.a.status}" }',
+        ].join('\n') + '\n',
+        '',
+      ) + 'finally:\n  - id: always\n    uses: shell.run\n    with: { command: "echo ${run.status}" }\n',
+    );
+    expect(report.steps.map((s) => [s.id, s.status])).toEqual([
+      ['a', 'failed'],
+      ['b', 'skipped'],
+      ['fix', 'succeeded'],
+      ['always', 'succeeded'],
+    ]);
+    expect(report.steps[2]?.outputs.stdout).toBe('fixing after failed');
+    expect(report.steps[3]?.outputs.stdout).toBe('failed');
+    expect(report.status).toBe('failed');
+    expect(report.exitCode).toBe(1);
+  });
+
+  it('runs finally steps after an aborting failure, and skips the rest', async () => {
+    const { report } = await runYaml(
+      runbook('  - id: a\n    uses: shell.run\n    with: { command: "exit 1" }\n  - id: b\n    uses: shell.run\n    with: { command: "echo b" }\n') +
+        'finally:\n  - id: f\n    uses: shell.run\n    with: { command: "echo cleanup" }\n',
+    );
+    expect(report.steps.map((s) => s.status)).toEqual(['failed', 'skipped', 'succeeded']);
+    expect(report.steps[1]?.reason).toBe('not run: step "a" failed');
+  });
+
+  it('continues past a failure under onFailure: continue, and ignores critical: false failures', async () => {
+    const cont = await runYaml(runbook('  - id: a\n    uses: shell.run\n    with: { command: "false" }\n    onFailure: continue\n  - id: b\n    uses: shell.run\n    with: { command: "true" }\n'));
+    expect(cont.report.steps.map((s) => s.status)).toEqual(['failed', 'succeeded']);
+    expect(cont.report.exitCode).toBe(1);
+    const soft = await runYaml(runbook('  - id: a\n    uses: shell.run\n    with: { command: "false" }\n    critical: false\n  - id: b\n    uses: shell.run\n    with: { command: "true" }\n'));
+    expect(soft.report.steps.map((s) => s.status)).toEqual(['failed', 'succeeded']);
+    expect(soft.report.exitCode).toBe(0);
+  });
+
+  it('evaluates if: on outputs of earlier steps', async () => {
+    const { report } = await runYaml(
+      runbook(
+        '  - id: probe\n    uses: shell.run\n    with: { command: "echo 5" }\n' +
+          '  - id: big\n    uses: shell.run\n    with: { command: "echo big" }\n    if: "${steps.probe.outputs.stdout > 3}"\n' +
+          '  - id: small\n    uses: shell.run\n    with: { command: "echo small" }\n    if: "steps.probe.outputs.stdout <= 3"\n',
+      ),
+    );
+    expect(report.steps.map((s) => s.status)).toEqual(['succeeded', 'succeeded', 'skipped']);
+  });
+
+  it('exits 3 when the run succeeds but misses its RTO or an enforced budget', async () => {
+    const rto = await runYaml(runbook('  - id: slow\n    uses: shell.run\n    with: { command: "sleep 0.3" }\n', 'targets: { rto: 100ms }\n'));
+    expect(rto.report.status).toBe('succeeded');
+    expect(rto.report.exitCode).toBe(3);
+    expect(rto.report.verdicts[0]).toMatchObject({ name: 'rto', targetMs: 100, met: false });
+    const flagged = await runYaml(runbook('  - id: slow\n    uses: shell.run\n    with: { command: "sleep 0.2" }\n    budget: 50ms\n'));
+    expect(flagged.report.steps[0]?.overBudget).toBe(true);
+    expect(flagged.report.exitCode).toBe(0);
+    const enforced = await runYaml(runbook('  - id: slow\n    uses: shell.run\n    with: { command: "sleep 0.2" }\n    budget: { duration: 50ms, enforce: true }\n'));
+    expect(enforced.report.exitCode).toBe(3);
+  });
+
+  it('exits 4 when a confirmation is declined, without retrying', async () => {
+    let asked = 0;
+    const { report } = await runYaml(
+      runbook('  - id: ok\n    uses: manual.confirm\n    with: { message: "Drop it?" }\n    retries: { attempts: 3, backoff: 10ms }\n  - id: drop\n    uses: shell.run\n    with: { command: "true" }\n'),
+      { confirm: async () => (asked++, false) },
+    );
+    expect(asked).toBe(1);
+    expect(report.status).toBe('declined');
+    expect(report.exitCode).toBe(4);
+    expect(report.steps[1]?.status).toBe('skipped');
+    const noTty = await runYaml(runbook('  - id: ok\n    uses: manual.confirm\n    with: { message: "Drop it?" }\n'), {
+      confirm: async () => {
+        throw new ConfirmationError('no tty', 'confirm.noTty');
+      },
+    });
+    expect(noTty.report.exitCode).toBe(4);
+  });
+
+  it('stops the running step on interrupt, still runs finally, and exits 130', async () => {
+    const ctl = new AbortController();
+    const marker = path.join(tempDir(), 'finally-ran');
+    setTimeout(() => ctl.abort(), 300);
+    const { report } = await runYaml(
+      runbook('  - id: long\n    uses: shell.run\n    with: { command: "sleep 20" }\n  - id: next\n    uses: shell.run\n    with: { command: "true" }\n') +
+        `finally:\n  - id: f\n    uses: shell.run\n    with: { command: "touch ${marker}" }\n`,
+      { signal: ctl.signal },
+    );
+    expect(report.status).toBe('interrupted');
+    expect(report.exitCode).toBe(130);
+    expect(report.interruptedStep).toBe('long');
+    expect(report.steps.map((s) => s.status)).toEqual(['canceled', 'skipped', 'succeeded']);
+    expect(existsSync(marker)).toBe(true);
+  });
+
+  it('resumes with --from-step, skipping the steps before it', async () => {
+    const { report } = await runYaml(runbook('  - id: a\n    uses: shell.run\n    with: { command: "exit 1" }\n  - id: b\n    uses: shell.run\n    with: { command: "echo b" }\n'), {
+      fromStep: 'b',
+    });
+    expect(report.steps.map((s) => s.status)).toEqual(['skipped', 'succeeded']);
+    expect(report.exitCode).toBe(0);
+  });
+
+  it('fails a step whose template cannot be resolved at run time, naming the reference', async () => {
+    const { report } = await runYaml(runbook('  - id: a\n    uses: shell.run\n    with: { command: "echo ${env.DRCTL_TEST_UNSET_VAR}" }\n'), {
+      env: {},
+    });
+    expect(report.steps[0]?.reason).toBe('${env.DRCTL_TEST_UNSET_VAR}: environment variable DRCTL_TEST_UNSET_VAR is not set');
+  });
+});

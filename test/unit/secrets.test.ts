@@ -1,0 +1,70 @@
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Redactor } from '../../src/redact.js';
+import { drctl, tempDir } from '../support/cli.js';
+
+const CANARY_PW = 'Canary-pw-7f3a91';
+const CANARY_TOKEN = 'canary-token-5be0c2d4';
+const CANARY_INPUT = 'canary-input-0d9e11';
+
+describe('redaction', () => {
+  it('masks URL passwords, token query parameters, bearer tokens and registered values', () => {
+    const r = new Redactor();
+    r.add('s3cr3t-value');
+    expect(r.redact('postgres://app:hunter22@db:5432/x')).toBe('postgres://app:***@db:5432/x');
+    expect(r.redact('https://h/x?token=abcdef&x=1')).toBe('https://h/x?token=***&x=1');
+    expect(r.redact('Authorization: Bearer abcdefghijklmnop')).toBe('Authorization: Bearer ***');
+    expect(r.redact('failed with s3cr3t-value in it')).toBe('failed with *** in it');
+    expect(r.redact("host=db password='x y' user=app")).toBe('host=db password=*** user=app');
+    expect(r.redactDeep({ authToken: 'abc12345', nested: ['postgres://u:p4ssw0rd@h/db'] })).toEqual({
+      authToken: '***',
+      nested: ['postgres://u:***@h/db'],
+    });
+  });
+
+  it('a canary secret never reaches stdout, stderr, reports or history', async () => {
+    const dir = tempDir();
+    const state = path.join(dir, 'state');
+    const rb = path.join(dir, 'leak.yaml');
+    writeFileSync(
+      rb,
+      [
+        'apiVersion: drctl/v1',
+        'name: leak',
+        'inputs:',
+        '  apikey: { secret: true, required: true }',
+        'steps:',
+        '  - id: echo-env',
+        '    uses: shell.run',
+        '    with: { command: "echo token=$TWILIO_AUTH_TOKEN url=$DATABASE_URL; echo ${env.TWILIO_AUTH_TOKEN} >&2" }',
+        '  - id: echo-input',
+        '    uses: shell.run',
+        '    with: { command: "echo key ${inputs.apikey}; exit 1" }',
+        '    onFailure: continue',
+        '  - id: url-in-error',
+        '    uses: http.check',
+        `    with: { url: "http://user:${CANARY_PW}@127.0.0.1:9/x" }`,
+        '    onFailure: continue',
+      ].join('\n'),
+    );
+    const reports = ['r.json', 'r.md', 'r.xml'].map((f) => path.join(dir, f));
+    const env = { DRCTL_STATE_DIR: state, TWILIO_AUTH_TOKEN: CANARY_TOKEN, DATABASE_URL: `postgres://app:${CANARY_PW}@127.0.0.1:1/app` };
+    const outputs: string[] = [];
+    for (const format of ['json', 'pretty']) {
+      const r = await drctl(['--log-format', format, 'run', rb, '--var', `apikey=${CANARY_INPUT}`, ...reports.flatMap((f) => ['--report', f])], { env });
+      expect(r.code).toBe(1);
+      outputs.push(r.all);
+      const plan = await drctl(['plan', rb, '--var', `apikey=${CANARY_INPUT}`], { env });
+      outputs.push(plan.all);
+    }
+    for (const f of reports) outputs.push(readFileSync(f, 'utf8'));
+    const histDir = path.join(state, 'history', 'runs');
+    for (const f of readdirSync(histDir)) outputs.push(readFileSync(path.join(histDir, f), 'utf8'));
+    const everything = outputs.join('\n');
+    // The steps did run and print: the masks are there, the canaries are not.
+    expect(everything).toContain('token=***');
+    expect(everything).toContain('key ***');
+    for (const canary of [CANARY_PW, CANARY_TOKEN, CANARY_INPUT]) expect(everything).not.toContain(canary);
+  });
+});
