@@ -16,6 +16,8 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 export class DrctlError extends Error {
   readonly code: string;
   readonly exitCode: ExitCodeValue;
+  /** False when trying again cannot help (bad input, bad credentials, corrupt data). */
+  retryable = true;
   constructor(code: string, message: string, exitCode: ExitCodeValue, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -28,6 +30,7 @@ export class DrctlError extends Error {
 export class UsageError extends DrctlError {
   constructor(message: string, code = 'usage', options?: { cause?: unknown }) {
     super(code, message, ExitCode.usage, options);
+    this.retryable = false;
   }
 }
 
@@ -64,6 +67,7 @@ export class OperationError extends DrctlError {
 export class IntegrityError extends OperationError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('integrity', message, options);
+    this.retryable = false;
   }
 }
 

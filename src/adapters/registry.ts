@@ -3,6 +3,13 @@ import type { Action } from './types.js';
 import { shellRun } from './shell/run.js';
 import { httpCheck } from './http/check.js';
 import { manualConfirm } from './manual/confirm.js';
+import { postgresAssert } from './postgres/assert.js';
+import { postgresBackup } from './postgres/backup.js';
+import { postgresPing } from './postgres/ping.js';
+import { postgresQuery } from './postgres/query.js';
+import { postgresRestore } from './postgres/restore.js';
+import { repoExpire } from './repo/expire.js';
+import { repoList } from './repo/list.js';
 
 // The one place that lists the actions. Adapter modules are light: heavy SDKs are imported
 // inside run(), so building the registry costs nothing at start-up.
@@ -55,5 +62,16 @@ function distance(a: string, b: string): number {
 
 /** Every built-in action. */
 export function builtInRegistry(): Registry {
-  return new Registry([shellRun, httpCheck, manualConfirm]);
+  return new Registry([
+    shellRun,
+    httpCheck,
+    manualConfirm,
+    postgresPing,
+    postgresQuery,
+    postgresAssert,
+    postgresBackup,
+    postgresRestore,
+    repoList,
+    repoExpire,
+  ]);
 }

@@ -1,28 +1,23 @@
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
+import { registerBackup } from './commands/backup.js';
+import { registerBackups } from './commands/backups.js';
 import { registerHistory } from './commands/history.js';
+import { registerRestore } from './commands/restore.js';
 import { registerPlan } from './commands/plan.js';
 import { registerRun } from './commands/run.js';
 import { registerSchema } from './commands/schema.js';
 import { registerValidate } from './commands/validate.js';
 import { actionFactory, collect } from './program.js';
+import { drctlVersion } from '../version.js';
 
 // The drctl program: global options, one registration per command, and the only place that
 // turns errors into one line and an exit code.
 
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-    return pkg.version ?? '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
-}
 
 export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command('drctl')
     .description('Disaster-recovery runbooks: validate, run, time against RTO/RPO, report.')
-    .version(version(), '--version')
+    .version(drctlVersion(), '--version')
     .option('--config <file>', 'config file (default ./drctl.yaml if present)')
     .option('--env-file <file>', 'environment file (default ./.env if present; the real environment wins)')
     .option('--runbooks <dir>', 'where runbook names are looked up (default ./runbooks, then the shipped ones)')
@@ -44,7 +39,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerPlan(program, act);
   registerSchema(program, act);
   registerHistory(program, act);
-  for (const c of program.commands) c.exitOverride();
+  registerBackup(program, act);
+  registerRestore(program, act);
+  registerBackups(program, act);
+  const override = (c: Command) => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  program.commands.forEach(override);
   return program;
 }
 

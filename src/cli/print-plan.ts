@@ -10,7 +10,7 @@ export function formatPlan(p: RunPlan): string {
     .filter(Boolean)
     .join(', ');
   if (targets) lines.push(`Targets: ${targets}`);
-  const inputs = Object.entries(p.inputs);
+  const inputs = Object.entries(p.inputs).filter(([, v]) => v !== undefined);
   if (inputs.length) lines.push(`Inputs: ${inputs.map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ')}`);
   let n = 0;
   let section = '';

@@ -41,6 +41,7 @@ export function resolveInputs(
     }
     if (value === undefined) {
       if (spec.required && !opts.lenient) throw new UsageError(`input "${name}" is required: pass --var ${name}=...`, 'usage.var');
+      out[name] = undefined;
       continue;
     }
     out[name] = convert(name, spec.type, value);

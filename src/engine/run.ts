@@ -71,6 +71,8 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
   let jumpTo: string | undefined;
   let reachedFrom = opts.fromStep === undefined;
   let interruptedStep: string | undefined;
+  // A step that failed on bad input (a bad URL, an unknown backup id) makes the run exit 2.
+  let usageFailure = false;
 
   for (const step of rb.steps) {
     if (!reachedFrom && step.id === opts.fromStep) reachedFrom = true;
@@ -120,7 +122,7 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
   const exitCode =
     status === 'interrupted' ? ExitCode.interrupted
     : status === 'declined' ? ExitCode.declined
-    : status === 'failed' ? ExitCode.failed
+    : status === 'failed' ? (usageFailure ? ExitCode.usage : ExitCode.failed)
     : v.some((x) => !x.met) ? ExitCode.targetMissed
     : ExitCode.ok;
   const report: RunReport = secrets.redactDeep({
@@ -241,6 +243,13 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
         lastError = timedOut ? `timed out after ${formatDuration(limits.timeoutMs ?? 0)}` : describeError(err);
         lastCode = timedOut ? 'timeout' : err instanceof DrctlError ? err.code : 'error';
         lastOutputs = outputsOf(err);
+        if (err instanceof DrctlError && err.exitCode === ExitCode.usage) usageFailure = true;
+        if (err instanceof DrctlError && !err.retryable) {
+          return {
+            result: finish('failed', { attempts: attempt, reason: lastError, errorCode: lastCode, outputs: lastOutputs }, lastError),
+            outcome: 'failed',
+          };
+        }
         if (attempt < limits.attempts) {
           emit({ type: 'step.retry', id: step.id, attempt, error: lastError, waitMs: backoff });
           try {

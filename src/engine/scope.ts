@@ -49,8 +49,8 @@ export class Scope {
         return v === undefined ? missing(`${shown}: environment variable ${name} is not set`) : v;
       }
       case 'inputs': {
-        const v = name !== undefined && Object.hasOwn(this.inputs, name) ? this.inputs[name] : undefined;
-        return v === undefined ? missing(`${shown}: input "${name}" has no value (pass --var ${name}=...)`) : v;
+        // A declared input without a value is undefined (optional inputs); an undeclared one is an error.
+        return name !== undefined && Object.hasOwn(this.inputs, name) ? this.inputs[name] : missing(`${shown}: no input "${name}"`);
       }
       case 'run': {
         const elapsed = Date.now() - this.run.startedAt;

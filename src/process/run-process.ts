@@ -91,3 +91,73 @@ export function killGroupOnAbort(pid: number | undefined, signal: AbortSignal, g
     if (timer) clearTimeout(timer);
   };
 }
+
+export interface Spawned {
+  /** The child's stdout, to be consumed by the caller. */
+  stdout: NodeJS.ReadableStream;
+  /** The child's stdin, when `stdin: 'pipe'`. */
+  stdin?: NodeJS.WritableStream;
+  /** Resolves when the child exits; stderr is kept for error messages. */
+  done: Promise<ProcessResult>;
+  kill(): void;
+}
+
+/** Starts a command whose stdout (or stdin) is a stream the caller connects. */
+export async function spawnProcess(
+  file: string,
+  args: string[],
+  opts: { signal: AbortSignal; env?: Record<string, string | undefined>; cwd?: string; stdin?: 'pipe' | 'ignore'; stdout?: 'pipe' | 'ignore'; onStderrLine?: (l: string) => void },
+): Promise<Spawned> {
+  const { execa } = await import('execa');
+  opts.signal.throwIfAborted();
+  const child = execa(file, args, {
+    cwd: opts.cwd,
+    env: opts.env,
+    extendEnv: false,
+    detached: true,
+    reject: false,
+    stdin: opts.stdin ?? 'ignore',
+    stdout: opts.stdout ?? 'pipe',
+    encoding: 'buffer',
+    buffer: { stdout: false, stderr: true },
+    maxBuffer: { stderr: 4 * 1024 * 1024 },
+  });
+  const stop = killGroupOnAbort(child.pid, opts.signal);
+  if (opts.onStderrLine) {
+    const cb = opts.onStderrLine;
+    let buf = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      buf += d.toString('utf8');
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        cb(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+      }
+    });
+  }
+  const done = (async () => {
+    try {
+      const r = await child;
+      return {
+        exitCode: typeof r.exitCode === 'number' ? r.exitCode : 128,
+        signal: r.signal ?? undefined,
+        stdout: '',
+        stderr: Buffer.isBuffer(r.stderr) ? r.stderr.toString('utf8') : String(r.stderr ?? ''),
+      };
+    } finally {
+      stop();
+    }
+  })();
+  return {
+    stdout: child.stdout as NodeJS.ReadableStream,
+    stdin: child.stdin ?? undefined,
+    done,
+    kill: () => {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    },
+  };
+}

@@ -79,6 +79,9 @@ export class PrettyReporter implements Reporter {
   private summary(r: RunReport): string {
     const color = r.status === 'succeeded' && r.verdicts.every((v) => v.met) ? 32 : 31;
     const lines = [`${this.paint(color, `${r.status.toUpperCase()}`)} ${r.runbook} in ${formatDuration(r.durationMs)}`];
+    for (const s of r.steps) {
+      if (s.status === 'failed' && s.critical) lines.push(this.paint(31, `  ${s.id} failed: ${s.reason ?? ''}`));
+    }
     for (const v of r.verdicts) {
       const what = v.name === 'budget' ? `budget of ${v.step}` : v.name.toUpperCase();
       const verdict = v.met ? this.paint(32, 'met') : this.paint(31, `MISSED by ${formatDuration(v.achievedMs - v.targetMs)}`);

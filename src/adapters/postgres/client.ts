@@ -1,0 +1,77 @@
+import type { Client, QueryResultRow } from 'pg';
+import { OperationError } from '../../errors.js';
+import { describeConn, type PgConn } from './conn.js';
+
+// A pg client (loaded lazily) with errors turned into one clear line each.
+
+export interface Db {
+  query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]>;
+  close(): Promise<void>;
+}
+
+export async function connect(conn: PgConn, o: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Db> {
+  const pg = (await import('pg')).default;
+  const client: Client = new pg.Client({
+    host: conn.host,
+    port: conn.port,
+    user: conn.user,
+    password: conn.password,
+    database: conn.database,
+    connectionTimeoutMillis: o.timeoutMs ?? 10_000,
+    ssl: conn.params.sslmode && conn.params.sslmode !== 'disable' ? { rejectUnauthorized: conn.params.sslmode === 'verify-full' } : undefined,
+    application_name: 'drctl',
+  });
+  client.on('error', () => {
+    // a dropped connection surfaces on the next query; do not crash the process
+  });
+  const onAbort = () => void client.end().catch(() => {});
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await client.connect();
+  } catch (err) {
+    o.signal?.removeEventListener('abort', onAbort);
+    throw pgError(err, conn);
+  }
+  return {
+    async query<R extends QueryResultRow>(sql: string, params?: unknown[]) {
+      try {
+        return (await client.query<R>(sql, params)).rows;
+      } catch (err) {
+        throw pgError(err, conn);
+      }
+    },
+    async close() {
+      o.signal?.removeEventListener('abort', onAbort);
+      await client.end().catch(() => {});
+    },
+  };
+}
+
+/** One line for a pg error: what failed, where, without the password. */
+export function pgError(err: unknown, conn: PgConn): OperationError {
+  const e = err as { code?: string; message?: string; errno?: number };
+  const where = describeConn(conn);
+  const at = `${conn.host}:${conn.port}`;
+  switch (e.code) {
+    case 'ECONNREFUSED':
+      return new OperationError('postgres.connect', `cannot connect to PostgreSQL at ${at}: connection refused`);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new OperationError('postgres.connect', `cannot connect to PostgreSQL: host ${conn.host} not found`);
+    case 'ETIMEDOUT':
+      return new OperationError('postgres.connect', `cannot connect to PostgreSQL at ${at}: timed out`);
+    case '28P01':
+    case '28000':
+      return final(new OperationError('postgres.auth', `PostgreSQL at ${at} refused user "${conn.user ?? ''}": ${e.message ?? 'authentication failed'}`));
+    case '3D000':
+      return final(new OperationError('postgres.noDatabase', `database "${conn.database}" does not exist on ${at}`));
+    default:
+      if (/timeout/i.test(e.message ?? '')) return new OperationError('postgres.connect', `cannot connect to PostgreSQL at ${at}: ${e.message}`);
+      return new OperationError('postgres.query', `${where}: ${e.message ?? String(err)}`);
+  }
+}
+
+function final(e: OperationError): OperationError {
+  e.retryable = false;
+  return e;
+}

@@ -1,0 +1,78 @@
+import { UsageError } from '../../errors.js';
+import { secrets } from '../../redact.js';
+
+// PostgreSQL connection settings from a URL (or libpq PG* variables). The password never goes
+// on a command line: tools get it through PGPASSWORD, messages show host:port/db only.
+
+export interface PgConn {
+  host: string;
+  port: number;
+  user?: string;
+  password?: string;
+  database: string;
+  params: Record<string, string>;
+}
+
+/** Parses postgres://user:pass@host:port/db?sslmode=...; empty: the PG* environment. */
+export function parsePgUrl(url: string | undefined, env: Readonly<Record<string, string | undefined>>, what = 'url'): PgConn {
+  const u = (url ?? '').trim();
+  if (!u) {
+    if (!env.PGHOST && !env.PGDATABASE) throw new UsageError(`${what}: no PostgreSQL URL (pass one, or set DATABASE_URL or PGHOST/PGDATABASE)`, 'usage.pgUrl');
+    return {
+      host: env.PGHOST ?? 'localhost',
+      port: Number(env.PGPORT ?? 5432),
+      user: env.PGUSER,
+      password: env.PGPASSWORD,
+      database: env.PGDATABASE ?? env.PGUSER ?? 'postgres',
+      params: {},
+    };
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(u);
+  } catch {
+    throw new UsageError(`${what}: "${secrets.redact(u)}" is not a PostgreSQL URL (postgres://user:password@host:5432/db)`, 'usage.pgUrl');
+  }
+  if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
+    throw new UsageError(`${what}: "${secrets.redact(u)}" is not a PostgreSQL URL (postgres://user:password@host:5432/db)`, 'usage.pgUrl');
+  }
+  const password = parsed.password ? decodeURIComponent(parsed.password) : env.PGPASSWORD;
+  secrets.add(password);
+  const params: Record<string, string> = {};
+  for (const [k, v] of parsed.searchParams) params[k] = v;
+  const port = parsed.port ? Number(parsed.port) : Number(env.PGPORT ?? 5432);
+  return {
+    host: parsed.hostname ? decodeURIComponent(parsed.hostname).replace(/^\[|\]$/g, '') : (params.host ?? env.PGHOST ?? 'localhost'),
+    port,
+    user: parsed.username ? decodeURIComponent(parsed.username) : env.PGUSER,
+    password,
+    database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || env.PGDATABASE || 'postgres',
+    params,
+  };
+}
+
+/** host:port/db, safe to print. */
+export function describeConn(c: PgConn): string {
+  return `${c.host}:${c.port}/${c.database}`;
+}
+
+/** The same server, another database. */
+export function withDatabase(c: PgConn, database: string): PgConn {
+  return { ...c, database };
+}
+
+/** libpq environment for the PostgreSQL tools: nothing secret in argv. */
+export function libpqEnv(c: PgConn): Record<string, string> {
+  const env: Record<string, string> = { PGHOST: c.host, PGPORT: String(c.port), PGDATABASE: c.database, PGCONNECT_TIMEOUT: '10' };
+  if (c.user) env.PGUSER = c.user;
+  if (c.password) env.PGPASSWORD = c.password;
+  if (c.params.sslmode) env.PGSSLMODE = c.params.sslmode;
+  if (c.params.sslrootcert) env.PGSSLROOTCERT = c.params.sslrootcert;
+  if (c.params.application_name) env.PGAPPNAME = c.params.application_name;
+  return env;
+}
+
+/** Quotes an identifier for SQL. */
+export function quoteIdent(s: string): string {
+  return `"${s.replace(/"/g, '""')}"`;
+}

@@ -1,0 +1,162 @@
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { z } from 'zod';
+import { ConfirmationError, IntegrityError, OperationError, UsageError } from '../../errors.js';
+import type { Manifest } from '../../repository/manifest.js';
+import type { Repository } from '../../repository/repository.js';
+import { openRepo } from '../repo-settings.js';
+import { defineAction, type ActionContext, type Outputs } from '../types.js';
+import { connect } from './client.js';
+import { describeConn, parsePgUrl, quoteIdent, withDatabase, type PgConn } from './conn.js';
+import { rowCounts, relationCount, userTables } from './stats.js';
+import { spawnTool, toolError } from './tools.js';
+
+// postgres.restore (logical): the dump streams from the repository through decryption and
+// sha256 verification into pg_restore, in one transaction. The verifier holds back the last
+// chunk until the checksum matches, so a corrupted backup is rolled back, never half-applied.
+// --jobs needs a seekable file: only then is the dump spooled (and verified) to a temp file.
+
+const Names = z.union([z.string(), z.array(z.string())]).optional();
+
+const Input = z.strictObject({
+  backup: z.string().default('latest'),
+  target: z.string().optional().meta({ description: 'PostgreSQL URL of the database to restore into (created if absent)' }),
+  targetDir: z.string().optional().meta({ description: 'Data directory for a physical / PITR restore' }),
+  pitr: z.string().optional(),
+  repo: z.string().optional(),
+  jobs: z.number().int().min(1).max(64).default(1),
+  schema: Names,
+  table: Names,
+  clean: z.boolean().default(false),
+  noOwner: z.boolean().default(false),
+});
+
+export const postgresRestore = defineAction({
+  name: 'postgres.restore',
+  summary: 'Restore a backup from the repository (logical into a database)',
+  input: Input,
+  outputs: ['restored', 'backupId', 'recoveryPoint', 'rowCounts', 'created'],
+  describe: (i) =>
+    i.targetDir ? `restore ${i.backup}${i.pitr ? ` to ${i.pitr}` : ''} into ${i.targetDir}` : `restore backup ${i.backup} into ${i.target ? 'the target database' : 'DATABASE_URL'}${i.clean ? ' (clean)' : ''}${i.jobs > 1 ? ` with ${i.jobs} jobs` : ''}`,
+  async run(ctx, i) {
+    if (i.targetDir !== undefined || (i.pitr !== undefined && i.pitr !== '')) {
+      throw new UsageError('physical and point-in-time restore (--target-dir, --pitr) are not available in this build', 'usage.pitr');
+    }
+    const target = parsePgUrl(i.target, ctx.env, 'target');
+    const repo = await openRepo(ctx, i.repo);
+    const manifest = await repo.resolve(i.backup, ['logical']);
+    return logicalRestore(ctx, repo, manifest, target, i);
+  },
+});
+
+const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+async function logicalRestore(ctx: ActionContext, repo: Repository, m: Manifest, target: PgConn, i: z.output<typeof Input>): Promise<Outputs> {
+  const entry = m.objects[0];
+  if (!entry) throw new OperationError('backup.empty', `backup ${m.id} has no objects`);
+  ctx.log(`restoring ${m.id} (${m.source.database ?? '?'} at ${m.recoveryPoint}) into ${describeConn(target)}`);
+
+  // Create the target database if absent; confirm before replacing a non-empty one.
+  let created = false;
+  let clean = i.clean;
+  const admin = await connect(withDatabase(target, target.database === 'postgres' ? 'template1' : 'postgres'), { signal: ctx.signal });
+  try {
+    const exists = (await admin.query('select 1 from pg_database where datname = $1', [target.database])).length > 0;
+    if (!exists) {
+      await admin.query(`create database ${quoteIdent(target.database)}`);
+      created = true;
+      ctx.log(`created database ${target.database}`);
+    }
+  } finally {
+    await admin.close();
+  }
+  if (!created) {
+    const db = await connect(target, { signal: ctx.signal });
+    let n: number;
+    try {
+      n = await relationCount(db);
+    } finally {
+      await db.close();
+    }
+    if (n > 0) {
+      const ok = await ctx.confirm(`Database ${describeConn(target)} is not empty (${n} relations). Replace its contents with backup ${m.id}?`);
+      if (!ok) throw new ConfirmationError(`declined: ${describeConn(target)} left untouched`);
+      clean = true;
+    }
+  }
+
+  const args = ['--no-password', '-d', target.database, '--exit-on-error'];
+  if (clean) args.push('--clean', '--if-exists');
+  if (i.noOwner) args.push('--no-owner');
+  for (const s of list(i.schema)) args.push(`--schema=${s}`);
+  for (const t of list(i.table)) args.push(`--table=${t}`);
+
+  let spool: string | undefined;
+  try {
+    if (i.jobs > 1) {
+      spool = await mkdtemp(path.join(os.tmpdir(), 'drctl-restore-'));
+      const file = path.join(spool, 'dump.pgc');
+      await pipeline(await repo.readObject(m, entry, { signal: ctx.signal }), createWriteStream(file), { signal: ctx.signal });
+      const r = await (await spawnTool('pg_restore', [...args, `--jobs=${i.jobs}`, file], { env: ctx.env, conn: target, signal: ctx.signal, stdout: 'ignore' })).done;
+      if (r.exitCode !== 0) throw toolError('pg_restore', r);
+    } else {
+      const proc = await spawnTool('pg_restore', [...args, '--single-transaction'], { env: ctx.env, conn: target, signal: ctx.signal, stdin: 'pipe', stdout: 'ignore' });
+      const source = await repo.readObject(m, entry, { signal: ctx.signal });
+      let moved = 0;
+      source.on('data', (c: Buffer) => {
+        moved += c.length;
+        ctx.progress({ bytes: moved, total: entry.size });
+      });
+      try {
+        await pipeline(source, proc.stdin as NodeJS.WritableStream);
+      } catch (err) {
+        if (err instanceof IntegrityError || ctx.signal.aborted) {
+          // Bad data: stop pg_restore before it can commit anything.
+          proc.kill();
+          await proc.done;
+          throw err;
+        }
+        // pg_restore stopped reading (it failed): its own message says why.
+        const r = await proc.done;
+        if (r.exitCode !== 0) throw toolError('pg_restore', r);
+        throw err;
+      }
+      const r = await proc.done;
+      if (r.exitCode !== 0) throw toolError('pg_restore', r);
+    }
+  } catch (err) {
+    if (created) await dropDatabase(ctx, target);
+    throw err;
+  } finally {
+    if (spool) await rm(spool, { recursive: true, force: true });
+  }
+
+  const db = await connect(target, { signal: ctx.signal });
+  let counts: { schema: string; name: string; rows: number }[];
+  try {
+    counts = await rowCounts(db, await userTables(db));
+  } finally {
+    await db.close();
+  }
+  const byName: Record<string, number> = {};
+  for (const t of counts) byName[t.schema === 'public' ? t.name : `${t.schema}.${t.name}`] = t.rows;
+  for (const [name, rows] of Object.entries(byName)) ctx.log(`${name}: ${rows} rows`);
+  return { restored: true, backupId: m.id, recoveryPoint: m.recoveryPoint, rowCounts: byName, created };
+}
+
+async function dropDatabase(ctx: ActionContext, target: PgConn): Promise<void> {
+  try {
+    const admin = await connect(withDatabase(target, 'postgres'));
+    try {
+      await admin.query(`drop database if exists ${quoteIdent(target.database)}`);
+      ctx.log(`dropped the partly restored database ${target.database}`);
+    } finally {
+      await admin.close();
+    }
+  } catch {
+    // best effort: the restore error is what matters
+  }
+}

@@ -1,0 +1,65 @@
+import { existsSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { OperationError } from '../../errors.js';
+import { runProcess, spawnProcess, type ProcessResult, type Spawned } from '../../process/run-process.js';
+import { libpqEnv, type PgConn } from './conn.js';
+
+// The one module that runs pg_dump, pg_restore, pg_basebackup and friends: binary lookup,
+// libpq environment (password via PGPASSWORD, never argv), AbortSignal, and errors that quote
+// the tool's own last line.
+
+export type PgTool = 'pg_dump' | 'pg_restore' | 'pg_basebackup' | 'psql' | 'pg_ctl' | 'initdb' | 'pg_controldata' | 'postgres';
+
+/** The directory of the newest installed PostgreSQL binaries (PG_BIN overrides). */
+export function pgBinDir(env: Readonly<Record<string, string | undefined>>): string | undefined {
+  if (env.PG_BIN) return env.PG_BIN;
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    const versions = readdirSync(root)
+      .filter((v) => /^\d+$/.test(v) && existsSync(path.join(root, v, 'bin', 'pg_dump')))
+      .sort((a, b) => Number(b) - Number(a));
+    if (versions[0]) return path.join(root, versions[0], 'bin');
+  }
+  return undefined;
+}
+
+export function toolPath(tool: PgTool, env: Readonly<Record<string, string | undefined>>): string {
+  const dir = pgBinDir(env);
+  return dir ? path.join(dir, tool) : tool;
+}
+
+function baseEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
+  // Only what the tools need: no stray PG* from the caller overriding the connection.
+  return { PATH: env.PATH, HOME: env.HOME, LANG: env.LANG ?? 'C.UTF-8', TZ: env.TZ, TMPDIR: env.TMPDIR };
+}
+
+export function toolEnv(env: Readonly<Record<string, string | undefined>>, conn?: PgConn): Record<string, string | undefined> {
+  return { ...baseEnv(env), ...(conn ? libpqEnv(conn) : {}) };
+}
+
+/** Runs a tool to completion; throws OperationError with its last stderr line on failure. */
+export async function runTool(
+  tool: PgTool,
+  args: string[],
+  o: { env: Readonly<Record<string, string | undefined>>; conn?: PgConn; signal: AbortSignal; cwd?: string },
+): Promise<ProcessResult> {
+  const r = await runProcess(toolPath(tool, o.env), args, { signal: o.signal, env: toolEnv(o.env, o.conn), cwd: o.cwd });
+  if (r.exitCode !== 0) throw toolError(tool, r);
+  return r;
+}
+
+/** Starts a tool whose stdout/stdin the caller streams. */
+export function spawnTool(
+  tool: PgTool,
+  args: string[],
+  o: { env: Readonly<Record<string, string | undefined>>; conn?: PgConn; signal: AbortSignal; stdin?: 'pipe' | 'ignore'; stdout?: 'pipe' | 'ignore'; cwd?: string },
+): Promise<Spawned> {
+  return spawnProcess(toolPath(tool, o.env), args, { signal: o.signal, env: toolEnv(o.env, o.conn), stdin: o.stdin, stdout: o.stdout, cwd: o.cwd });
+}
+
+export function toolError(tool: string, r: ProcessResult): OperationError {
+  const lines = r.stderr.trim().split('\n').filter(Boolean);
+  const meaningful = lines.filter((l) => /error|fatal|failed|could not|invalid|denied/i.test(l));
+  const line = (meaningful[meaningful.length - 1] ?? lines[lines.length - 1] ?? '').replace(/^\S+: /, '');
+  return new OperationError(`postgres.${tool}`, `${tool} failed (exit ${r.exitCode}${r.signal ? `, ${r.signal}` : ''})${line ? `: ${line}` : ''}`);
+}

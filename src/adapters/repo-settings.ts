@@ -1,0 +1,7 @@
+import type { ActionContext } from './types.js';
+import { Repository } from '../repository/repository.js';
+
+// Opens the repository an action names (or the configured one), with the run's settings.
+export function openRepo(ctx: ActionContext, url: string | undefined, o: { create?: boolean } = {}): Promise<Repository> {
+  return Repository.open(url || undefined, { env: ctx.env, config: ctx.config }, o);
+}

@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { UsageError } from '../../errors.js';
+import { applyExpire, planExpire } from '../../repository/expire.js';
+import { tryParseDuration } from '../../time/duration.js';
+import { openRepo } from '../repo-settings.js';
+import { defineAction } from '../types.js';
+
+// repo.expire: retention as a runbook step. Like the command, it only reports unless confirm.
+
+export const repoExpire = defineAction({
+  name: 'repo.expire',
+  summary: 'Apply retention: remove old backups and orphans (dry run unless confirm: true)',
+  input: z.strictObject({
+    repo: z.string().optional(),
+    keepLast: z.number().int().min(1).optional(),
+    keepDays: z.number().min(0).optional(),
+    orphanGrace: z.string().default('6h'),
+    confirm: z.boolean().default(false),
+  }),
+  outputs: ['removed', 'kept', 'orphans', 'dryRun'],
+  describe: (i) => `${i.confirm ? 'remove' : 'list (dry run)'} backups beyond ${[i.keepLast ? `the last ${i.keepLast}` : '', i.keepDays !== undefined ? `${i.keepDays} days` : ''].filter(Boolean).join(' and ')}`,
+  async run(ctx, i) {
+    if (i.keepLast === undefined && i.keepDays === undefined) throw new UsageError('repo.expire: give keepLast and/or keepDays', 'usage.retention');
+    const grace = tryParseDuration(i.orphanGrace);
+    if (grace === undefined) throw new UsageError(`orphanGrace: "${i.orphanGrace}" is not a duration`, 'usage.duration');
+    const repo = await openRepo(ctx, i.repo);
+    const plan = await planExpire(repo, { keepLast: i.keepLast, keepDays: i.keepDays }, grace);
+    for (const r of plan.remove) ctx.log(`${i.confirm ? 'removing' : 'would remove'} ${r.id} (${r.why})`);
+    for (const o of plan.orphans) ctx.log(`${i.confirm ? 'removing' : 'would remove'} orphan ${o.id} (${o.objects} objects, no manifest)`);
+    if (i.confirm) await applyExpire(repo, plan);
+    return { removed: plan.remove.map((r) => r.id), kept: plan.keep.map((k) => k.id), orphans: plan.orphans.map((o) => o.id), dryRun: !i.confirm };
+  },
+});

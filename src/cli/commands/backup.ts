@@ -1,0 +1,27 @@
+import type { Command } from 'commander';
+import type { Action } from '../program.js';
+
+// drctl backup: runs runbooks/backup.yaml with the flags as inputs; prints the new backup id.
+export function registerBackup(program: Command, act: Action): void {
+  program
+    .command('backup')
+    .description('back up PostgreSQL into the repository; prints the new backup id')
+    .option('--source <pg-url>', 'database to back up (default: config source, DATABASE_URL)')
+    .option('--repo <url>', 'repository: file:///path or s3://bucket/prefix (default: config repo, DRCTL_REPO)')
+    .option('--type <type>', 'logical (pg_dump)', 'logical')
+    .option('--label <text>', 'free text stored with the backup')
+    .action(
+      act(async (ctx, o: { source?: string; repo?: string; type: string; label?: string }) => {
+        const { UsageError } = await import('../../errors.js');
+        if (o.type !== 'logical') throw new UsageError(`--type ${o.type}: this build supports logical`, 'usage.type');
+        const { executeRunbook } = await import('../execute.js');
+        const { resolveRunbook } = await import('../context.js');
+        const r = await executeRunbook(ctx, resolveRunbook(ctx, 'backup'), {
+          inputs: { source: o.source ?? ctx.config.source, repo: o.repo ?? ctx.config.repo, type: o.type, label: o.label },
+        });
+        const id = r.report?.steps.find((s) => s.id === 'backup')?.outputs.backupId;
+        if (r.exitCode === 0 && typeof id === 'string') process.stdout.write(`${id}\n`);
+        return r.exitCode;
+      }),
+    );
+}

@@ -1,0 +1,90 @@
+import type { Command } from 'commander';
+import type { Action } from '../program.js';
+
+// drctl backups list|show|expire: the catalog and retention of a repository.
+export function registerBackups(program: Command, act: Action): void {
+  const backups = program.command('backups').description('list, show and expire backups in the repository');
+
+  backups
+    .command('list')
+    .description('backups with a valid manifest, oldest first')
+    .option('--repo <url>', 'repository (default: config repo, DRCTL_REPO)')
+    .option('--json', 'print as JSON')
+    .action(
+      act(async (ctx, o: { repo?: string; json?: boolean }) => {
+        const repo = await openRepository(ctx, o.repo);
+        const cat = await repo.catalog();
+        if (o.json) {
+          process.stdout.write(`${JSON.stringify(cat.backups.map(summary), null, 2)}\n`);
+          return 0;
+        }
+        const { formatTable } = await import('../../report/table.js');
+        const { formatBytes } = await import('../../report/pretty.js');
+        const rows = cat.backups.map((b) => [b.id, b.kind, b.recoveryPoint, formatBytes(b.size), formatBytes(b.storedSize), String(b.source.database ?? ''), b.label ?? '']);
+        process.stdout.write(rows.length ? formatTable(['id', 'kind', 'data as of', 'size', 'stored', 'database', 'label'], rows) : `no backups in ${repo.storage.location}\n`);
+        for (const d of cat.damaged) process.stderr.write(`warning: ${d.id} not listed: ${d.problem}\n`);
+        if (cat.orphans.length) process.stderr.write(`note: ${cat.orphans.length} incomplete backup(s) without a manifest (backups expire --confirm removes them)\n`);
+        return 0;
+      }),
+    );
+
+  backups
+    .command('show')
+    .description('the manifest of one backup')
+    .argument('<id>', 'backup id or latest')
+    .option('--repo <url>', 'repository')
+    .action(
+      act(async (ctx, o: { repo?: string }, id: string) => {
+        const repo = await openRepository(ctx, o.repo);
+        const m = await repo.resolve(id, ['logical', 'base', 'redis', 'env']);
+        process.stdout.write(`${JSON.stringify(m, null, 2)}\n`);
+        return 0;
+      }),
+    );
+
+  backups
+    .command('expire')
+    .description('apply retention and remove incomplete backups; prints what it would do unless --confirm')
+    .option('--repo <url>', 'repository')
+    .option('--keep-last <n>', 'keep the N newest backups of each kind')
+    .option('--keep-days <n>', 'keep backups younger than N days')
+    .option('--orphan-grace <duration>', 'leave incomplete backups younger than this alone (a backup may be running)', '6h')
+    .option('--confirm', 'really delete')
+    .action(
+      act(async (ctx, o: { repo?: string; keepLast?: string; keepDays?: string; orphanGrace: string; confirm?: boolean }) => {
+        const { UsageError } = await import('../../errors.js');
+        const { parseDuration } = await import('../../time/duration.js');
+        const int = (flag: string, v: string | undefined) => {
+          if (v === undefined) return undefined;
+          if (!/^\d+$/.test(v)) throw new UsageError(`${flag} ${v}: expected a whole number`, 'usage.retention');
+          return Number(v);
+        };
+        const keepLast = int('--keep-last', o.keepLast);
+        const keepDays = int('--keep-days', o.keepDays);
+        const grace = parseDuration(o.orphanGrace, '--orphan-grace');
+        const { planExpire, applyExpire } = await import('../../repository/expire.js');
+        const repo = await openRepository(ctx, o.repo);
+        // Without a retention policy, expire only cleans up incomplete backups.
+        const policy = keepLast === undefined && keepDays === undefined ? { keepLast: Number.MAX_SAFE_INTEGER } : { keepLast, keepDays };
+        const plan = await planExpire(repo, policy, grace);
+        const verb = o.confirm ? 'removing' : 'would remove';
+        for (const r of plan.remove) process.stdout.write(`${verb} ${r.id} (${r.why})\n`);
+        for (const orphan of plan.orphans) process.stdout.write(`${verb} incomplete ${orphan.id} (${orphan.objects} object(s), no manifest, last written ${orphan.newest})\n`);
+        for (const t of plan.tempFiles) process.stdout.write(`${verb} temp file ${t}\n`);
+        for (const k of plan.keep) process.stdout.write(`keeping ${k.id} (${k.why})\n`);
+        if (!plan.remove.length && !plan.orphans.length && !plan.tempFiles.length) process.stdout.write('nothing to remove\n');
+        if (o.confirm) await applyExpire(repo, plan);
+        else if (plan.remove.length || plan.orphans.length || plan.tempFiles.length) process.stdout.write('dry run: pass --confirm to delete\n');
+        return 0;
+      }),
+    );
+}
+
+async function openRepository(ctx: { env: Record<string, string | undefined>; config: Record<string, unknown> }, url: string | undefined) {
+  const { Repository } = await import('../../repository/repository.js');
+  return Repository.open(url, { env: ctx.env, config: ctx.config });
+}
+
+function summary(b: { id: string; kind: string; recoveryPoint: string; startedAt: string; stoppedAt: string; size: number; storedSize: number; label?: string; source: Record<string, unknown>; objects: unknown[] }) {
+  return { id: b.id, kind: b.kind, recoveryPoint: b.recoveryPoint, startedAt: b.startedAt, stoppedAt: b.stoppedAt, size: b.size, storedSize: b.storedSize, label: b.label, database: b.source.database, objects: b.objects.length };
+}

@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+
+// Streams that hash what flows through them, for manifests (on write) and checks (on read).
+
+/** Passes data through; `digest()` and `bytes` are valid once it has ended. */
+export class HashCounter extends Transform {
+  private readonly hash = createHash('sha256');
+  bytes = 0;
+
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+}
+
+/**
+ * Passes data through and checks size and sha256 at the end. It holds back the most recent
+ * chunk until the check passes, so a consumer (pg_restore, tar) never sees the end of a bad
+ * object: with a single transaction, nothing of it is committed.
+ */
+export class VerifyingStream extends Transform {
+  private readonly hash = createHash('sha256');
+  private held: Buffer | undefined;
+  private bytes = 0;
+
+  constructor(
+    private readonly expected: { sha256: string; size: number },
+    private readonly fail: (detail: string) => Error,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    const prev = this.held;
+    this.held = chunk;
+    if (this.bytes > this.expected.size) return cb(this.fail(`longer than the ${this.expected.size} bytes recorded`));
+    cb(null, prev);
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.bytes !== this.expected.size) return cb(this.fail(`${this.bytes} bytes, the manifest records ${this.expected.size} (truncated)`));
+    const got = this.hash.digest('hex');
+    if (got !== this.expected.sha256) return cb(this.fail(`sha256 mismatch: manifest ${this.expected.sha256.slice(0, 16)}…, read ${got.slice(0, 16)}…`));
+    if (this.held) this.push(this.held);
+    cb();
+  }
+}

@@ -1,0 +1,37 @@
+import { UsageError } from '../errors.js';
+import type { Storage } from './storage.js';
+import { FileStorage } from './storage/file.js';
+import { parseRepoUrl } from './url.js';
+
+// Picks the driver for a repository URL; S3 settings come from config, then environment.
+
+export interface StorageSettings {
+  env: Readonly<Record<string, string | undefined>>;
+  config: Readonly<Record<string, unknown>>;
+}
+
+export async function openStorage(url: string, s: StorageSettings): Promise<Storage> {
+  const loc = parseRepoUrl(url);
+  if (loc.kind === 'file') return new FileStorage(loc.path);
+  const { S3Storage } = await import('./storage/s3.js');
+  const cfg = (s.config.s3 ?? {}) as { endpoint?: string; region?: string; forcePathStyle?: boolean; checksums?: string };
+  const endpoint = cfg.endpoint ?? s.env.AWS_ENDPOINT_URL_S3 ?? s.env.AWS_ENDPOINT_URL;
+  const checksums = (cfg.checksums ?? s.env.DRCTL_S3_CHECKSUMS ?? (endpoint ? 'when_required' : 'when_supported')).toLowerCase();
+  if (checksums !== 'when_required' && checksums !== 'when_supported') {
+    throw new UsageError(`DRCTL_S3_CHECKSUMS=${checksums}: use when_required or when_supported`, 'usage.s3');
+  }
+  return new S3Storage({
+    bucket: loc.bucket,
+    prefix: loc.prefix,
+    endpoint,
+    region: cfg.region ?? s.env.AWS_REGION ?? s.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+    forcePathStyle: cfg.forcePathStyle ?? (s.env.DRCTL_S3_VIRTUAL_HOSTED === '1' ? false : endpoint !== undefined),
+    checksums: checksums === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
+    accessKeyId: s.env.AWS_ACCESS_KEY_ID,
+    secretAccessKey: s.env.AWS_SECRET_ACCESS_KEY,
+    sessionToken: s.env.AWS_SESSION_TOKEN,
+    maxAttempts: Number(s.env.DRCTL_S3_MAX_ATTEMPTS ?? 8),
+    partSize: Math.max(5, Number(s.env.DRCTL_S3_PART_MB ?? 16)) * 1024 * 1024,
+    queueSize: 4,
+  });
+}

@@ -1,0 +1,281 @@
+import os from 'node:os';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { IntegrityError, OperationError, UsageError } from '../errors.js';
+import { drctlVersion } from '../version.js';
+import { decryptStream, encryptStream, newKdf, passphraseFromEnv, unlock, type KdfParams } from './crypto.js';
+import { HashCounter, VerifyingStream } from './hashing.js';
+import { parseManifest, sealManifest, type Manifest, type ObjectEntry } from './manifest.js';
+import { openStorage, type StorageSettings } from './open-storage.js';
+import { ObjectExistsError, ObjectMissingError, readSmall, type ObjectInfo, type Storage } from './storage.js';
+import { isTempKey } from './storage/file.js';
+
+// The backup repository, format 1, over any storage driver:
+//   drctl-repo.json, backups/<id>/data/..., backups/<id>/manifest.json (last), wal/, history/.
+// Commands talk to this class, never to S3 or the filesystem directly.
+
+const INFO_KEY = 'drctl-repo.json';
+const LOCK_KEY = 'locks/repo.lock';
+
+export interface RepoInfo {
+  format: 1;
+  created: string;
+  encryption?: KdfParams;
+}
+
+export interface LockInfo {
+  owner: string;
+  purpose: string;
+  acquiredAt: string;
+  expiresAt: string;
+}
+
+export interface Catalog {
+  backups: Manifest[];
+  /** Backups whose manifest exists but cannot be trusted. */
+  damaged: { id: string; problem: string }[];
+  /** Data without a manifest: crashed or running backups. */
+  orphans: { id: string; keys: ObjectInfo[]; newest: Date }[];
+}
+
+export class Repository {
+  private constructor(
+    readonly url: string,
+    readonly storage: Storage,
+    private info: RepoInfo | undefined,
+    private key: Buffer | undefined,
+    private readonly passphrase: string | undefined,
+  ) {}
+
+  /** Opens a repository; `create` initialises it when absent (backup, wal-push). */
+  static async open(url: string | undefined, s: StorageSettings, o: { create?: boolean } = {}): Promise<Repository> {
+    const where = url ?? (s.config.repo as string | undefined) ?? s.env.DRCTL_REPO;
+    if (!where) throw new UsageError('no repository: pass --repo, set repo: in drctl.yaml, or set DRCTL_REPO', 'usage.repo');
+    const storage = await openStorage(where, s);
+    const passphrase = await passphraseFromEnv(s.env);
+    const repo = new Repository(where, storage, undefined, undefined, passphrase);
+    await repo.loadInfo(o.create ?? false);
+    return repo;
+  }
+
+  get encrypted(): boolean {
+    return this.info?.encryption !== undefined;
+  }
+
+  private async loadInfo(create: boolean): Promise<void> {
+    let text: Buffer | undefined;
+    try {
+      text = await readSmall(this.storage, INFO_KEY);
+    } catch (err) {
+      if (!(err instanceof ObjectMissingError)) throw err;
+    }
+    if (!text) {
+      if (!create) throw new OperationError('repo.missing', `${this.storage.location}: not a drctl repository (no ${INFO_KEY}); a first backup creates it`);
+      const info: RepoInfo = { format: 1, created: new Date().toISOString() };
+      if (this.passphrase) {
+        const { params, key } = await newKdf(this.passphrase);
+        info.encryption = params;
+        this.key = key;
+      }
+      try {
+        await this.storage.put(INFO_KEY, Readable.from([Buffer.from(`${JSON.stringify(info, null, 2)}\n`)]), { ifAbsent: true });
+        this.info = info;
+        return;
+      } catch (err) {
+        if (!(err instanceof ObjectExistsError)) throw err;
+        text = await readSmall(this.storage, INFO_KEY); // another writer created it first
+      }
+    }
+    try {
+      this.info = JSON.parse(text.toString('utf8')) as RepoInfo;
+    } catch {
+      throw new OperationError('repo.info', `${this.storage.location}: ${INFO_KEY} is not valid JSON`);
+    }
+    if (this.info.format !== 1) throw new OperationError('repo.format', `${this.storage.location}: repository format ${String(this.info.format)} is not supported (this drctl reads format 1)`);
+    if (this.info.encryption) {
+      if (!this.passphrase) throw new OperationError('repo.key', `${this.storage.location} is encrypted: set DRCTL_ENCRYPTION_KEY or DRCTL_ENCRYPTION_KEY_FILE`);
+      if (!this.key) {
+        this.key = await unlock(this.passphrase, this.info.encryption);
+        if (!this.key) {
+          const e = new OperationError('repo.key', `wrong encryption key for ${this.storage.location}`);
+          e.retryable = false;
+          throw e;
+        }
+      }
+    }
+  }
+
+  /** A new, time-sorted backup id: 20261123T094100Z-logical. */
+  async newBackupId(kind: string, now = new Date()): Promise<string> {
+    const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    let id = `${stamp}-${kind}`;
+    for (let n = 2; (await this.storage.list(`backups/${id}/`)).length > 0; n++) id = `${stamp}-${kind}-${n}`;
+    return id;
+  }
+
+  /** Streams one object of a backup in: hashed as plaintext, encrypted when configured. */
+  async writeObject(backupId: string, name: string, body: Readable, o: { signal?: AbortSignal; onBytes?: (n: number) => void } = {}): Promise<ObjectEntry> {
+    const hash = new HashCounter();
+    const path = `data/${name}`;
+    const stages: NodeJS.ReadWriteStream[] = this.key ? [hash, encryptStream(this.key)] : [hash];
+    let stored = 0;
+    // Each stage's errors travel down the chain, so the driver sees them and discards the write.
+    let source: Readable = body;
+    for (const stage of stages) {
+      const next = stage as unknown as Readable & NodeJS.WritableStream;
+      source.on('error', (e) => next.destroy(e));
+      source = source.pipe(next) as unknown as Readable;
+    }
+    await this.storage.put(`backups/${backupId}/${path}`, source, {
+      signal: o.signal,
+      onBytes: (n) => {
+        stored = n;
+        o.onBytes?.(hash.bytes);
+      },
+    });
+    const info = await this.storage.stat(`backups/${backupId}/${path}`);
+    return { path, size: hash.bytes, storedSize: info?.size ?? stored, sha256: hash.digest() };
+  }
+
+  /** The plaintext of one object, decrypted and verified against its manifest entry. */
+  async readObject(m: Manifest, entry: ObjectEntry, o: { signal?: AbortSignal } = {}): Promise<Readable> {
+    const key = `backups/${m.id}/${entry.path}`;
+    const fail = (detail: string) => new IntegrityError(`backup ${m.id}: object ${entry.path}: ${detail}`);
+    let raw: Readable;
+    try {
+      raw = await this.storage.get(key, o);
+    } catch (err) {
+      if (err instanceof ObjectMissingError) throw fail('missing from the repository');
+      throw err;
+    }
+    const verify = new VerifyingStream(entry, fail);
+    if (!m.encrypted) {
+      raw.on('error', (e) => verify.destroy(e));
+      return raw.pipe(verify);
+    }
+    if (!this.key) throw new OperationError('repo.key', `backup ${m.id} is encrypted: set DRCTL_ENCRYPTION_KEY`);
+    const dec = decryptStream(this.key);
+    raw.on('error', (e) => dec.destroy(e));
+    dec.on('error', (e) => verify.destroy(fail((e as Error).message)));
+    return raw.pipe(dec).pipe(verify);
+  }
+
+  /** Re-reads an object to its end: throws IntegrityError on any mismatch. */
+  async verifyObject(m: Manifest, entry: ObjectEntry, o: { signal?: AbortSignal } = {}): Promise<void> {
+    const stream = await this.readObject(m, entry, o);
+    await pipeline(stream, async function* (src) {
+      for await (const _ of src) {
+        // drain
+      }
+    });
+  }
+
+  /** Writes the manifest: the moment the backup starts to exist. */
+  async commit(m: Omit<Manifest, 'checksum' | 'format' | 'tool' | 'encrypted' | 'size' | 'storedSize'>): Promise<Manifest> {
+    const sealed = sealManifest({
+      format: 1,
+      tool: { name: 'drctl', version: drctlVersion(), host: os.hostname() },
+      encrypted: this.encrypted,
+      size: m.objects.reduce((a, o) => a + o.size, 0),
+      storedSize: m.objects.reduce((a, o) => a + o.storedSize, 0),
+      ...m,
+    });
+    await this.storage.put(`backups/${m.id}/manifest.json`, Readable.from([Buffer.from(`${JSON.stringify(sealed, null, 2)}\n`)]));
+    return sealed;
+  }
+
+  /** Every backup with a valid manifest (oldest first), the damaged ones, and the orphans. */
+  async catalog(): Promise<Catalog> {
+    const keys = await this.storage.list('backups/');
+    const byId = new Map<string, ObjectInfo[]>();
+    for (const k of keys) {
+      const id = k.key.split('/')[1];
+      if (!id) continue;
+      const list = byId.get(id) ?? [];
+      list.push(k);
+      byId.set(id, list);
+    }
+    const out: Catalog = { backups: [], damaged: [], orphans: [] };
+    for (const [id, list] of [...byId.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const hasManifest = list.some((k) => k.key === `backups/${id}/manifest.json`);
+      if (!hasManifest) {
+        out.orphans.push({ id, keys: list, newest: new Date(Math.max(...list.map((k) => k.mtime.getTime()))) });
+        continue;
+      }
+      const { manifest, problem } = parseManifest((await readSmall(this.storage, `backups/${id}/manifest.json`)).toString('utf8'));
+      if (manifest && manifest.id === id) out.backups.push(manifest);
+      else out.damaged.push({ id, problem: problem ?? `manifest names ${manifest?.id}, not ${id}` });
+    }
+    out.backups.sort((a, b) => (a.stoppedAt < b.stoppedAt ? -1 : a.stoppedAt > b.stoppedAt ? 1 : a.id < b.id ? -1 : 1));
+    return out;
+  }
+
+  /** A backup by id, or the newest of the given kinds for "latest". */
+  async resolve(idOrLatest: string, kinds: Manifest['kind'][]): Promise<Manifest> {
+    const { backups, damaged } = await this.catalog();
+    const candidates = backups.filter((b) => kinds.includes(b.kind));
+    if (idOrLatest === 'latest') {
+      const newest = candidates[candidates.length - 1];
+      if (!newest) throw new OperationError('backup.none', `no ${kinds.join('/')} backup in ${this.storage.location}`);
+      return newest;
+    }
+    const found = backups.find((b) => b.id === idOrLatest);
+    if (found && kinds.includes(found.kind)) return found;
+    if (found) throw new UsageError(`backup ${idOrLatest} is a ${found.kind} backup; this needs ${kinds.join(' or ')}`, 'usage.backup');
+    const bad = damaged.find((d) => d.id === idOrLatest);
+    if (bad) throw new IntegrityError(`backup ${idOrLatest}: ${bad.problem}`);
+    const newest = candidates[candidates.length - 1];
+    throw new UsageError(
+      `--backup ${idOrLatest}: no such backup in ${this.storage.location}${newest ? ` (newest: ${newest.id}; see drctl backups list)` : ' (it has none)'}`,
+      'usage.backup',
+    );
+  }
+
+  /** Removes a backup: manifest first, so a half-removed backup is never listed. */
+  async removeBackup(id: string): Promise<void> {
+    await this.storage.remove(`backups/${id}/manifest.json`);
+    for (const k of await this.storage.list(`backups/${id}/`)) await this.storage.remove(k.key);
+  }
+
+  /** Temp files crashed writers left (file driver). */
+  async tempFiles(): Promise<ObjectInfo[]> {
+    return (await this.storage.list('')).filter((k) => isTempKey(k.key));
+  }
+
+  /**
+   * Takes the repository lock (backup, expire). A lock past its expiry is taken over; a live one
+   * fails with who holds it. The returned function releases it.
+   */
+  async lock(purpose: string, ttlMs = 6 * 3600_000): Promise<() => Promise<void>> {
+    const owner = `${os.hostname()}:${process.pid}`;
+    const body = () => {
+      const now = new Date();
+      const info: LockInfo = { owner, purpose, acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttlMs).toISOString() };
+      return Readable.from([Buffer.from(JSON.stringify(info))]);
+    };
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await this.storage.put(LOCK_KEY, body(), { ifAbsent: true });
+        return async () => {
+          await this.storage.remove(LOCK_KEY).catch(() => {});
+        };
+      } catch (err) {
+        if (!(err instanceof ObjectExistsError)) throw err;
+        let held: LockInfo | undefined;
+        try {
+          held = JSON.parse((await readSmall(this.storage, LOCK_KEY)).toString('utf8')) as LockInfo;
+        } catch {
+          held = undefined;
+        }
+        if (held && Date.parse(held.expiresAt) > Date.now()) {
+          throw new OperationError(
+            'repo.locked',
+            `${this.storage.location} is locked by ${held.owner} for ${held.purpose} since ${held.acquiredAt} (expires ${held.expiresAt}); if that process is gone, remove ${LOCK_KEY}`,
+          );
+        }
+        await this.storage.remove(LOCK_KEY); // expired or unreadable: take it over
+      }
+    }
+    throw new OperationError('repo.locked', `${this.storage.location}: could not take the lock`);
+  }
+}

@@ -1,0 +1,170 @@
+import type { Readable } from 'node:stream';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { OperationError } from '../../errors.js';
+import { ObjectExistsError, ObjectMissingError, type ObjectInfo, type PutOptions, type Storage } from '../storage.js';
+
+// S3 and S3-compatible stores. The AWS SDK is imported here only, lazily. Path-style
+// addressing with a custom endpoint (AWS_ENDPOINT_URL_S3); the SDK's newer default checksums
+// are configurable because many S3-compatible stores need WHEN_REQUIRED. Uploads stream in
+// parts (lib-storage) with bounded memory; the SDK retries 5xx and dropped connections.
+
+export interface S3Settings {
+  bucket: string;
+  prefix: string;
+  endpoint?: string;
+  region: string;
+  forcePathStyle: boolean;
+  checksums: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+  maxAttempts: number;
+  partSize: number;
+  queueSize: number;
+}
+
+export class S3Storage implements Storage {
+  readonly location: string;
+  private client?: Promise<{ s3: S3Client; sdk: typeof import('@aws-sdk/client-s3') }>;
+
+  constructor(private readonly s: S3Settings) {
+    this.location = `s3://${s.bucket}${s.prefix ? `/${s.prefix}` : ''}`;
+  }
+
+  private key(k: string): string {
+    return this.s.prefix ? `${this.s.prefix}/${k}` : k;
+  }
+
+  private connect() {
+    this.client ??= (async () => {
+      const sdk = await import('@aws-sdk/client-s3');
+      const s3 = new sdk.S3Client({
+        region: this.s.region,
+        endpoint: this.s.endpoint,
+        forcePathStyle: this.s.forcePathStyle,
+        maxAttempts: this.s.maxAttempts,
+        retryMode: 'standard',
+        requestChecksumCalculation: this.s.checksums,
+        responseChecksumValidation: this.s.checksums,
+        credentials:
+          this.s.accessKeyId && this.s.secretAccessKey
+            ? { accessKeyId: this.s.accessKeyId, secretAccessKey: this.s.secretAccessKey, sessionToken: this.s.sessionToken }
+            : undefined,
+      });
+      return { s3, sdk };
+    })();
+    return this.client;
+  }
+
+  async put(key: string, body: Readable, o: PutOptions = {}): Promise<void> {
+    const { s3, sdk } = await this.connect();
+    const Key = this.key(key);
+    try {
+      if (o.ifAbsent) {
+        if (await this.stat(key)) throw new ObjectExistsError(key);
+        // Small objects only (locks, WAL): a single conditional PUT.
+        const chunks: Buffer[] = [];
+        for await (const c of body) chunks.push(c as Buffer);
+        const buf = Buffer.concat(chunks);
+        try {
+          await s3.send(new sdk.PutObjectCommand({ Bucket: this.s.bucket, Key, Body: buf, IfNoneMatch: '*' }), { abortSignal: o.signal });
+        } catch (err) {
+          if (statusOf(err) === 412) throw new ObjectExistsError(key);
+          throw err;
+        }
+        o.onBytes?.(buf.length);
+        return;
+      }
+      const { Upload } = await import('@aws-sdk/lib-storage');
+      const upload = new Upload({
+        client: s3,
+        params: { Bucket: this.s.bucket, Key, Body: body },
+        partSize: this.s.partSize,
+        queueSize: this.s.queueSize,
+        leavePartsOnError: false,
+      });
+      upload.on('httpUploadProgress', (p) => {
+        if (p.loaded !== undefined) o.onBytes?.(p.loaded);
+      });
+      const onAbort = () => void upload.abort().catch(() => {});
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        await upload.done();
+      } finally {
+        o.signal?.removeEventListener('abort', onAbort);
+      }
+    } catch (err) {
+      if (err instanceof ObjectExistsError) throw err;
+      throw this.wrap(err, `writing ${key}`);
+    }
+  }
+
+  async get(key: string, o: { signal?: AbortSignal } = {}): Promise<Readable> {
+    const { s3, sdk } = await this.connect();
+    try {
+      const r = await s3.send(new sdk.GetObjectCommand({ Bucket: this.s.bucket, Key: this.key(key) }), { abortSignal: o.signal });
+      return r.Body as Readable;
+    } catch (err) {
+      if (statusOf(err) === 404 || nameOf(err) === 'NoSuchKey') throw new ObjectMissingError(key);
+      throw this.wrap(err, `reading ${key}`);
+    }
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    const { s3, sdk } = await this.connect();
+    try {
+      const r = await s3.send(new sdk.HeadObjectCommand({ Bucket: this.s.bucket, Key: this.key(key) }));
+      return { key, size: r.ContentLength ?? 0, mtime: r.LastModified ?? new Date(0) };
+    } catch (err) {
+      if (statusOf(err) === 404 || nameOf(err) === 'NotFound' || nameOf(err) === 'NoSuchKey') return undefined;
+      throw this.wrap(err, `checking ${key}`);
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const { s3, sdk } = await this.connect();
+    const out: ObjectInfo[] = [];
+    const full = this.key(prefix);
+    const strip = this.s.prefix ? this.s.prefix.length + 1 : 0;
+    let token: string | undefined;
+    try {
+      do {
+        const r = await s3.send(new sdk.ListObjectsV2Command({ Bucket: this.s.bucket, Prefix: full, ContinuationToken: token }));
+        for (const o of r.Contents ?? []) {
+          if (o.Key) out.push({ key: o.Key.slice(strip), size: o.Size ?? 0, mtime: o.LastModified ?? new Date(0) });
+        }
+        token = r.IsTruncated ? r.NextContinuationToken : undefined;
+      } while (token);
+    } catch (err) {
+      throw this.wrap(err, `listing ${prefix}`);
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async remove(key: string): Promise<void> {
+    const { s3, sdk } = await this.connect();
+    try {
+      await s3.send(new sdk.DeleteObjectCommand({ Bucket: this.s.bucket, Key: this.key(key) }));
+    } catch (err) {
+      throw this.wrap(err, `deleting ${key}`);
+    }
+  }
+
+  private wrap(err: unknown, what: string): Error {
+    if ((err as Error)?.name === 'AbortError') return err as Error;
+    const status = statusOf(err);
+    const name = nameOf(err);
+    const msg = (err as Error)?.message ?? String(err);
+    const code = (err as { code?: string }).code;
+    const detail = name === 'NoSuchBucket' ? `bucket ${this.s.bucket} does not exist` : code === 'ECONNREFUSED' ? `cannot connect to ${this.s.endpoint ?? 'S3'}` : `${name ?? 'error'}${status ? ` (HTTP ${status})` : ''}: ${msg}`;
+    return new OperationError('repo.s3', `${this.location}: ${what}: ${detail}`, { cause: err });
+  }
+}
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+function nameOf(err: unknown): string | undefined {
+  return (err as { name?: string })?.name;
+}

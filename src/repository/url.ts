@@ -1,0 +1,32 @@
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+
+// Repository locations: file:///abs/path (or a plain path) and s3://bucket/prefix.
+
+export type RepoLocation = { kind: 'file'; path: string } | { kind: 's3'; bucket: string; prefix: string };
+
+export function parseRepoUrl(url: string, what = '--repo'): RepoLocation {
+  const u = url.trim();
+  if (!u) throw new UsageError(`${what}: empty repository URL (use file:///path or s3://bucket/prefix)`, 'usage.repo');
+  if (u.startsWith('file://')) {
+    const p = decodeURIComponent(u.slice('file://'.length));
+    if (!p.startsWith('/')) throw new UsageError(`${what} ${u}: file URLs need an absolute path (file:///var/backups/drctl)`, 'usage.repo');
+    return { kind: 'file', path: path.resolve(p) };
+  }
+  if (u.startsWith('s3://')) {
+    const rest = u.slice('s3://'.length);
+    const [bucket, ...prefix] = rest.split('/');
+    if (!bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+      throw new UsageError(`${what} ${u}: "${bucket ?? ''}" is not a valid S3 bucket name`, 'usage.repo');
+    }
+    return { kind: 's3', bucket, prefix: prefix.filter(Boolean).join('/') };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(u)) {
+    throw new UsageError(`${what} ${u}: unsupported scheme (use file:///path or s3://bucket/prefix)`, 'usage.repo');
+  }
+  return { kind: 'file', path: path.resolve(u) };
+}
+
+export function formatRepoUrl(loc: RepoLocation): string {
+  return loc.kind === 'file' ? `file://${loc.path}` : `s3://${loc.bucket}${loc.prefix ? `/${loc.prefix}` : ''}`;
+}

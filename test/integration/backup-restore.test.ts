@@ -1,0 +1,227 @@
+import { openSync, readFileSync, readdirSync, writeFileSync, closeSync, writeSync, statSync, ftruncateSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drctl, tempDir } from '../support/cli.js';
+import { contentHashes, schemaDump } from '../support/compare.js';
+import { destroyPostgres, psqlFile, startPostgres, type PgServer } from '../support/postgres.js';
+
+const RICH = path.resolve(import.meta.dirname, '..', 'fixtures', 'rich-schema.sql');
+
+describe('logical backup and restore through a file:// repository', () => {
+  let pg: PgServer;
+  let repoDir: string;
+  let repo: string;
+  let backupId: string;
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    await pg.sql('create database app');
+    await psqlFile(pg, RICH, 'app');
+    repoDir = tempDir('drctl-repo-');
+    repo = `file://${repoDir}`;
+  });
+  afterAll(async () => destroyPostgres(pg));
+
+  it('backs up, lists, and restores into a new database with identical schema and data', async () => {
+    const b = await drctl(['backup', '--source', pg.url('app'), '--repo', repo, '--label', 'round trip']);
+    expect(b.code, b.stderr).toBe(0);
+    backupId = b.stdout.trim();
+    expect(backupId).toMatch(/^\d{8}T\d{6}Z-logical$/);
+
+    const list = JSON.parse((await drctl(['backups', 'list', '--json', '--repo', repo])).stdout);
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ id: backupId, kind: 'logical', label: 'round trip', database: 'app', objects: 1 });
+
+    const manifest = JSON.parse((await drctl(['backups', 'show', backupId, '--repo', repo])).stdout);
+    expect(manifest.objects[0].sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(manifest.stats.tables).toContainEqual({ schema: 'public', name: 'leads', rows: 3000 });
+    expect(manifest.stats.functions).toContain('public.lead_count(t integer)');
+    expect(manifest.stats.policies).toEqual(['public.leads:no_delete', 'public.leads:tenant_isolation']);
+    expect(manifest.source.systemIdentifier).toMatch(/^\d+$/);
+
+    const r = await drctl(['restore', '--backup', backupId, '--target', pg.url('restored'), '--repo', repo]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/leads\s+3000/);
+    expect(r.stdout).toMatch(/billing\.invoices\s+500/);
+
+    expect(await schemaDump(pg, 'restored')).toBe(await schemaDump(pg, 'app'));
+    expect(await contentHashes(pg, 'restored')).toEqual(await contentHashes(pg, 'app'));
+    expect(await pg.sql("select last_value from billing.invoice_numbers", 'restored')).toBe('424242');
+  });
+
+  it('asks before replacing a non-empty database: exit 4 without a TTY, replaces with --yes', async () => {
+    await pg.sql('create database busy');
+    await pg.sql('create table keepme (x int); insert into keepme values (1)', 'busy');
+    const no = await drctl(['restore', '--target', pg.url('busy'), '--repo', repo]);
+    expect(no.code).toBe(4);
+    expect(no.all).toContain('is not empty');
+    expect(await pg.sql('select count(*) from keepme', 'busy')).toBe('1');
+    const yes = await drctl(['restore', '--target', pg.url('busy'), '--repo', repo, '--yes']);
+    expect(yes.code, yes.stderr).toBe(0);
+    expect(await pg.sql('select count(*) from leads', 'busy')).toBe('3000');
+  });
+
+  it('restores one table with parallel jobs', async () => {
+    const r = await drctl(['restore', '--target', pg.url('partial'), '--repo', repo, '--jobs', '2', '--table', 'tenants']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await pg.sql("select count(*) from tenants", 'partial')).toBe('20');
+    expect(await pg.sql("select count(*) from pg_tables where tablename = 'leads'", 'partial')).toBe('0');
+  });
+
+  it('refuses a backup with one flipped byte or a truncated object, naming backup and object, and leaves no half-restored database', async () => {
+    const copy = tempDir('drctl-repo-bad-');
+    const { cpSync } = await import('node:fs');
+    cpSync(repoDir, copy, { recursive: true });
+    const obj = path.join(copy, 'backups', backupId, 'data', 'dump.pgc');
+    const size = statSync(obj).size;
+    const fd = openSync(obj, 'r+');
+    const pos = Math.floor(size * 0.8);
+    const b = Buffer.alloc(1);
+    const { readSync } = await import('node:fs');
+    readSync(fd, b, 0, 1, pos);
+    writeSync(fd, Buffer.from([b[0]! ^ 0x01]), 0, 1, pos);
+    closeSync(fd);
+    const flipped = await drctl(['restore', '--target', pg.url('flipped'), '--repo', `file://${copy}`]);
+    expect(flipped.code).toBe(1);
+    expect(flipped.all).toContain(`backup ${backupId}: object data/dump.pgc: sha256 mismatch`);
+    expect(await pg.sql("select count(*) from pg_database where datname = 'flipped'")).toBe('0');
+
+    const fd2 = openSync(obj, 'r+');
+    ftruncateSync(fd2, Math.floor(size / 2));
+    closeSync(fd2);
+    const truncated = await drctl(['restore', '--target', pg.url('truncated'), '--repo', `file://${copy}`]);
+    expect(truncated.code).toBe(1);
+    expect(truncated.all).toMatch(new RegExp(`backup ${backupId}: object data/dump.pgc: \\d+ bytes, the manifest records ${size} \\(truncated\\)`));
+  });
+
+  it('an edited manifest is not trusted', async () => {
+    const copy = tempDir('drctl-repo-edit-');
+    const { cpSync } = await import('node:fs');
+    cpSync(repoDir, copy, { recursive: true });
+    const mf = path.join(copy, 'backups', backupId, 'manifest.json');
+    writeFileSync(mf, readFileSync(mf, 'utf8').replace('"round trip"', '"edited"'));
+    const list = await drctl(['backups', 'list', '--repo', `file://${copy}`]);
+    expect(list.stdout).toContain('no backups');
+    expect(list.stderr).toContain('manifest checksum mismatch');
+    const r = await drctl(['restore', '--backup', backupId, '--target', pg.url('edited'), '--repo', `file://${copy}`]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`backup ${backupId}: manifest checksum mismatch`);
+  });
+
+  it('bad input: unreachable source, wrong password, bad repo URL, unknown backup id: one line, right exit code, no password', async () => {
+    const pw = 'Wr0ng-canary-pw-91';
+    const cases: [string[], number, RegExp][] = [
+      [['backup', '--source', `postgres://postgres:${pw}@127.0.0.1:1/app`, '--repo', repo], 1, /cannot connect to PostgreSQL at 127\.0\.0\.1:1: connection refused/],
+      [['backup', '--source', `postgres://postgres:${pw}@127.0.0.1:${pg.port}/app`, '--repo', repo], 1, /password authentication failed/],
+      [['backup', '--source', pg.url('app'), '--repo', 'ftp://host/x'], 2, /--repo ftp:\/\/host\/x: unsupported scheme/],
+      [['restore', '--backup', '20200101T000000Z-logical', '--target', pg.url('x'), '--repo', repo], 2, /--backup 20200101T000000Z-logical: no such backup/],
+      [['restore', '--target', pg.url('x'), '--repo', `file://${tempDir()}`], 1, /not a drctl repository/],
+      [['restore', '--repo', repo], 2, /restore needs --target/],
+    ];
+    for (const [args, code, msg] of cases) {
+      const r = await drctl(['--log-format', 'json', ...args]);
+      expect(r.code, `${args.join(' ')}\n${r.all}`).toBe(code);
+      expect(r.all).toMatch(msg);
+      expect(r.all).not.toContain(pw);
+      expect(r.all).not.toContain(pg.password);
+      expect(r.all).not.toMatch(/\n\s+at .+:\d+:\d+/);
+    }
+  });
+
+  it('survives kill -9 at any point: the backup is never listed, the next one works, expire removes the debris', async () => {
+    const crashRepoDir = tempDir('drctl-repo-crash-');
+    const crashRepo = `file://${crashRepoDir}`;
+    await pg.sql('create database big');
+    await pg.sql('create extension pgcrypto', 'big');
+    await pg.sql("create table blobs (id int, b bytea); insert into blobs select g, gen_random_bytes(1024) from generate_series(1, 6000) g", 'big');
+    for (const point of ['backup-during-upload', 'backup-before-manifest']) {
+      const r = await drctl(['backup', '--source', pg.url('big'), '--repo', crashRepo], { env: { DRCTL_FAULT: point } });
+      expect(r.signal, point).toBe('SIGKILL');
+      const list = JSON.parse((await drctl(['backups', 'list', '--json', '--repo', crashRepo])).stdout);
+      expect(list, point).toEqual([]);
+      // The dead process's lock expires only later: a live lock must be reported clearly.
+      const blocked = await drctl(['backup', '--source', pg.url('big'), '--repo', crashRepo]);
+      expect(blocked.code).toBe(1);
+      expect(blocked.stderr).toMatch(/is locked by .+ for backup since/);
+      const { rmSync } = await import('node:fs');
+      rmSync(path.join(crashRepoDir, 'locks', 'repo.lock'));
+    }
+    const ok = await drctl(['backup', '--source', pg.url('big'), '--repo', crashRepo]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const debris = readdirSync(path.join(crashRepoDir, 'backups'));
+    expect(debris.length).toBeGreaterThan(1);
+    const dry = await drctl(['backups', 'expire', '--repo', crashRepo, '--orphan-grace', '0s']);
+    expect(dry.stdout).toContain('would remove incomplete');
+    expect(readdirSync(path.join(crashRepoDir, 'backups')).length).toBe(debris.length);
+    const wet = await drctl(['backups', 'expire', '--repo', crashRepo, '--orphan-grace', '0s', '--confirm']);
+    expect(wet.code).toBe(0);
+    expect(readdirSync(path.join(crashRepoDir, 'backups'))).toEqual([ok.stdout.trim()]);
+    const restored = await drctl(['restore', '--target', pg.url('big_restored'), '--repo', crashRepo]);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await pg.sql('select count(*) from blobs', 'big_restored')).toBe('6000');
+  });
+
+  it('expire keeps the newest N and only deletes with --confirm', async () => {
+    const dir = tempDir('drctl-repo-ret-');
+    const r = `file://${dir}`;
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const b = await drctl(['backup', '--source', pg.url('app'), '--repo', r]);
+      expect(b.code).toBe(0);
+      ids.push(b.stdout.trim());
+      await new Promise((res) => setTimeout(res, 1100));
+    }
+    const dry = await drctl(['backups', 'expire', '--keep-last', '1', '--repo', r]);
+    expect(dry.stdout).toContain(`would remove ${ids[0]}`);
+    expect(JSON.parse((await drctl(['backups', 'list', '--json', '--repo', r])).stdout)).toHaveLength(3);
+    await drctl(['backups', 'expire', '--keep-last', '1', '--repo', r, '--confirm']);
+    expect(JSON.parse((await drctl(['backups', 'list', '--json', '--repo', r])).stdout).map((b: { id: string }) => b.id)).toEqual([ids[2]]);
+  });
+});
+
+describe('encrypted repository', () => {
+  let pg: PgServer;
+  beforeAll(async () => {
+    pg = await startPostgres();
+    await pg.sql('create database app');
+    await psqlFile(pg, RICH, 'app');
+  });
+  afterAll(async () => destroyPostgres(pg));
+
+  it('round-trips with the key, stores no plaintext, and refuses a wrong or missing key in one line', async () => {
+    const dir = tempDir('drctl-repo-enc-');
+    const repo = `file://${dir}`;
+    const key = 'correct horse battery staple canary';
+    const b = await drctl(['backup', '--source', pg.url('app'), '--repo', repo], { env: { DRCTL_ENCRYPTION_KEY: key } });
+    expect(b.code, b.stderr).toBe(0);
+    const id = b.stdout.trim();
+    const stored = readFileSync(path.join(dir, 'backups', id, 'data', 'dump.pgc'));
+    expect(stored.subarray(0, 5).toString()).not.toBe('PGDMP');
+    expect(stored.includes(Buffer.from('tenant-1'))).toBe(false);
+    expect(JSON.parse(readFileSync(path.join(dir, 'drctl-repo.json'), 'utf8')).encryption.kdf).toBe('scrypt');
+
+    const r = await drctl(['restore', '--target', pg.url('dec'), '--repo', repo], { env: { DRCTL_ENCRYPTION_KEY: key } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await contentHashes(pg, 'dec')).toEqual(await contentHashes(pg, 'app'));
+
+    const wrong = await drctl(['--log-format', 'pretty', 'restore', '--target', pg.url('dec2'), '--repo', repo], { env: { DRCTL_ENCRYPTION_KEY: 'not the key' } });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain(`  restore failed: wrong encryption key for ${repo}\n`);
+    const listWrong = await drctl(['backups', 'list', '--repo', repo], { env: { DRCTL_ENCRYPTION_KEY: 'not the key' } });
+    expect(listWrong.code).toBe(1);
+    expect(listWrong.stderr).toBe(`drctl: wrong encryption key for ${repo}\n`);
+    const none = await drctl(['backups', 'list', '--repo', repo]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('is encrypted: set DRCTL_ENCRYPTION_KEY');
+    expect(wrong.all + none.all).not.toContain(key);
+
+    // Tampering with ciphertext is caught by GCM before the checksum even runs.
+    const obj = path.join(dir, 'backups', id, 'data', 'dump.pgc');
+    const buf = readFileSync(obj);
+    buf[Math.floor(buf.length / 2)] ^= 0x80;
+    writeFileSync(obj, buf);
+    const bad = await drctl(['restore', '--target', pg.url('dec3'), '--repo', repo], { env: { DRCTL_ENCRYPTION_KEY: key } });
+    expect(bad.code).toBe(1);
+    expect(bad.all).toContain(`backup ${id}: object data/dump.pgc: frame 0 failed authentication`);
+  });
+});
