@@ -6,6 +6,10 @@ import jsep from 'jsep';
 
 export type Expr = jsep.Expression;
 
+// Step ids are kebab-case (counts-before), as in GitHub Actions: inside an identifier a '-' is
+// part of the name; subtraction needs spaces around the minus (a - b).
+jsep.addIdentifierChar('-');
+
 export class ExpressionError extends Error {}
 
 const ROOTS = ['env', 'inputs', 'steps', 'run'] as const;

@@ -203,8 +203,8 @@ function checkWith(schema: z.ZodType, value: Record<string, unknown>, base: (str
   const out: RuleProblem[] = [];
   for (const issue of r.error.issues) {
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-    const at = getAt(value, path);
-    if (typeof at === 'string' && isTemplate(at)) continue;
+    // Templated values are checked at run time, once they have a value.
+    if (containsTemplate(getAt(value, path))) continue;
     if (issue.code === 'unrecognized_keys') {
       for (const k of issue.keys) out.push({ path: [...base, ...path, k], message: `unknown input "${k}"`, atKey: true });
       continue;
@@ -212,6 +212,11 @@ function checkWith(schema: z.ZodType, value: Record<string, unknown>, base: (str
     out.push({ path: [...base, ...path], message: issue.message });
   }
   return out;
+}
+
+function containsTemplate(value: unknown): boolean {
+  for (const [s] of walkStrings(value)) if (isTemplate(s)) return true;
+  return false;
 }
 
 function getAt(value: unknown, path: (string | number)[]): unknown {

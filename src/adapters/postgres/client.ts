@@ -35,7 +35,10 @@ export async function connect(conn: PgConn, o: { signal?: AbortSignal; timeoutMs
   return {
     async query<R extends QueryResultRow>(sql: string, params?: unknown[]) {
       try {
-        return (await client.query<R>(sql, params)).rows;
+        // A script of several statements returns one result per statement: keep the last.
+        const r = (await client.query<R>(sql, params)) as unknown as { rows?: R[] } | { rows?: R[] }[];
+        const last = Array.isArray(r) ? r[r.length - 1] : r;
+        return last?.rows ?? [];
       } catch (err) {
         throw pgError(err, conn);
       }

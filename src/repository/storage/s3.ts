@@ -37,6 +37,9 @@ export class S3Storage implements Storage {
 
   private connect() {
     this.client ??= (async () => {
+      // The SDK warns on every start under Node 20 (supported until 2027); on stderr that
+      // noise would page cron's owner. Users can still opt in by setting the variable.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
       const sdk = await import('@aws-sdk/client-s3');
       const s3 = new sdk.S3Client({
         region: this.s.region,
@@ -105,7 +108,7 @@ export class S3Storage implements Storage {
       const r = await s3.send(new sdk.GetObjectCommand({ Bucket: this.s.bucket, Key: this.key(key) }), { abortSignal: o.signal });
       return r.Body as Readable;
     } catch (err) {
-      if (statusOf(err) === 404 || nameOf(err) === 'NoSuchKey') throw new ObjectMissingError(key);
+      if (nameOf(err) !== 'NoSuchBucket' && (statusOf(err) === 404 || nameOf(err) === 'NoSuchKey')) throw new ObjectMissingError(key);
       throw this.wrap(err, `reading ${key}`);
     }
   }
