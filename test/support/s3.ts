@@ -16,6 +16,7 @@ export interface S3Server {
   stop(): Promise<void>;
 }
 
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const CREDS = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing-secret-key', AWS_REGION: 'us-east-1' };
 
 export async function startS3(): Promise<S3Server> {

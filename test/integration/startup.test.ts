@@ -1,0 +1,28 @@
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI } from '../support/cli.js';
+
+// Fast start: --help and validate must not load the heavy SDKs; adapters import them lazily.
+const TRACE = path.resolve(import.meta.dirname, '..', 'support', 'trace-imports.mjs');
+const HEAVY = /node_modules\/(pg|pg-[a-z-]+|execa|twilio|ioredis|@aws-sdk|@smithy|pino)\//;
+const RUNBOOKS = path.resolve(import.meta.dirname, '..', '..', 'runbooks');
+
+function importsOf(args: string[]): string[] {
+  const r = spawnSync(process.execPath, ['--import', TRACE, CLI, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  return r.stderr.split('\n').filter((l) => l.startsWith('IMPORT ')).map((l) => l.slice(7));
+}
+
+describe('start-up', () => {
+  it('--help loads no SDK, no zod, no yaml', () => {
+    const mods = importsOf(['--help']);
+    expect(mods.some((m) => m.includes('/commander/'))).toBe(true);
+    expect(mods.filter((m) => HEAVY.test(m) || /\/(zod|yaml)\//.test(m))).toEqual([]);
+  });
+
+  it('validate of every shipped runbook loads no SDK', () => {
+    const mods = importsOf(['validate', `${RUNBOOKS}/backup.yaml`, `${RUNBOOKS}/restore.yaml`, `${RUNBOOKS}/demo-drill.yaml`]);
+    expect(mods.some((m) => m.includes('/zod/'))).toBe(true);
+    expect(mods.filter((m) => HEAVY.test(m))).toEqual([]);
+  });
+});
