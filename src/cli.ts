@@ -1,8 +1,17 @@
 #!/usr/bin/env node
 // drctl entry point: run the CLI, then exit with its code once output is flushed. A handle left
 // open by a driver must not keep a finished command alive, hence the unref'd fallback exit.
-import { main } from './cli/main.js';
+// wal-push / wal-fetch take a lean path: PostgreSQL runs them once per WAL segment.
 
-const code = await main(process.argv);
+const argv = process.argv.slice(2);
+let code: number | undefined;
+if (argv[0] === 'wal-push' || argv[0] === 'wal-fetch') {
+  const { walFastPath } = await import('./cli/wal-fast.js');
+  code = await walFastPath(argv);
+}
+if (code === undefined) {
+  const { main } = await import('./cli/main.js');
+  code = await main(process.argv);
+}
 process.exitCode = code;
 setTimeout(() => process.exit(code), 2000).unref();

@@ -3,15 +3,17 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { UsageError } from './errors.js';
 import { secrets } from './redact.js';
 
 // Settings come from flags, then the config file (drctl.yaml), then the environment
 // (real environment over --env-file). This module loads the latter two.
 
-export const ConfigSchema = z.strictObject({
+// zod and yaml load only when a config file exists: wal-push runs once per WAL segment.
+async function configSchema() {
+  const { z } = await import('zod');
+  return z.strictObject({
   repo: z.string().optional().meta({ description: 'Repository URL: file:///path or s3://bucket/prefix' }),
   source: z.string().optional().meta({ description: 'PostgreSQL URL to back up' }),
   redis: z.string().optional(),
@@ -25,8 +27,9 @@ export const ConfigSchema = z.strictObject({
       checksums: z.enum(['when_supported', 'when_required']).optional(),
     })
     .optional(),
-});
-export type Config = z.output<typeof ConfigSchema>;
+  });
+}
+export type Config = z.output<Awaited<ReturnType<typeof configSchema>>>;
 
 /** Reads the env file (explicit: must exist; default ./.env: only if present). Real env wins. */
 export async function loadEnv(file: string | undefined, cwd = process.cwd()): Promise<Record<string, string | undefined>> {
@@ -51,13 +54,14 @@ export async function loadConfig(file: string | undefined, cwd = process.cwd()):
   const target = file ?? path.join(cwd, 'drctl.yaml');
   if (file === undefined && !existsSync(target)) return {};
   let raw: unknown;
+  const { parse: parseYaml } = await import('yaml');
   try {
     raw = parseYaml(await readFile(target, 'utf8')) ?? {};
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new UsageError(`--config ${target}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message.split('\n')[0]}`, 'usage.config');
   }
-  const r = ConfigSchema.safeParse(raw);
+  const r = (await configSchema()).safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0];
     const where = i ? `${i.path.join('.')}${i.code === 'unrecognized_keys' ? `.${i.keys.join(',')}` : ''}` : '';

@@ -3,6 +3,7 @@ import { registerBackup } from './commands/backup.js';
 import { registerBackups } from './commands/backups.js';
 import { registerHistory } from './commands/history.js';
 import { registerRestore } from './commands/restore.js';
+import { registerWal } from './commands/wal.js';
 import { registerPlan } from './commands/plan.js';
 import { registerRun } from './commands/run.js';
 import { registerSchema } from './commands/schema.js';
@@ -42,6 +43,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerBackup(program, act);
   registerRestore(program, act);
   registerBackups(program, act);
+  registerWal(program, act);
   const override = (c: Command) => {
     c.exitOverride();
     c.commands.forEach(override);
@@ -58,29 +60,11 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return code;
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // commander has printed its one-line message (or the help) already.
+      return err.exitCode === 0 ? 0 : 2;
+    }
+    const { reportError } = await import('./report-error.js');
     return reportError(err);
   }
-}
-
-async function reportError(err: unknown): Promise<number> {
-  if (err instanceof CommanderError) {
-    // commander has printed its one-line message (or the help) already.
-    return err.exitCode === 0 ? 0 : 2;
-  }
-  const { DrctlError, ValidationError, formatProblem } = await import('../errors.js');
-  const { secrets } = await import('../redact.js');
-  const debug = process.env.DRCTL_DEBUG === '1';
-  if (err instanceof ValidationError) {
-    for (const p of err.problems) process.stderr.write(`${secrets.redact(formatProblem(p))}\n`);
-    return err.exitCode;
-  }
-  if (err instanceof DrctlError) {
-    process.stderr.write(`drctl: ${secrets.redact(err.message)}\n`);
-    if (debug && err.stack) process.stderr.write(`${secrets.redact(err.stack)}\n`);
-    return err.exitCode;
-  }
-  const msg = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`drctl: internal error: ${secrets.redact(msg)}${debug ? '' : ' (DRCTL_DEBUG=1 shows the stack)'}\n`);
-  if (debug && err instanceof Error && err.stack) process.stderr.write(`${secrets.redact(err.stack)}\n`);
-  return 1;
 }

@@ -30,7 +30,7 @@ export class VerifyingStream extends Transform {
   private bytes = 0;
 
   constructor(
-    private readonly expected: { sha256: string; size: number },
+    private readonly expected: { sha256: string; size?: number },
     private readonly fail: (detail: string) => Error,
   ) {
     super();
@@ -41,12 +41,12 @@ export class VerifyingStream extends Transform {
     this.bytes += chunk.length;
     const prev = this.held;
     this.held = chunk;
-    if (this.bytes > this.expected.size) return cb(this.fail(`longer than the ${this.expected.size} bytes recorded`));
+    if (this.expected.size !== undefined && this.bytes > this.expected.size) return cb(this.fail(`longer than the ${this.expected.size} bytes recorded`));
     cb(null, prev);
   }
 
   override _flush(cb: TransformCallback): void {
-    if (this.bytes !== this.expected.size) return cb(this.fail(`${this.bytes} bytes, the manifest records ${this.expected.size} (truncated)`));
+    if (this.expected.size !== undefined && this.bytes !== this.expected.size) return cb(this.fail(`${this.bytes} bytes, the manifest records ${this.expected.size} (truncated)`));
     const got = this.hash.digest('hex');
     if (got !== this.expected.sha256) return cb(this.fail(`sha256 mismatch: manifest ${this.expected.sha256.slice(0, 16)}…, read ${got.slice(0, 16)}…`));
     if (this.held) this.push(this.held);

@@ -3,25 +3,19 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityError, OperationError, UsageError } from '../errors.js';
 import { drctlVersion } from '../version.js';
-import { decryptStream, encryptStream, newKdf, passphraseFromEnv, unlock, type KdfParams } from './crypto.js';
+import { decryptStream, encryptStream } from './crypto.js';
 import { HashCounter, VerifyingStream } from './hashing.js';
 import { parseManifest, sealManifest, type Manifest, type ObjectEntry } from './manifest.js';
-import { openStorage, type StorageSettings } from './open-storage.js';
-import { ObjectExistsError, ObjectMissingError, readSmall, type ObjectInfo, type Storage } from './storage.js';
+import type { StorageSettings } from './open-storage.js';
+import { RepoHandle } from './repo-handle.js';
+import { ObjectExistsError, ObjectMissingError, readSmall, type ObjectInfo } from './storage.js';
 import { isTempKey } from './storage/file.js';
 
 // The backup repository, format 1, over any storage driver:
 //   drctl-repo.json, backups/<id>/data/..., backups/<id>/manifest.json (last), wal/, history/.
 // Commands talk to this class, never to S3 or the filesystem directly.
 
-const INFO_KEY = 'drctl-repo.json';
 const LOCK_KEY = 'locks/repo.lock';
-
-export interface RepoInfo {
-  format: 1;
-  created: string;
-  encryption?: KdfParams;
-}
 
 export interface LockInfo {
   owner: string;
@@ -38,71 +32,11 @@ export interface Catalog {
   orphans: { id: string; keys: ObjectInfo[]; newest: Date }[];
 }
 
-export class Repository {
-  private constructor(
-    readonly url: string,
-    readonly storage: Storage,
-    private info: RepoInfo | undefined,
-    private key: Buffer | undefined,
-    private readonly passphrase: string | undefined,
-  ) {}
-
+export class Repository extends RepoHandle {
   /** Opens a repository; `create` initialises it when absent (backup, wal-push). */
-  static async open(url: string | undefined, s: StorageSettings, o: { create?: boolean } = {}): Promise<Repository> {
-    const where = url ?? (s.config.repo as string | undefined) ?? s.env.DRCTL_REPO;
-    if (!where) throw new UsageError('no repository: pass --repo, set repo: in drctl.yaml, or set DRCTL_REPO', 'usage.repo');
-    const storage = await openStorage(where, s);
-    const passphrase = await passphraseFromEnv(s.env);
-    const repo = new Repository(where, storage, undefined, undefined, passphrase);
-    await repo.loadInfo(o.create ?? false);
-    return repo;
-  }
-
-  get encrypted(): boolean {
-    return this.info?.encryption !== undefined;
-  }
-
-  private async loadInfo(create: boolean): Promise<void> {
-    let text: Buffer | undefined;
-    try {
-      text = await readSmall(this.storage, INFO_KEY);
-    } catch (err) {
-      if (!(err instanceof ObjectMissingError)) throw err;
-    }
-    if (!text) {
-      if (!create) throw new OperationError('repo.missing', `${this.storage.location}: not a drctl repository (no ${INFO_KEY}); a first backup creates it`);
-      const info: RepoInfo = { format: 1, created: new Date().toISOString() };
-      if (this.passphrase) {
-        const { params, key } = await newKdf(this.passphrase);
-        info.encryption = params;
-        this.key = key;
-      }
-      try {
-        await this.storage.put(INFO_KEY, Readable.from([Buffer.from(`${JSON.stringify(info, null, 2)}\n`)]), { ifAbsent: true });
-        this.info = info;
-        return;
-      } catch (err) {
-        if (!(err instanceof ObjectExistsError)) throw err;
-        text = await readSmall(this.storage, INFO_KEY); // another writer created it first
-      }
-    }
-    try {
-      this.info = JSON.parse(text.toString('utf8')) as RepoInfo;
-    } catch {
-      throw new OperationError('repo.info', `${this.storage.location}: ${INFO_KEY} is not valid JSON`);
-    }
-    if (this.info.format !== 1) throw new OperationError('repo.format', `${this.storage.location}: repository format ${String(this.info.format)} is not supported (this drctl reads format 1)`);
-    if (this.info.encryption) {
-      if (!this.passphrase) throw new OperationError('repo.key', `${this.storage.location} is encrypted: set DRCTL_ENCRYPTION_KEY or DRCTL_ENCRYPTION_KEY_FILE`);
-      if (!this.key) {
-        this.key = await unlock(this.passphrase, this.info.encryption);
-        if (!this.key) {
-          const e = new OperationError('repo.key', `wrong encryption key for ${this.storage.location}`);
-          e.retryable = false;
-          throw e;
-        }
-      }
-    }
+  static override async open(url: string | undefined, s: StorageSettings, o: { create?: boolean } = {}): Promise<Repository> {
+    const c = await RepoHandle.connect(url, s, o);
+    return new Repository(c.url, c.storage, c.info, c.key);
   }
 
   /** A new, time-sorted backup id: 20261123T094100Z-logical. */

@@ -29,6 +29,11 @@ export interface Storage {
   /** Every object under a prefix (recursive). */
   list(prefix: string): Promise<ObjectInfo[]>;
   remove(key: string): Promise<void>;
+  /**
+   * Optional capability: copy a local file in one pass while hashing it, then store it under
+   * the key `keyFor(sha256)` unless that exists. Used by wal-push, which runs per segment.
+   */
+  importFile?(localPath: string, keyFor: (sha256: string) => string): Promise<{ key: string; sha256: string; size: number; existed: boolean }>;
 }
 
 export class ObjectExistsError extends Error {

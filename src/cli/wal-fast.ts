@@ -1,0 +1,38 @@
+import { loadConfig, loadEnv } from '../config.js';
+import { reportError } from './report-error.js';
+
+// archive_command and restore_command run drctl once per WAL segment, so `drctl wal-push <p>`
+// and `drctl wal-fetch <f> <p>` (optionally with --repo <url>) skip commander and the rest of
+// the CLI. Any other shape of arguments goes through the full parser.
+
+/** The exit code, or undefined when argv is not a plain wal-push/wal-fetch call. */
+export async function walFastPath(argv: string[]): Promise<number | undefined> {
+  const [cmd, ...rest] = argv;
+  if (cmd !== 'wal-push' && cmd !== 'wal-fetch') return undefined;
+  let repoUrl: string | undefined;
+  const args: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!;
+    if (a === '--repo' && rest[i + 1] !== undefined) repoUrl = rest[++i];
+    else if (a.startsWith('-')) return undefined;
+    else args.push(a);
+  }
+  if (args.length !== (cmd === 'wal-push' ? 1 : 2)) return undefined;
+  try {
+    const env = await loadEnv(undefined);
+    const config = await loadConfig(undefined);
+    const { RepoHandle } = await import('../repository/repo-handle.js');
+    const wal = await import('../pitr/wal-archive.js');
+    const settings = { env, config };
+    if (cmd === 'wal-push') {
+      const repo = await RepoHandle.open(repoUrl ?? config.repo, settings, { create: true });
+      await wal.pushWal(repo, args[0]!);
+      return 0;
+    }
+    const repo = await RepoHandle.open(repoUrl ?? config.repo, settings);
+    // Not archived: exit 1 without a word, as PostgreSQL expects while it probes.
+    return (await wal.fetchWal(repo, args[0]!, args[1]!)) ? 0 : 1;
+  } catch (err) {
+    return reportError(err);
+  }
+}
