@@ -5,7 +5,7 @@
 
 const argv = process.argv.slice(2);
 let code: number | undefined;
-if (argv[0] === 'wal-push' || argv[0] === 'wal-fetch') {
+if (argv.includes('wal-push') || argv.includes('wal-fetch')) {
   const { walFastPath } = await import('./cli/wal-fast.js');
   code = await walFastPath(argv);
 }

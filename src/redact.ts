@@ -9,6 +9,8 @@ const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s"']*:)([^@\s"'/]+)@/gi;
 const QUERY_SECRET = /([?&;\s](?:password|passwd|pwd|token|secret|api[_-]?key|access[_-]?key|sslpassword)=)([^&;\s"']+)/gi;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g;
 const KEYWORD_PASSWORD = /\b(password\s*=\s*)('[^']*'|\S+)/gi;
+// NAME=value assignments of secret-looking variables, as in an archive_command or a shell line.
+const ENV_ASSIGNMENT = /\b([A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD)[A-Z0-9_]*=)('[^']*'|"[^"]*"|[^\s'"]+)/g;
 
 /** True when a variable name looks like it holds a secret (TWILIO_AUTH_TOKEN, PGPASSWORD...). */
 export function isSecretName(name: string): boolean {
@@ -57,7 +59,8 @@ export class Redactor {
       .replace(URL_PASSWORD, `$1${MASK}@`)
       .replace(QUERY_SECRET, `$1${MASK}`)
       .replace(BEARER, `$1 ${MASK}`)
-      .replace(KEYWORD_PASSWORD, `$1${MASK}`);
+      .replace(KEYWORD_PASSWORD, `$1${MASK}`)
+      .replace(ENV_ASSIGNMENT, `$1${MASK}`);
     if (this.values.size > 0) {
       this.pattern ??= new RegExp(
         [...this.values]

@@ -7,19 +7,22 @@ import { reportError } from './report-error.js';
 
 /** The exit code, or undefined when argv is not a plain wal-push/wal-fetch call. */
 export async function walFastPath(argv: string[]): Promise<number | undefined> {
-  const [cmd, ...rest] = argv;
-  if (cmd !== 'wal-push' && cmd !== 'wal-fetch') return undefined;
   let repoUrl: string | undefined;
+  let envFile: string | undefined;
+  let cmd: string | undefined;
   const args: string[] = [];
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
-    if (a === '--repo' && rest[i + 1] !== undefined) repoUrl = rest[++i];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--repo' && argv[i + 1] !== undefined) repoUrl = argv[++i];
+    else if (a === '--env-file' && argv[i + 1] !== undefined) envFile = argv[++i];
     else if (a.startsWith('-')) return undefined;
+    else if (cmd === undefined) cmd = a;
     else args.push(a);
   }
+  if (cmd !== 'wal-push' && cmd !== 'wal-fetch') return undefined;
   if (args.length !== (cmd === 'wal-push' ? 1 : 2)) return undefined;
   try {
-    const env = await loadEnv(undefined);
+    const env = await loadEnv(envFile);
     const config = await loadConfig(undefined);
     const { RepoHandle } = await import('../repository/repo-handle.js');
     const wal = await import('../pitr/wal-archive.js');

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { OperationError } from '../../errors.js';
 import { crashPoint } from '../../testing-faults.js';
+import { parseDuration } from '../../time/duration.js';
 import { openRepo } from '../repo-settings.js';
 import { defineAction, type ActionContext, type Outputs } from '../types.js';
 import { connect, type Db } from './client.js';
@@ -18,8 +19,9 @@ import { spawnTool, toolError } from './tools.js';
 const Input = z.strictObject({
   source: z.string().optional().meta({ description: 'PostgreSQL URL (default: DATABASE_URL)' }),
   repo: z.string().optional().meta({ description: 'Repository URL (default: config repo / DRCTL_REPO)' }),
-  type: z.enum(['logical']).default('logical'),
+  type: z.enum(['logical', 'base']).default('logical'),
   label: z.string().optional(),
+  archiveTimeout: z.string().default('60s').meta({ description: 'base: how long to wait for the last WAL segment to be archived' }),
 });
 
 export const postgresBackup = defineAction({
@@ -30,6 +32,10 @@ export const postgresBackup = defineAction({
   describe: (i) => `${i.type} backup of ${i.source ? 'the source database' : 'DATABASE_URL'} into ${i.repo ?? 'the configured repository'}${i.label ? ` labelled "${i.label}"` : ''}`,
   async run(ctx, i) {
     const conn = parsePgUrl(i.source ?? ctx.env.DATABASE_URL, ctx.env, 'source');
+    if (i.type === 'base') {
+      const { baseBackup } = await import('./base-backup.js');
+      return baseBackup(ctx, conn, i.repo, i.label, parseDuration(i.archiveTimeout, 'archiveTimeout'));
+    }
     return logicalBackup(ctx, conn, i.repo, i.label);
   },
 });

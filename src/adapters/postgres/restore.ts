@@ -8,6 +8,7 @@ import { ConfirmationError, IntegrityError, OperationError, UsageError } from '.
 import type { Manifest } from '../../repository/manifest.js';
 import type { Repository } from '../../repository/repository.js';
 import { openRepo } from '../repo-settings.js';
+import { parseDuration } from '../../time/duration.js';
 import { defineAction, type ActionContext, type Outputs } from '../types.js';
 import { connect } from './client.js';
 import { describeConn, parsePgUrl, quoteIdent, withDatabase, type PgConn } from './conn.js';
@@ -32,18 +33,35 @@ const Input = z.strictObject({
   table: Names,
   clean: z.boolean().default(false),
   noOwner: z.boolean().default(false),
+  timeline: z.number().int().min(1).optional().meta({ description: 'PITR: follow this timeline (default: the newest)' }),
+  start: z.boolean().default(false).meta({ description: 'PITR: start the server and wait until it reached the target and promoted' }),
+  port: z.number().int().min(1).max(65535).optional().meta({ description: 'PITR: port for the restored server' }),
+  archive: z.boolean().default(true).meta({ description: 'PITR: false turns archive_mode off on the restored server (scratch restores)' }),
+  startTimeout: z.string().default('30m'),
 });
 
 export const postgresRestore = defineAction({
   name: 'postgres.restore',
   summary: 'Restore a backup from the repository (logical into a database)',
   input: Input,
-  outputs: ['restored', 'backupId', 'recoveryPoint', 'rowCounts', 'created'],
+  outputs: ['restored', 'backupId', 'recoveryPoint', 'rowCounts', 'created', 'dataDir', 'started', 'timeline', 'target', 'stoppedAt', 'walFiles'],
   describe: (i) =>
     i.targetDir ? `restore ${i.backup}${i.pitr ? ` to ${i.pitr}` : ''} into ${i.targetDir}` : `restore backup ${i.backup} into ${i.target ? 'the target database' : 'DATABASE_URL'}${i.clean ? ' (clean)' : ''}${i.jobs > 1 ? ` with ${i.jobs} jobs` : ''}`,
   async run(ctx, i) {
-    if (i.targetDir !== undefined || (i.pitr !== undefined && i.pitr !== '')) {
-      throw new UsageError('physical and point-in-time restore (--target-dir, --pitr) are not available in this build', 'usage.pitr');
+    if (i.pitr && !i.targetDir) throw new UsageError('--pitr needs --target-dir: point-in-time recovery restores a base backup into a data directory', 'usage.pitr');
+    if (i.targetDir) {
+      const { physicalRestore } = await import('./restore-physical.js');
+      const repo = await openRepo(ctx, i.repo);
+      return physicalRestore(ctx, repo, {
+        backup: i.backup,
+        pitr: i.pitr,
+        targetDir: i.targetDir,
+        timeline: i.timeline,
+        start: i.start,
+        port: i.port,
+        archive: i.archive,
+        startTimeoutMs: parseDuration(i.startTimeout, 'startTimeout'),
+      });
     }
     const target = parsePgUrl(i.target, ctx.env, 'target');
     const repo = await openRepo(ctx, i.repo);

@@ -52,9 +52,24 @@ export async function runTool(
 export function spawnTool(
   tool: PgTool,
   args: string[],
-  o: { env: Readonly<Record<string, string | undefined>>; conn?: PgConn; signal: AbortSignal; stdin?: 'pipe' | 'ignore'; stdout?: 'pipe' | 'ignore'; cwd?: string },
+  o: {
+    env: Readonly<Record<string, string | undefined>>;
+    conn?: PgConn;
+    signal: AbortSignal;
+    stdin?: 'pipe' | 'ignore';
+    stdout?: 'pipe' | 'ignore';
+    cwd?: string;
+    onStderrLine?: (line: string) => void;
+  },
 ): Promise<Spawned> {
-  return spawnProcess(toolPath(tool, o.env), args, { signal: o.signal, env: toolEnv(o.env, o.conn), stdin: o.stdin, stdout: o.stdout, cwd: o.cwd });
+  return spawnProcess(toolPath(tool, o.env), args, {
+    signal: o.signal,
+    env: toolEnv(o.env, o.conn),
+    stdin: o.stdin,
+    stdout: o.stdout,
+    cwd: o.cwd,
+    onStderrLine: o.onStderrLine,
+  });
 }
 
 export function toolError(tool: string, r: ProcessResult): OperationError {

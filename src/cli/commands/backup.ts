@@ -8,12 +8,12 @@ export function registerBackup(program: Command, act: Action): void {
     .description('back up PostgreSQL into the repository; prints the new backup id')
     .option('--source <pg-url>', 'database to back up (default: config source, DATABASE_URL)')
     .option('--repo <url>', 'repository: file:///path or s3://bucket/prefix (default: config repo, DRCTL_REPO)')
-    .option('--type <type>', 'logical (pg_dump)', 'logical')
+    .option('--type <type>', 'logical (pg_dump) or base (pg_basebackup, for point-in-time recovery)', 'logical')
     .option('--label <text>', 'free text stored with the backup')
     .action(
       act(async (ctx, o: { source?: string; repo?: string; type: string; label?: string }) => {
         const { UsageError } = await import('../../errors.js');
-        if (o.type !== 'logical') throw new UsageError(`--type ${o.type}: this build supports logical`, 'usage.type');
+        if (o.type !== 'logical' && o.type !== 'base') throw new UsageError(`--type ${o.type}: use logical or base`, 'usage.type');
         const { executeRunbook } = await import('../execute.js');
         const { resolveRunbook } = await import('../context.js');
         const r = await executeRunbook(ctx, resolveRunbook(ctx, 'backup'), {

@@ -12,14 +12,26 @@ interface RestoreFlags {
   table?: string;
   clean?: boolean;
   owner: boolean;
+  timeline?: string;
+  start?: boolean;
+  port?: string;
+  archive: boolean;
 }
 
-// drctl restore: runs runbooks/restore.yaml; afterwards prints the row count of every table.
+// drctl restore: a logical restore into a database (runbooks/restore.yaml; prints the row
+// count of every table), or a physical / point-in-time restore into a data directory
+// (runbooks/pitr-restore.yaml).
 export function registerRestore(program: Command, act: Action): void {
   program
     .command('restore')
-    .description('restore a backup into a database (logical), verifying every checksum')
-    .option('--backup <id>', 'backup id, or latest', 'latest')
+    .description('restore a backup into a database, or to a point in time into a data directory, verifying every checksum')
+    .option('--backup <id>', 'backup id, or latest (PITR: the newest base backup that ended before the target)', 'latest')
+    .option('--pitr <time>', 'recover to this time: ISO 8601 with offset, "10 minutes ago", now-10m, or latest')
+    .option('--target-dir <path>', 'data directory for a physical / point-in-time restore')
+    .option('--timeline <n>', 'PITR: follow this timeline (default: the newest)')
+    .option('--start', 'PITR: start the server, wait until it reached the target and promoted')
+    .option('--port <n>', 'PITR: port for the restored server')
+    .option('--no-archive', 'PITR: turn archive_mode off on the restored server (scratch restores)')
     .option('--target <pg-url>', 'database to restore into (created if absent; a non-empty one needs confirmation)')
     .option('--repo <url>', 'repository (default: config repo, DRCTL_REPO)')
     .option('--jobs <n>', 'parallel pg_restore jobs (spools the dump to a temp file)')
@@ -30,10 +42,43 @@ export function registerRestore(program: Command, act: Action): void {
     .action(
       act(async (ctx, o: RestoreFlags) => {
         const { UsageError } = await import('../../errors.js');
-        if (!o.target) throw new UsageError('restore needs --target <pg-url>', 'usage.target');
-        if (o.jobs !== undefined && !/^[1-9]\d*$/.test(o.jobs)) throw new UsageError(`--jobs ${o.jobs}: expected a positive integer`, 'usage.jobs');
         const { executeRunbook } = await import('../execute.js');
         const { resolveRunbook } = await import('../context.js');
+        const int = (flag: string, v: string | undefined) => {
+          if (v !== undefined && !/^[1-9]\d*$/.test(v)) throw new UsageError(`${flag} ${v}: expected a positive integer`, 'usage.int');
+          return v;
+        };
+        if (o.pitr !== undefined && !o.targetDir) throw new UsageError('--pitr needs --target-dir <path>: point-in-time recovery restores into a data directory', 'usage.pitr');
+        if (o.targetDir) {
+          if (o.target) throw new UsageError('give either --target (logical restore) or --target-dir (physical restore), not both', 'usage.target');
+          if (o.pitr !== undefined && o.pitr !== 'latest') {
+            const { parseTimePoint } = await import('../../time/time-point.js');
+            process.stderr.write(`recovery target: ${parseTimePoint(o.pitr, '--pitr').toISOString()} (UTC)\n`);
+          }
+          const r = await executeRunbook(ctx, resolveRunbook(ctx, 'pitr-restore'), {
+            inputs: {
+              pitr: o.pitr,
+              targetDir: o.targetDir,
+              backup: o.backup,
+              repo: o.repo ?? ctx.config.repo,
+              timeline: int('--timeline', o.timeline),
+              start: o.start ? 'true' : undefined,
+              port: int('--port', o.port),
+              archive: o.archive === false ? 'false' : undefined,
+            },
+          });
+          const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
+          if (r.exitCode === 0 && out) {
+            process.stdout.write(
+              out.started
+                ? `restored ${String(out.backupId)} into ${String(out.dataDir)}; promoted on timeline ${String(out.timeline)}; data as of ${String(out.recoveryPoint || out.stoppedAt)}\n`
+                : `restored ${String(out.backupId)} into ${String(out.dataDir)} with ${String(out.walFiles)} WAL file(s) spooled; start it with: pg_ctl -D ${String(out.dataDir)} start\n`,
+            );
+          }
+          return r.exitCode;
+        }
+        if (!o.target) throw new UsageError('restore needs --target <pg-url> (logical) or --target-dir <path> (physical / --pitr)', 'usage.target');
+        int('--jobs', o.jobs);
         const r = await executeRunbook(ctx, resolveRunbook(ctx, 'restore'), {
           inputs: {
             backup: o.backup,

@@ -1,0 +1,109 @@
+import { OperationError } from '../errors.js';
+import type { Manifest } from '../repository/manifest.js';
+import type { WalObject } from './wal-archive.js';
+import { historyFileName, parseLsn, segmentName, segmentNumber, type TimelineSwitch } from './wal-names.js';
+
+// Point-in-time recovery planning, pure so it can be tested exhaustively: which base backup,
+// which WAL segments, and whether they reach the target. It fails closed: no base backup that
+// ended before the target, a gap, or an archive that stops short is an error naming what the
+// repository does cover, raised before anything touches the target directory.
+
+export type RecoveryTarget = Date | 'latest';
+
+export interface WalPlan {
+  backup: Manifest;
+  timeline: number;
+  /** Segments (and history files) to fetch, in replay order. */
+  files: WalObject[];
+  lastSegment: WalObject;
+}
+
+function fmt(d: Date | string): string {
+  return typeof d === 'string' ? d : d.toISOString();
+}
+
+/** Ancestors of `timeline` with the LSN at which each was left, from its history file. */
+export type Ancestry = Map<number, bigint>;
+
+export function ancestry(switches: TimelineSwitch[]): Ancestry {
+  return new Map(switches.map((s) => [s.parent, s.switchLsn]));
+}
+
+/** The newest base backup that ended before the target, on the target timeline or an ancestor branch. */
+export function selectBaseBackup(backups: Manifest[], target: RecoveryTarget, timeline: number, anc: Ancestry): Manifest {
+  const onPath = backups.filter((b) => {
+    if (b.kind !== 'base' || !b.pg) return false;
+    if (b.pg.timeline === timeline) return true;
+    const left = anc.get(b.pg.timeline);
+    return left !== undefined && parseLsn(b.pg.stopLsn) <= left;
+  });
+  const before = target === 'latest' ? onPath : onPath.filter((b) => Date.parse(b.stoppedAt) <= target.getTime());
+  const chosen = before.sort((a, b) => Date.parse(a.stoppedAt) - Date.parse(b.stoppedAt))[before.length - 1];
+  if (chosen) return chosen;
+  const bases = backups.filter((b) => b.kind === 'base').sort((a, b) => Date.parse(a.stoppedAt) - Date.parse(b.stoppedAt));
+  if (!bases.length) throw new OperationError('pitr.noBackup', 'no base backup in the repository: take one with drctl backup --type base');
+  if (!onPath.length) throw new OperationError('pitr.noBackup', `no base backup on timeline ${timeline} or its ancestors (base backups: ${bases.map((b) => `${b.id} on timeline ${b.pg?.timeline}`).join(', ')})`);
+  throw new OperationError(
+    'pitr.tooEarly',
+    `no base backup ended before ${fmt(target as Date)}: the earliest, ${onPath[0]!.id}, ended at ${onPath[0]!.stoppedAt}. Refusing to restore from a backup newer than the target`,
+  );
+}
+
+/**
+ * The WAL to replay from the backup's first segment: contiguous, following the timeline
+ * switches, and reaching the target (a segment archived at or after it), or to the end of the
+ * archive for 'latest'.
+ */
+export function planWal(backup: Manifest, target: RecoveryTarget, wal: WalObject[], timeline: number, anc: Ancestry, segSize: number): WalPlan {
+  const pg = backup.pg;
+  if (!pg) throw new OperationError('pitr.notBase', `backup ${backup.id} is not a base backup`);
+  const byName = new Map(wal.map((w) => [w.name, w]));
+  // Timelines from the backup's up to the target one, with the segment at which each begins.
+  const path: { tli: number; fromSeg: bigint }[] = [];
+  const chain = [...anc.entries()].filter(([tli]) => tli >= pg.timeline).sort(([a], [b]) => a - b);
+  let fromSeg = segmentNumber(pg.walStart, segSize);
+  path.push({ tli: pg.timeline, fromSeg });
+  for (const [parent, left] of chain) {
+    const child = chain.find(([p]) => p > parent)?.[0] ?? timeline;
+    fromSeg = left / BigInt(segSize);
+    if (parent >= pg.timeline) path.push({ tli: child, fromSeg });
+  }
+  const tliFor = (seg: bigint) => [...path].reverse().find((p) => seg >= p.fromSeg)!.tli;
+
+  const files: WalObject[] = [];
+  for (const p of path.slice(1)) {
+    const h = byName.get(historyFileName(p.tli));
+    if (!h) throw new OperationError('pitr.history', `timeline ${p.tli} history file ${historyFileName(p.tli)} is not in the archive`);
+    files.push(h);
+  }
+  const stopSeg = segmentNumber(pg.walStop, segSize);
+  let seg = segmentNumber(pg.walStart, segSize);
+  let last: WalObject | undefined;
+  for (;;) {
+    const name = segmentName(tliFor(seg), seg, segSize);
+    const w = byName.get(name);
+    if (!w) {
+      const missing = name;
+      if (seg <= stopSeg) {
+        throw new OperationError('pitr.walMissing', `backup ${backup.id} needs WAL ${pg.walStart}..${pg.walStop}, but ${missing} is not in the archive`);
+      }
+      const later = wal.filter((x) => x.name.length === 24 && x.name.slice(0, 8) === missing.slice(0, 8) && x.name > missing);
+      const reached = last ? `${last.name}, archived ${last.mtime.toISOString()}` : 'nothing';
+      if (target === 'latest') {
+        if (later.length) throw new OperationError('pitr.walGap', `gap in the WAL archive: ${missing} is missing but ${later.length} later segment(s) exist (up to ${later[later.length - 1]!.name}); the archive is continuous only up to ${reached}`);
+        break;
+      }
+      if (last && last.mtime.getTime() >= target.getTime()) break;
+      if (later.length) {
+        throw new OperationError('pitr.walGap', `gap in the WAL archive: ${missing} is missing, so replay cannot reach ${fmt(target)}; the archive is continuous only up to ${reached}`);
+      }
+      throw new OperationError('pitr.walShort', `archived WAL does not reach ${fmt(target)}: it ends with ${reached}. Refusing to stop short of the target (WAL written since is archived when its segment fills, at archive_timeout, or after select pg_switch_wal())`);
+    }
+    files.push(w);
+    last = w;
+    // Reaching the target: a segment archived after it holds all WAL written before it.
+    if (target !== 'latest' && seg >= stopSeg && w.mtime.getTime() >= target.getTime()) break;
+    seg++;
+  }
+  return { backup, timeline, files, lastSegment: last! };
+}

@@ -1,0 +1,191 @@
+import { cpSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drctl, tempDir } from '../support/cli.js';
+import { archived, ownedByPostgres, startArchivingPostgres, switchAndWaitArchived } from '../support/archiving.js';
+import { asPostgres, destroyPostgres, freePort, type PgServer } from '../support/postgres.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** A server restored by drctl into `dir`, reached with the source's credentials on `port`. */
+async function query(pg: PgServer, port: number, sql: string): Promise<string> {
+  const url = pg.url('app').replace(`:${pg.port}/`, `:${port}/`);
+  const { stdout } = await run('/usr/lib/postgresql/15/bin/psql', ['-X', '-q', '-A', '-t', '-d', url, '-c', sql]);
+  return stdout.trim();
+}
+
+async function stopRestored(dir: string): Promise<void> {
+  if (!existsSync(path.join(dir, 'postmaster.pid'))) return;
+  const [cmd, args] = asPostgres('pg_ctl', ['-D', dir, '-m', 'fast', '-w', 'stop']);
+  await run(cmd, args).catch(() => {});
+}
+
+describe('point-in-time recovery', () => {
+  let pg: PgServer;
+  let repoDir: string;
+  let repo: string;
+  let b1: string;
+  let b2: string;
+  let targetBetween1and2: string;
+  let targetBetween2and3: string;
+  const restored: string[] = [];
+
+  beforeAll(async () => {
+    ({ pg, repoDir, repo } = await startArchivingPostgres());
+    await pg.sql('create database app');
+    await pg.sql('create table events (id int primary key, label text, at timestamptz default clock_timestamp())', 'app');
+    const base1 = await drctl(['backup', '--type', 'base', '--source', pg.url('app'), '--repo', repo]);
+    expect(base1.code, base1.all).toBe(0);
+    b1 = base1.stdout.trim();
+    await pg.sql("insert into events (id, label) values (1, 't1')", 'app');
+    await sleep(1000);
+    targetBetween1and2 = await pg.sql("select to_char(now() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')", 'app');
+    await sleep(1000);
+    await pg.sql("insert into events (id, label) values (2, 't2')", 'app');
+    const base2 = await drctl(['backup', '--type', 'base', '--source', pg.url('app'), '--repo', repo]);
+    expect(base2.code, base2.all).toBe(0);
+    b2 = base2.stdout.trim();
+    await sleep(1000);
+    targetBetween2and3 = await pg.sql("select to_char(now() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')", 'app');
+    await sleep(1000);
+    await pg.sql("insert into events (id, label) values (3, 't3')", 'app');
+    await switchAndWaitArchived(pg, repoDir);
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const d of restored) await stopRestored(d);
+    await destroyPostgres(pg);
+  });
+
+  async function restore(args: string[]): Promise<{ code: number | null; all: string; stdout: string; dir: string; port: number }> {
+    const dir = path.join(ownedByPostgres(tempDir('drctl-pitr-target-')), 'data');
+    const port = await freePort();
+    restored.push(dir);
+    const r = await drctl(['restore', '--repo', repo, '--target-dir', dir, '--port', String(port), ...args]);
+    return { ...r, dir, port };
+  }
+
+  it('records the WAL range of each base backup', async () => {
+    const m = JSON.parse((await drctl(['backups', 'show', b1, '--repo', repo])).stdout);
+    expect(m.kind).toBe('base');
+    expect(m.pg.timeline).toBe(1);
+    expect(m.pg.walStart).toMatch(/^00000001[0-9A-F]{16}$/);
+    expect(m.pg.walStop >= m.pg.walStart).toBe(true);
+    expect(archived(repoDir)).toContain(m.pg.walStop);
+  });
+
+  it('recovers to a time between t2 and t3: exactly the rows up to t2', async () => {
+    const r = await restore(['--pitr', targetBetween2and3, '--start', '--no-archive']);
+    expect(r.code, r.all).toBe(0);
+    expect(r.all).toContain(`recovery target: ${new Date(targetBetween2and3).toISOString()} (UTC)`);
+    expect(r.stdout).toMatch(/promoted on timeline 2; data as of /);
+    expect(await query(pg, r.port, 'select string_agg(label, \',\' order by id) from events')).toBe('t1,t2');
+    expect(await query(pg, r.port, 'select pg_is_in_recovery()')).toBe('f');
+    await stopRestored(r.dir);
+  });
+
+  it('a target between t1 and t2 uses the first base backup, not the newer one', async () => {
+    const out = path.join(tempDir(), 'r.json');
+    const r = await restore(['--pitr', targetBetween1and2, '--start', '--no-archive', '--report', out]);
+    expect(r.code, r.all).toBe(0);
+    const { readFileSync } = await import('node:fs');
+    const step = JSON.parse(readFileSync(out, 'utf8')).steps[0];
+    expect(step.outputs.backupId).toBe(b1);
+    expect(step.outputs.backupId).not.toBe(b2);
+    expect(await query(pg, r.port, 'select string_agg(label, \',\' order by id) from events')).toBe('t1');
+    await stopRestored(r.dir);
+  });
+
+  it('latest replays to the end of the archive: all rows', async () => {
+    const r = await restore(['--pitr', 'latest', '--start', '--no-archive']);
+    expect(r.code, r.all).toBe(0);
+    expect(await query(pg, r.port, 'select string_agg(label, \',\' order by id) from events')).toBe('t1,t2,t3');
+    await stopRestored(r.dir);
+  });
+
+  it('fails closed before touching the target: a target before the earliest backup, a target beyond the archive', async () => {
+    const early = await restore(['--pitr', '2020-01-01T00:00:00Z']);
+    expect(early.code).toBe(1);
+    expect(early.all).toContain(`no base backup ended before 2020-01-01T00:00:00.000Z: the earliest, ${b1}, ended at`);
+    expect(existsSync(early.dir)).toBe(false);
+    const late = await restore(['--pitr', new Date(Date.now() + 3600_000).toISOString()]);
+    expect(late.code).toBe(1);
+    expect(late.all).toMatch(/archived WAL does not reach .*: it ends with 00000001[0-9A-F]{16}, archived /);
+    expect(existsSync(late.dir)).toBe(false);
+  });
+
+  it('detects a segment missing from the middle of the archive before replay starts', async () => {
+    const copy = ownedByPostgres(tempDir('drctl-pitr-gap-'));
+    cpSync(repoDir, copy, { recursive: true });
+    const m = JSON.parse((await drctl(['backups', 'show', b1, '--repo', repo])).stdout);
+    const dir = path.join(copy, 'wal', '00000001');
+    const segments = readdirSync(dir).filter((f) => /^[0-9A-F]{24}-/.test(f)).sort();
+    const middle = segments.find((f) => f.slice(0, 24) > m.pg.walStop && f !== segments[segments.length - 1]);
+    expect(middle, 'the archive needs a segment between the backup and the end').toBeDefined();
+    rmSync(path.join(dir, middle!));
+    const target = path.join(tempDir(), 'data');
+    const r = await drctl(['restore', '--repo', `file://${copy}`, '--target-dir', target, '--pitr', 'latest', '--backup', b1]);
+    expect(r.code).toBe(1);
+    expect(r.all).toContain(`gap in the WAL archive: ${middle!.slice(0, 24)} is missing`);
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it('refuses a non-empty target directory without --yes', async () => {
+    const dir = tempDir('drctl-pitr-busy-');
+    writeFileSync(path.join(dir, 'precious'), 'x');
+    const r = await drctl(['restore', '--repo', repo, '--target-dir', dir, '--pitr', 'latest']);
+    expect(r.code).toBe(4);
+    expect(readdirSync(dir)).toEqual(['precious']);
+  });
+
+  it('after a promoted restore archives on timeline 2, a second PITR follows timeline 2; timeline 1 is untouched', async () => {
+    const before = archived(repoDir, 1);
+    const r = await restore(['--pitr', targetBetween2and3, '--start']);
+    expect(r.code, r.all).toBe(0);
+    await query(pg, r.port, "insert into events (id, label) values (20, 'on timeline 2')");
+    const port = r.port;
+    const restoredPg = { ...pg, port, url: (db = 'postgres') => pg.url(db).replace(`:${pg.port}/`, `:${port}/`), sql: (q: string, db = 'postgres') => query({ ...pg, url: () => pg.url(db) } as PgServer, port, q) } as PgServer;
+    await switchAndWaitArchived(restoredPg, repoDir, 2);
+    await stopRestored(r.dir);
+    expect(archived(repoDir, 1).slice(0, before.length)).toEqual(before);
+    expect(archived(repoDir, 2)).toContain('00000002.history');
+
+    const again = await restore(['--pitr', 'latest', '--timeline', '2', '--start', '--no-archive']);
+    expect(again.code, again.all).toBe(0);
+    expect(await query(pg, again.port, 'select string_agg(label, \',\' order by id) from events')).toBe('t1,t2,on timeline 2');
+    await stopRestored(again.dir);
+
+    const old = await restore(['--pitr', 'latest', '--timeline', '1', '--start', '--no-archive']);
+    expect(old.code, old.all).toBe(0);
+    expect(await query(pg, old.port, 'select string_agg(label, \',\' order by id) from events')).toBe('t1,t2,t3');
+    await stopRestored(old.dir);
+  });
+});
+
+describe('wal-push', () => {
+  it('archives a segment once, accepts the same content again, refuses different content', async () => {
+    const dir = tempDir();
+    const repo = `file://${tempDir('drctl-wal-')}`;
+    const seg = path.join(dir, '000000010000000000000007');
+    writeFileSync(seg, Buffer.alloc(1024 * 1024, 7));
+    expect((await drctl(['wal-push', seg, '--repo', repo])).code).toBe(0);
+    expect((await drctl(['wal-push', seg, '--repo', repo])).code).toBe(0);
+    writeFileSync(seg, Buffer.alloc(1024 * 1024, 8));
+    const bad = await drctl(['wal-push', seg, '--repo', repo]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^drctl: wal-push: 000000010000000000000007 is already archived in .* with different content/);
+    const back = path.join(dir, 'back');
+    expect((await drctl(['wal-fetch', '000000010000000000000007', back, '--repo', repo])).code).toBe(0);
+    expect(readdirSync(dir)).toContain('back');
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(back)[0]).toBe(7);
+    const missing = await drctl(['wal-fetch', '000000010000000000000009', back, '--repo', repo]);
+    expect(missing.code).toBe(1);
+    expect(missing.all).toBe('');
+    const notWal = await drctl(['wal-push', path.join(dir, 'back'), '--repo', repo]);
+    expect(notWal.code).toBe(2);
+  });
+});
