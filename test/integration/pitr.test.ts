@@ -133,6 +133,32 @@ describe('point-in-time recovery', () => {
     expect(existsSync(target)).toBe(false);
   });
 
+  it('expire keeps the WAL that kept base backups need and removes older WAL only with --confirm', async () => {
+    const copyDir = ownedByPostgres(tempDir('drctl-pitr-expire-'));
+    cpSync(repoDir, copyDir, { recursive: true });
+    const copy = `file://${copyDir}`;
+    const m2 = JSON.parse((await drctl(['backups', 'show', b2, '--repo', copy])).stdout);
+    const walBefore = archived(copyDir);
+    const older = walBefore.filter((w) => /^[0-9A-F]{24}/.test(w) && w.slice(0, 24) < m2.pg.walStart);
+    expect(older.length).toBeGreaterThan(0);
+    const dry = await drctl(['backups', 'expire', '--keep-last', '1', '--repo', copy]);
+    expect(dry.stdout).toContain(`would remove ${b1}`);
+    expect(dry.stdout).toContain(`would remove ${older.length} archived WAL file(s) older than ${m2.pg.walStart}`);
+    expect(archived(copyDir)).toEqual(walBefore);
+    expect((await drctl(['backups', 'expire', '--keep-last', '1', '--repo', copy, '--confirm'])).code).toBe(0);
+    const after = archived(copyDir);
+    expect(after.filter((w) => older.includes(w))).toEqual([]);
+    expect(after).toContain(m2.pg.walStart);
+    // What is left still recovers.
+    const target = path.join(ownedByPostgres(tempDir('drctl-pitr-after-expire-')), 'data');
+    const port = await freePort();
+    restored.push(target);
+    const r = await drctl(['restore', '--repo', copy, '--target-dir', target, '--pitr', 'latest', '--start', '--no-archive', '--port', String(port)]);
+    expect(r.code, r.all).toBe(0);
+    expect(await query(pg, port, "select string_agg(label, ',' order by id) from events")).toBe('t1,t2,t3');
+    await stopRestored(target);
+  });
+
   it('refuses a non-empty target directory without --yes', async () => {
     const dir = tempDir('drctl-pitr-busy-');
     writeFileSync(path.join(dir, 'precious'), 'x');

@@ -71,10 +71,12 @@ export function registerBackups(program: Command, act: Action): void {
         for (const r of plan.remove) process.stdout.write(`${verb} ${r.id} (${r.why})\n`);
         for (const orphan of plan.orphans) process.stdout.write(`${verb} incomplete ${orphan.id} (${orphan.objects} object(s), no manifest, last written ${orphan.newest})\n`);
         for (const t of plan.tempFiles) process.stdout.write(`${verb} temp file ${t}\n`);
+        if (plan.wal.keys.length) process.stdout.write(`${verb} ${plan.wal.keys.length} archived WAL file(s) older than ${plan.wal.before}, which no kept base backup needs\n`);
         for (const k of plan.keep) process.stdout.write(`keeping ${k.id} (${k.why})\n`);
-        if (!plan.remove.length && !plan.orphans.length && !plan.tempFiles.length) process.stdout.write('nothing to remove\n');
+        const anything = plan.remove.length || plan.orphans.length || plan.tempFiles.length || plan.wal.keys.length;
+        if (!anything) process.stdout.write('nothing to remove\n');
         if (o.confirm) await applyExpire(repo, plan);
-        else if (plan.remove.length || plan.orphans.length || plan.tempFiles.length) process.stdout.write('dry run: pass --confirm to delete\n');
+        else if (anything) process.stdout.write('dry run: pass --confirm to delete\n');
         return 0;
       }),
     );
