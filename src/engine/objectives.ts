@@ -1,12 +1,48 @@
 import type { StepResult, TargetVerdict } from './step-result.js';
 
-// RTO and budget verdicts from measured times. A run that finishes but misses a target
+// RTO, RPO and budget verdicts from measured times. A run that finishes but misses a target
 // ends with exit 3, so CI can tell "broken" from "too slow".
+//
+// RTO is measured from the disaster to the recovery: the end of the step marked
+// `disaster: true` (else the start of the run) to the end of the step marked
+// `recovered: true` (else the end of the run). RPO is the data lost: the disaster time minus
+// the recovery point the recovering step reports (outputs.recoveryPoint).
 
-/** The verdicts for a finished run: its RTO, and every enforced step budget. */
-export function verdicts(rtoMs: number | undefined, elapsedMs: number, steps: StepResult[]): TargetVerdict[] {
+export interface Measures {
+  disasterAt: number;
+  recoveredAt: number;
+  rtoMs: number;
+  /** Undefined when no step reported a recovery point. */
+  rpoMs?: number;
+  recoveryPoint?: string;
+}
+
+export function measure(runStart: number, runEnd: number, steps: StepResult[]): Measures {
+  const disaster = steps.find((s) => s.disaster && s.status === 'succeeded' && s.endedAt);
+  const recovered = steps.find((s) => s.recovered && s.status === 'succeeded' && s.endedAt);
+  const disasterAt = disaster?.endedAt ? Date.parse(disaster.endedAt) : runStart;
+  const recoveredAt = recovered?.endedAt ? Date.parse(recovered.endedAt) : runEnd;
+  // With a recovering step, only its own recovery point counts (none if it failed).
+  const marked = steps.some((s) => s.recovered);
+  const withPoint = [...steps]
+    .reverse()
+    .find((s) => s.status === 'succeeded' && typeof s.outputs.recoveryPoint === 'string' && s.outputs.recoveryPoint !== '' && (s.recovered || !marked));
+  const recoveryPoint = withPoint?.outputs.recoveryPoint as string | undefined;
+  const point = recoveryPoint ? Date.parse(recoveryPoint) : Number.NaN;
+  return {
+    disasterAt,
+    recoveredAt,
+    rtoMs: Math.max(0, recoveredAt - disasterAt),
+    rpoMs: Number.isNaN(point) ? undefined : Math.max(0, disasterAt - point),
+    recoveryPoint,
+  };
+}
+
+/** The verdicts for a finished run: RTO, RPO (when measurable), and every enforced step budget. */
+export function verdicts(targets: { rtoMs?: number; rpoMs?: number }, m: Measures, steps: StepResult[]): TargetVerdict[] {
   const out: TargetVerdict[] = [];
-  if (rtoMs !== undefined) out.push({ name: 'rto', targetMs: rtoMs, achievedMs: elapsedMs, met: elapsedMs <= rtoMs });
+  if (targets.rtoMs !== undefined) out.push({ name: 'rto', targetMs: targets.rtoMs, achievedMs: m.rtoMs, met: m.rtoMs <= targets.rtoMs });
+  if (targets.rpoMs !== undefined && m.rpoMs !== undefined) out.push({ name: 'rpo', targetMs: targets.rpoMs, achievedMs: m.rpoMs, met: m.rpoMs <= targets.rpoMs });
   for (const s of steps) {
     if (s.budgetMs !== undefined && s.budgetEnforced && s.status !== 'skipped') {
       out.push({ name: 'budget', step: s.id, targetMs: s.budgetMs, achievedMs: s.durationMs, met: s.durationMs <= s.budgetMs });

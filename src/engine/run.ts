@@ -10,7 +10,7 @@ import type { Runbook, Step } from '../runbook/schema.js';
 import { isTemplate, renderDeep, renderString } from '../runbook/template.js';
 import { formatDuration, tryParseDuration } from '../time/duration.js';
 import type { Emit, EngineEvent } from './events.js';
-import { verdicts } from './objectives.js';
+import { measure, verdicts } from './objectives.js';
 import { stepLimits } from './plan.js';
 import { Scope } from './scope.js';
 import type { RunReport, RunStatus, StepResult } from './step-result.js';
@@ -118,7 +118,9 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
 
   const endedAt = Date.now();
   const status = statusOf(halted?.why, failed);
-  const v = verdicts(rtoMs, endedAt - startedAt, results);
+  const rpoMs = rb.targets?.rpo === undefined ? undefined : tryParseDuration(rb.targets.rpo);
+  const measured = measure(startedAt, endedAt, results);
+  const v = status === 'succeeded' ? verdicts({ rtoMs, rpoMs }, measured, results) : verdicts({ rtoMs }, measured, results);
   const exitCode =
     status === 'interrupted' ? ExitCode.interrupted
     : status === 'declined' ? ExitCode.declined
@@ -137,7 +139,14 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
     endedAt: new Date(endedAt).toISOString(),
     durationMs: endedAt - startedAt,
     inputs: opts.inputs,
-    targets: { rtoMs, rpoMs: rb.targets?.rpo === undefined ? undefined : tryParseDuration(rb.targets.rpo) },
+    targets: { rtoMs, rpoMs },
+    measured: {
+      disasterAt: new Date(measured.disasterAt).toISOString(),
+      recoveredAt: new Date(measured.recoveredAt).toISOString(),
+      rtoMs: measured.rtoMs,
+      rpoMs: measured.rpoMs,
+      recoveryPoint: measured.recoveryPoint,
+    },
     verdicts: v,
     steps: results,
     interruptedStep,

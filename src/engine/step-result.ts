@@ -49,6 +49,8 @@ export interface RunReport {
   durationMs: number;
   inputs: Record<string, unknown>;
   targets: { rtoMs?: number; rpoMs?: number };
+  /** RTO from disaster to recovery; RPO from the recovery point reported by the restore. */
+  measured: { disasterAt: string; recoveredAt: string; rtoMs: number; rpoMs?: number; recoveryPoint?: string };
   verdicts: TargetVerdict[];
   steps: StepResult[];
   /** The step that was running when the run was interrupted. */

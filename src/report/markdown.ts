@@ -13,6 +13,10 @@ export function markdownReport(r: RunReport): string {
   out.push(`- Finished: ${r.endedAt} (${formatDuration(r.durationMs)})`);
   out.push(`- Result: **${r.status}** (exit ${r.exitCode})`);
   if (r.interruptedStep) out.push(`- Interrupted during: \`${r.interruptedStep}\``);
+  if (r.measured) {
+    out.push(`- Recovery time (disaster → recovered): ${formatDuration(r.measured.rtoMs)}`);
+    if (r.measured.recoveryPoint) out.push(`- Recovery point: ${r.measured.recoveryPoint}; data lost (RPO): ${r.measured.rpoMs === undefined ? 'n/a' : formatDuration(r.measured.rpoMs)}`);
+  }
   out.push('', '| Step | Action | Status | Time | Budget | Tries | Notes |', '|---|---|---|---:|---:|---:|---|');
   for (const s of r.steps) {
     const budget = s.budgetMs === undefined ? '' : `${formatDuration(s.budgetMs)}${s.overBudget ? ' ⚠ over' : ''}`;

@@ -46,7 +46,7 @@ export const postgresRestore = defineAction({
   input: Input,
   outputs: ['restored', 'backupId', 'recoveryPoint', 'rowCounts', 'created', 'dataDir', 'started', 'timeline', 'target', 'stoppedAt', 'walFiles'],
   describe: (i) =>
-    i.targetDir ? `restore ${i.backup}${i.pitr ? ` to ${i.pitr}` : ''} into ${i.targetDir}` : `restore backup ${i.backup} into ${i.target ? 'the target database' : 'DATABASE_URL'}${i.clean ? ' (clean)' : ''}${i.jobs > 1 ? ` with ${i.jobs} jobs` : ''}`,
+    i.targetDir ? `${i.pitr && i.pitr !== 'latest' ? `point-in-time restore to ${i.pitr}` : 'restore to the end of the archived WAL'} from ${i.backup === 'latest' ? 'the right base backup' : i.backup} into ${i.targetDir}` : `restore backup ${i.backup} into ${i.target ? 'the target database' : 'DATABASE_URL'}${i.clean ? ' (clean)' : ''}${i.jobs > 1 ? ` with ${i.jobs} jobs` : ''}`,
   async run(ctx, i) {
     if (i.pitr && !i.targetDir) throw new UsageError('--pitr needs --target-dir: point-in-time recovery restores a base backup into a data directory', 'usage.pitr');
     if (i.targetDir) {
