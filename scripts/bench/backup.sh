@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): drctl backup/restore against raw pg_dump/pg_restore on the same
+# throwaway cluster, from the same run. pgbench -i -s 50 (or -s 200 with --large).
+#   raw pg_dump -Fc -f        vs drctl backup to a file:// repo, and to a local S3 (moto)
+#   raw pg_restore -d         vs drctl restore
+# and drctl's peak RSS (GNU time). Prints ratios; targets: backup <= 1.05x, restore <= 1.05x,
+# S3 backup <= 1.15x, peak RSS <= 150 MB.
+set -euo pipefail
+source "$(dirname "$0")/../lib/setup.sh"
+source scripts/lib/pg-cluster.sh
+SCALE=50
+[ "${1:-}" = "--large" ] && SCALE=200
+[ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+
+work=$(mktemp -d /tmp/drctl-bench-XXXXXX); chmod 755 "$work"
+port=$(free_port); s3port=$(free_port); pw=bench
+cleanup() { pg_cluster_stop "$work/pg"; [ -n "${moto:-}" ] && kill "$moto" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+pg_cluster_start "$work/pg" "$port" "$pw" "shared_buffers = 256MB" "max_wal_size = 2GB"
+url() { echo "postgres://postgres:$pw@127.0.0.1:$port/$1"; }
+export PGPASSWORD=$pw
+"$PG_BIN/psql" -X -q -d "$(url postgres)" -c 'create database bench'
+echo "==> pgbench -i -s $SCALE" >&2
+"$PG_BIN/pgbench" -i -q -s "$SCALE" "$(url bench)" >/dev/null 2>&1
+
+python3 -m moto.server -H 127.0.0.1 -p "$s3port" >/dev/null 2>&1 & moto=$!
+export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench AWS_REGION=us-east-1 AWS_ENDPOINT_URL_S3="http://127.0.0.1:$s3port"
+for _ in $(seq 50); do python3 -c "import socket; socket.create_connection(('127.0.0.1', $s3port))" 2>/dev/null && break; sleep 0.2; done
+node -e "
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED='true';
+const { S3Client, CreateBucketCommand } = require('@aws-sdk/client-s3');
+new S3Client({ endpoint: process.env.AWS_ENDPOINT_URL_S3, forcePathStyle: true }).send(new CreateBucketCommand({ Bucket: 'bench' })).catch((e) => { console.error(e.message); process.exit(1); });"
+
+secs() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>"$work/last.err" || { cat "$work/last.err" >&2; exit 1; }; e=$(date +%s%N); awk -v a="$s" -v b="$e" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
+rss() { /usr/bin/time -f '%M' -o "$work/rss" "$@" >/dev/null 2>"$work/last.err" || { cat "$work/last.err" >&2; exit 1; }; echo $(( $(cat "$work/rss") / 1024 )); }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+drctl() { node dist/cli.js --log-format json --log-level error "$@"; }
+
+echo "==> backups" >&2
+raw_dump=$(secs "$PG_BIN/pg_dump" -Fc -f "$work/raw.dump" -d "$(url bench)")
+file_backup=$(secs drctl backup --source "$(url bench)" --repo "file://$work/repo")
+s3_backup=$(secs drctl backup --source "$(url bench)" --repo "s3://bench/prod")
+echo "==> restores" >&2
+"$PG_BIN/psql" -X -q -d "$(url postgres)" -c 'create database raw_restore'
+raw_restore=$(secs "$PG_BIN/pg_restore" -d "$(url raw_restore)" --single-transaction "$work/raw.dump")
+file_restore=$(secs drctl restore --target "$(url drctl_restore)" --repo "file://$work/repo")
+echo "==> peak RSS" >&2
+rss_backup=$(rss node dist/cli.js --log-format json --log-level error backup --source "$(url bench)" --repo "file://$work/repo")
+rss_restore=$(rss node dist/cli.js --log-format json --log-level error restore --target "$(url rss_restore)" --repo "file://$work/repo")
+size=$(du -m "$work/raw.dump" | cut -f1)
+
+cat <<OUT
+
+drctl backup/restore benchmark — pgbench scale $SCALE, dump $size MB, $(nproc) cores ($(date -u +%Y-%m-%d))
+  backup   raw pg_dump -Fc      ${raw_dump}s
+           drctl → file://      ${file_backup}s   ratio $(ratio "$file_backup" "$raw_dump")x   (target <= 1.05x)
+           drctl → S3 (moto)    ${s3_backup}s   ratio $(ratio "$s3_backup" "$raw_dump")x   (target <= 1.15x)
+  restore  raw pg_restore -1    ${raw_restore}s
+           drctl restore        ${file_restore}s   ratio $(ratio "$file_restore" "$raw_restore")x   (target <= 1.05x)
+  peak RSS drctl backup ${rss_backup} MB, drctl restore ${rss_restore} MB   (target <= 150 MB)
+OUT
