@@ -10,6 +10,9 @@ import { postgresQuery } from './postgres/query.js';
 import { postgresRestore } from './postgres/restore.js';
 import { repoExpire } from './repo/expire.js';
 import { repoList } from './repo/list.js';
+import { repoVerify } from './repo/verify.js';
+import { notifyWebhook } from './notify/webhook.js';
+import { twilioSms } from './twilio/sms.js';
 
 // The one place that lists the actions. Adapter modules are light: heavy SDKs are imported
 // inside run(), so building the registry costs nothing at start-up.
@@ -73,5 +76,8 @@ export function builtInRegistry(): Registry {
     postgresRestore,
     repoList,
     repoExpire,
+    repoVerify,
+    notifyWebhook,
+    twilioSms,
   ]);
 }

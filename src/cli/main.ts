@@ -3,6 +3,7 @@ import { registerBackup } from './commands/backup.js';
 import { registerBackups } from './commands/backups.js';
 import { registerHistory } from './commands/history.js';
 import { registerRestore } from './commands/restore.js';
+import { registerVerify } from './commands/verify.js';
 import { registerWal } from './commands/wal.js';
 import { registerPlan } from './commands/plan.js';
 import { registerRun } from './commands/run.js';
@@ -44,6 +45,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerRestore(program, act);
   registerBackups(program, act);
   registerWal(program, act);
+  registerVerify(program, act);
   const override = (c: Command) => {
     c.exitOverride();
     c.commands.forEach(override);

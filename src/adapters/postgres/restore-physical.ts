@@ -32,6 +32,10 @@ export interface PhysicalInput {
   port?: number;
   archive: boolean;
   startTimeoutMs: number;
+  /** Test restores: listen only on a socket in this directory and trust local connections. */
+  privateSocketDir?: string;
+  /** Stop as soon as the base backup is consistent (recovery_target = 'immediate'). */
+  immediate?: boolean;
 }
 
 const SPOOL = 'drctl_wal_spool';
@@ -92,7 +96,7 @@ export async function physicalRestore(ctx: ActionContext, repo: Repository, i: P
     return { ...base, restored: false, started: false, recoveryPoint: '' };
   }
   const outcome = await startAndWatch(ctx, targetDir, i.startTimeoutMs);
-  checkOutcome(outcome, target, plan, segSize);
+  checkOutcome(outcome, i.immediate ? 'immediate' : target, plan, segSize);
   await rm(path.join(targetDir, SPOOL), { recursive: true, force: true });
   const recoveryPoint = outcome.lastCommit ?? outcome.stopTime ?? '';
   ctx.log(`promoted on timeline ${outcome.newTimeline ?? '?'}; data as of ${recoveryPoint || 'the backup'}`);
@@ -177,8 +181,16 @@ async function writeRecoveryConfig(ctx: ActionContext, repo: Repository, dir: st
     recovery_target_timeline: i.timeline !== undefined ? String(i.timeline) : 'latest',
   };
   if (target !== 'latest') settings.recovery_target_time = toPostgresTime(target);
+  else if (i.immediate) settings.recovery_target = 'immediate';
   if (i.port !== undefined) settings.port = String(i.port);
   if (!i.archive) settings.archive_mode = 'off';
+  if (i.privateSocketDir) {
+    settings.unix_socket_directories = i.privateSocketDir;
+    settings.listen_addresses = '';
+    const hba = path.join(dir, 'pg_hba.conf');
+    const old = existsSync(hba) ? readFileSync(hba, 'utf8') : '';
+    await writeFile(hba, `# drctl test restore: local trust first\nlocal all all trust\n${old}`);
+  }
   const conf = Object.entries(settings).map(([k, v]) => `${k} = '${v.replace(/'/g, "''")}'`);
   await appendFile(path.join(dir, 'postgresql.auto.conf'), `\n# drctl restore of ${plan.backup.id}\n${conf.join('\n')}\n`);
   await writeFile(path.join(dir, 'recovery.signal'), '');
@@ -278,15 +290,15 @@ function userName(uid: number): string {
   return String(uid);
 }
 
-function checkOutcome(o: Outcome, target: RecoveryTarget, plan: WalPlan, segSize: number): void {
+function checkOutcome(o: Outcome, target: RecoveryTarget | 'immediate', plan: WalPlan, segSize: number): void {
   if (o.fatal) {
     if (/recovery ended before configured recovery target was reached/.test(o.fatal)) {
-      throw new OperationError('pitr.short', `recovery ended before the target ${target === 'latest' ? '' : (target as Date).toISOString()}: the server found no more WAL. Nothing was promoted`);
+      throw new OperationError('pitr.short', `recovery ended before the target ${target instanceof Date ? target.toISOString() : target}: the server found no more WAL. Nothing was promoted`);
     }
     throw new OperationError('pitr.fatal', `the restored server failed: ${o.fatal}`);
   }
   if (!o.promoted) throw new OperationError('pitr.notPromoted', 'the restored server did not promote');
-  if (target !== 'latest' && !o.stopTime) {
+  if (target instanceof Date && !o.stopTime) {
     throw new OperationError('pitr.noStop', `the server promoted without reporting that it stopped at ${target.toISOString()}; not calling this a successful point-in-time restore`);
   }
   if (target === 'latest' && o.redoDone) {

@@ -70,9 +70,11 @@ export const postgresRestore = defineAction({
   },
 });
 
+export type LogicalOptions = Pick<z.output<typeof Input>, 'jobs' | 'schema' | 'table' | 'clean' | 'noOwner'>;
+
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
-async function logicalRestore(ctx: ActionContext, repo: Repository, m: Manifest, target: PgConn, i: z.output<typeof Input>): Promise<Outputs> {
+export async function logicalRestore(ctx: ActionContext, repo: Repository, m: Manifest, target: PgConn, i: LogicalOptions): Promise<Outputs> {
   const entry = m.objects[0];
   if (!entry) throw new OperationError('backup.empty', `backup ${m.id} has no objects`);
   ctx.log(`restoring ${m.id} (${m.source.database ?? '?'} at ${m.recoveryPoint}) into ${describeConn(target)}`);

@@ -9,11 +9,14 @@ export function registerHistory(program: Command, act: Action): void {
     .option('--runbook <name>', 'only this runbook')
     .option('--limit <n>', 'at most this many', '20')
     .option('--json', 'print as JSON')
+    .option('--verify', 'verification results stored in the repository instead')
+    .option('--repo <url>', 'with --verify: the repository (default: config repo, DRCTL_REPO)')
     .action(
-      act(async (ctx, opts: { runbook?: string; limit: string; json?: boolean }) => {
+      act(async (ctx, opts: { runbook?: string; limit: string; json?: boolean; verify?: boolean; repo?: string }) => {
         const { UsageError } = await import('../../errors.js');
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit ${opts.limit}: expected a positive integer`, 'usage.limit');
+        if (opts.verify) return verifyHistory(ctx, opts.repo, limit, opts.json ?? false);
         const { listRuns } = await import('../../report/history.js');
         const { formatDuration } = await import('../../time/duration.js');
         const runs = await listRuns(ctx.stateDir, { runbook: opts.runbook, limit });
@@ -44,4 +47,38 @@ export function registerHistory(program: Command, act: Action): void {
         return 0;
       }),
     );
+}
+
+async function verifyHistory(ctx: { env: Record<string, string | undefined>; config: Record<string, unknown> }, url: string | undefined, limit: number, json: boolean): Promise<number> {
+  const { Repository } = await import('../../repository/repository.js');
+  const { readSmall } = await import('../../repository/storage.js');
+  const repo = await Repository.open(url, { env: ctx.env, config: ctx.config });
+  const keys = (await repo.storage.list('history/verify/')).map((k) => k.key).filter((k) => k.endsWith('.json')).sort().reverse().slice(0, limit);
+  const results: { startedAt: string; ok: boolean; durationMs: number; newest?: { id: string }; checks: { name: string; status: string; figure: string }[] }[] = [];
+  for (const k of keys) {
+    try {
+      results.push(JSON.parse((await readSmall(repo.storage, k)).toString('utf8')));
+    } catch {
+      // an unreadable entry is skipped, never fatal
+    }
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    return 0;
+  }
+  if (!results.length) {
+    process.stdout.write(`no verification recorded in ${repo.storage.location}\n`);
+    return 0;
+  }
+  const { formatTable } = await import('../../report/table.js');
+  const { formatDuration } = await import('../../time/duration.js');
+  const rows = results.map((r) => [
+    r.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
+    r.ok ? 'ok' : 'FAILED',
+    formatDuration(r.durationMs),
+    r.newest?.id ?? '-',
+    r.checks.filter((c) => c.status === 'fail').map((c) => c.name).join(', ') || '-',
+  ]);
+  process.stdout.write(formatTable(['verified', 'result', 'took', 'newest backup', 'failed checks'], rows));
+  return 0;
 }

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { OperationError } from '../../errors.js';
+import { defineAction } from '../types.js';
+
+// notify.webhook: a JSON POST in Slack's incoming-webhook shape ({"text": ...}), which most
+// chat tools and alert routers accept; extra fields ride along.
+
+export const notifyWebhook = defineAction({
+  name: 'notify.webhook',
+  summary: 'POST a Slack-compatible JSON message to a webhook',
+  input: z.strictObject({
+    url: z.url(),
+    text: z.string().min(1),
+    fields: z.record(z.string(), z.unknown()).default({}),
+    headers: z.record(z.string(), z.string()).default({}),
+  }),
+  outputs: ['status'],
+  describe: (i) => `POST to a webhook: ${i.text.slice(0, 80)}`,
+  async run(ctx, i) {
+    let res: Response;
+    try {
+      res = await fetch(i.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...i.headers },
+        body: JSON.stringify({ text: i.text, ...i.fields }),
+        signal: ctx.signal,
+      });
+    } catch (err) {
+      if (ctx.signal.aborted) throw err;
+      const cause = (err as { cause?: { code?: string } }).cause;
+      throw new OperationError('notify.unreachable', `webhook ${new URL(i.url).host}: ${cause?.code ?? (err as Error).message}`);
+    }
+    await res.arrayBuffer();
+    if (!res.ok) throw new OperationError('notify.status', `webhook ${new URL(i.url).host} answered ${res.status}`);
+    return { status: res.status };
+  },
+});

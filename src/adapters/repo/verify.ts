@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { OperationError } from '../../errors.js';
+import { parseDuration } from '../../time/duration.js';
+import { verifyRepository } from '../../verify/run-verify.js';
+import { openRepo } from '../repo-settings.js';
+import { defineAction } from '../types.js';
+
+// repo.verify: what cron runs every hour (verify-backups). Fails, naming each failed check and
+// its backup, when anything is wrong; the outputs stay available to notification steps.
+
+const List = z.union([z.string(), z.array(z.string())]).optional();
+const list = (v: string | string[] | undefined): string[] =>
+  v === undefined ? [] : (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean);
+
+export const repoVerify = defineAction({
+  name: 'repo.verify',
+  summary: 'Verify the repository: age, size, checksums, WAL continuity, drift, optional test restore',
+  input: z.strictObject({
+    repo: z.string().optional(),
+    maxAge: z.string().default('24h'),
+    walMaxAge: z.string().optional(),
+    all: z.boolean().default(false),
+    testRestore: z.boolean().default(false),
+    scratch: z.string().optional().meta({ description: 'PostgreSQL URL for test restores, or auto for a throwaway cluster' }),
+    criticalTables: List,
+    databases: List,
+    sizeBand: z.number().min(0).max(1).default(0.5),
+    rowTolerance: z.number().min(0).default(0.1),
+    metricsFile: z.string().optional(),
+  }),
+  outputs: ['ok', 'checks', 'failed', 'summary', 'newest'],
+  describe: (i) => `verify ${i.repo ?? 'the configured repository'}: newest backup younger than ${i.maxAge}, checksums${i.testRestore ? ', test restore' : ''}`,
+  async run(ctx, i) {
+    const repo = await openRepo(ctx, i.repo);
+    const maxAgeMs = parseDuration(i.maxAge, '--max-age');
+    const r = await verifyRepository(ctx, repo, {
+      maxAgeMs,
+      walMaxAgeMs: i.walMaxAge ? parseDuration(i.walMaxAge, 'walMaxAge') : maxAgeMs,
+      all: i.all,
+      testRestore: i.testRestore,
+      scratch: i.scratch,
+      criticalTables: list(i.criticalTables),
+      databases: list(i.databases),
+      sizeBand: i.sizeBand,
+      rowTolerance: i.rowTolerance,
+      metricsFile: i.metricsFile,
+    });
+    const failed = r.checks.filter((c) => c.status === 'fail').map((c) => `${c.name}${c.backup ? ` (${c.backup})` : ''}: ${c.figure}`);
+    const summary = r.ok ? `all ${r.checks.filter((c) => c.status === 'pass').length} checks passed` : `${failed.length} check(s) failed: ${failed.join('; ')}`;
+    const outputs = { ok: r.ok, checks: r.checks, failed, summary, newest: r.newest ?? {} };
+    if (!r.ok) throw new OperationError('verify.failed', summary, { cause: outputs });
+    return outputs;
+  },
+});

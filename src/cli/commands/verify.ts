@@ -1,0 +1,76 @@
+import type { Command } from 'commander';
+import { collect, type Action } from '../program.js';
+
+interface VerifyFlags {
+  repo?: string;
+  maxAge?: string;
+  walMaxAge?: string;
+  all?: boolean;
+  testRestore?: boolean;
+  scratch?: string;
+  criticalTables?: string;
+  database: string[];
+  sizeBand?: string;
+  rowTolerance?: string;
+  metricsFile?: string;
+  json?: boolean;
+}
+
+// drctl verify-backups: runs runbooks/verify-backups.yaml; prints each check with its figure;
+// exit 1 when any check fails (and the runbook pages when configured).
+export function registerVerify(program: Command, act: Action): void {
+  program
+    .command('verify-backups')
+    .description('prove the backups restorable: age, size, checksums, WAL continuity, drift, optional test restore; exit 1 on any failure')
+    .option('--repo <url>', 'repository (default: config repo, DRCTL_REPO)')
+    .option('--max-age <duration>', 'newest backup may be this old (default: config targets.rpo, else 24h)')
+    .option('--wal-max-age <duration>', 'newest archived WAL segment may be this old (default: --max-age)')
+    .option('--all', 're-read every backup, not only the newest')
+    .option('--test-restore', 'restore the newest backup into a scratch database and compare')
+    .option('--scratch <pg-url|auto>', 'where to test-restore: a PostgreSQL URL (a database is created and dropped) or auto (a throwaway local cluster)', 'auto')
+    .option('--critical-tables <a,b>', 'tables that must exist')
+    .option('--database <name>', 'a database that must have a backup (repeatable)', collect, [])
+    .option('--size-band <fraction>', 'fail when the newest backup is below this fraction of the median earlier size', '0.5')
+    .option('--row-tolerance <fraction>', 'allowed row-count change per table since the previous backup', '0.1')
+    .option('--metrics-file <path>', 'write a Prometheus textfile (node_exporter textfile collector)')
+    .option('--json', 'print the result as JSON')
+    .action(
+      act(async (ctx, o: VerifyFlags) => {
+        const { UsageError } = await import('../../errors.js');
+        const { parseDuration } = await import('../../time/duration.js');
+        const fraction = (flag: string, v: string | undefined) => {
+          if (v === undefined) return undefined;
+          if (!/^\d*\.?\d+$/.test(v)) throw new UsageError(`${flag} ${v}: expected a number such as 0.5`, 'usage.number');
+          return v;
+        };
+        const maxAge = o.maxAge ?? ctx.config.targets?.rpo ?? '24h';
+        parseDuration(maxAge, '--max-age');
+        if (o.walMaxAge) parseDuration(o.walMaxAge, '--wal-max-age');
+        const { executeRunbook } = await import('../execute.js');
+        const { resolveRunbook } = await import('../context.js');
+        const r = await executeRunbook(ctx, resolveRunbook(ctx, 'verify-backups'), {
+          inputs: {
+            repo: o.repo ?? ctx.config.repo,
+            maxAge,
+            walMaxAge: o.walMaxAge,
+            all: o.all ? 'true' : undefined,
+            testRestore: o.testRestore ? 'true' : undefined,
+            scratch: o.scratch,
+            criticalTables: o.criticalTables,
+            databases: o.database.length ? o.database.join(',') : undefined,
+            sizeBand: fraction('--size-band', o.sizeBand),
+            rowTolerance: fraction('--row-tolerance', o.rowTolerance),
+            metricsFile: o.metricsFile,
+          },
+        });
+        const out = r.report?.steps.find((s) => s.id === 'verify')?.outputs;
+        const checks = (out?.checks ?? []) as { name: string; status: string; figure: string; backup?: string }[];
+        if (o.json) process.stdout.write(`${JSON.stringify({ ok: out?.ok ?? false, checks }, null, 2)}\n`);
+        else if (checks.length) {
+          const { formatTable } = await import('../../report/table.js');
+          process.stdout.write(formatTable(['check', 'status', 'figure', 'backup'], checks.map((c) => [c.name, c.status.toUpperCase(), c.figure, c.backup ?? ''])));
+        }
+        return r.exitCode;
+      }),
+    );
+}

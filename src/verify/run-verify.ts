@@ -1,0 +1,213 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rename, rm, writeFile, chmod, chown, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { connect } from '../adapters/postgres/client.js';
+import { parsePgUrl, quoteIdent, withDatabase } from '../adapters/postgres/conn.js';
+import { logicalRestore } from '../adapters/postgres/restore.js';
+import { collectStats } from '../adapters/postgres/stats.js';
+import type { ActionContext } from '../adapters/types.js';
+import { errorMessage } from '../errors.js';
+import { ancestry, planWal } from '../pitr/select.js';
+import { listWal, readWal } from '../pitr/wal-archive.js';
+import { DEFAULT_SEGMENT_SIZE, historyFileName, parseHistory, timelineOf } from '../pitr/wal-names.js';
+import type { Manifest } from '../repository/manifest.js';
+import type { Repository } from '../repository/repository.js';
+import { formatBytes } from '../report/pretty.js';
+import { formatDuration } from '../time/duration.js';
+import { ageCheck, compareStats, driftChecks, existenceChecks, sizeCheck, type CheckResult, type VerifyOptions } from './checks.js';
+import { startScratchCluster } from './scratch-cluster.js';
+
+// verify-backups: every check by name with its figure; the result goes to the repository's
+// history (history/verify/) and, optionally, a Prometheus textfile.
+
+export interface VerifyRunOptions extends VerifyOptions {
+  all: boolean;
+  walMaxAgeMs: number;
+  testRestore: boolean;
+  /** A PostgreSQL URL (a database is created there and dropped), or 'auto'. */
+  scratch?: string;
+  metricsFile?: string;
+}
+
+export interface VerifyResult {
+  repo: string;
+  startedAt: string;
+  durationMs: number;
+  ok: boolean;
+  newest?: { id: string; kind: string; stoppedAt: string; size: number };
+  checks: CheckResult[];
+}
+
+export async function verifyRepository(ctx: ActionContext, repo: Repository, o: VerifyRunOptions): Promise<VerifyResult> {
+  const started = Date.now();
+  const now = new Date(started);
+  const cat = await repo.catalog();
+  const backups = cat.backups;
+  const newest = backups[backups.length - 1];
+  const checks: CheckResult[] = [];
+  const add = (c: CheckResult | CheckResult[]) => {
+    for (const x of Array.isArray(c) ? c : [c]) {
+      checks.push(x);
+      ctx.log(`${x.status === 'pass' ? 'ok  ' : x.status === 'fail' ? 'FAIL' : 'skip'} ${x.name}: ${x.figure}`);
+    }
+  };
+
+  add(existenceChecks(backups, o));
+  for (const d of cat.damaged) add({ name: 'manifest', status: 'fail', figure: `${d.id}: ${d.problem}`, backup: d.id });
+  add(ageCheck(newest, o, now));
+  add(sizeCheck(newest, backups, o));
+
+  // Checksums: every object re-read, decrypted, hashed.
+  const toCheck = o.all ? backups : newest ? [newest] : [];
+  for (const b of toCheck) {
+    const t0 = Date.now();
+    try {
+      for (const obj of b.objects) await repo.verifyObject(b, obj, { signal: ctx.signal });
+      add({ name: 'checksums', status: 'pass', figure: `${b.objects.length} object(s), ${formatBytes(b.size)} re-read in ${formatDuration(Date.now() - t0)}`, backup: b.id });
+    } catch (err) {
+      add({ name: 'checksums', status: 'fail', figure: errorMessage(err), backup: b.id });
+    }
+  }
+
+  add(await walChecks(ctx, repo, backups, o, now));
+  add(driftChecks(newest, backups, o));
+  if (o.testRestore && newest) add(await testRestore(ctx, repo, newest, o));
+
+  const result: VerifyResult = {
+    repo: repo.storage.location,
+    startedAt: now.toISOString(),
+    durationMs: Date.now() - started,
+    ok: !checks.some((c) => c.status === 'fail'),
+    newest: newest ? { id: newest.id, kind: newest.kind, stoppedAt: newest.stoppedAt, size: newest.size } : undefined,
+    checks,
+  };
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  await repo.storage.put(`history/verify/${stamp}-${randomBytes(2).toString('hex')}.json`, Readable.from([Buffer.from(`${JSON.stringify(result, null, 2)}\n`)]));
+  if (o.metricsFile) await writeMetrics(o.metricsFile, result, repo);
+  return result;
+}
+
+async function walChecks(ctx: ActionContext, repo: Repository, backups: Manifest[], o: VerifyRunOptions, now: Date): Promise<CheckResult[]> {
+  const bases = backups.filter((b) => b.kind === 'base' && b.pg);
+  const newestBase = bases[bases.length - 1];
+  if (!newestBase) return [{ name: 'wal-continuity', status: 'skip', figure: 'no base backup' }];
+  const wal = await listWal(repo);
+  const timelines = [...new Set(wal.map((w) => timelineOf(w.name)))].sort((a, b) => a - b);
+  const timeline = timelines[timelines.length - 1] ?? newestBase.pg!.timeline;
+  const history = wal.find((w) => w.name === historyFileName(timeline));
+  let text = '';
+  if (history) for await (const c of await readWal(repo, history, ctx.signal)) text += (c as Buffer).toString('utf8');
+  const out: CheckResult[] = [];
+  try {
+    const plan = planWal(newestBase, 'latest', wal, timeline, ancestry(parseHistory(text)), Number(newestBase.extra?.walSegmentSize ?? DEFAULT_SEGMENT_SIZE));
+    const segs = plan.files.filter((f) => f.name.length === 24);
+    out.push({ name: 'wal-continuity', status: 'pass', figure: `${segs.length} segment(s) from ${newestBase.pg!.walStart} to ${plan.lastSegment.name}, no gap`, backup: newestBase.id });
+    const age = now.getTime() - plan.lastSegment.mtime.getTime();
+    const figure = `newest segment ${plan.lastSegment.name} archived ${formatDuration(age)} ago (max ${formatDuration(o.walMaxAgeMs)})`;
+    out.push({ name: 'wal-age', status: age <= o.walMaxAgeMs ? 'pass' : 'fail', figure, backup: newestBase.id });
+  } catch (err) {
+    out.push({ name: 'wal-continuity', status: 'fail', figure: errorMessage(err), backup: newestBase.id });
+  }
+  return out;
+}
+
+async function testRestore(ctx: ActionContext, repo: Repository, m: Manifest, o: VerifyRunOptions): Promise<CheckResult[]> {
+  if (!m.stats) return [{ name: 'test-restore', status: 'skip', figure: `${m.id} has no statistics to compare with` }];
+  const t0 = Date.now();
+  try {
+    const stats = m.kind === 'base' ? await restoreBase(ctx, repo, m) : await restoreLogical(ctx, repo, m, o);
+    // A logical backup restores its exact snapshot; a base backup is consistent at its end,
+    // while its statistics were read as it started, so the tolerance applies.
+    const compared = compareStats(m.stats, stats, m.kind === 'base' ? o.rowTolerance : 0, 'after the test restore', m.id).map((c) => ({ ...c, name: `restored-${c.name}` }));
+    const failed = compared.filter((c) => c.status === 'fail');
+    return [
+      { name: 'test-restore', status: failed.length ? 'fail' : 'pass', figure: `restored ${m.id} in ${formatDuration(Date.now() - t0)}; ${stats.tables.length} table(s)`, backup: m.id },
+      ...compared,
+    ];
+  } catch (err) {
+    return [{ name: 'test-restore', status: 'fail', figure: errorMessage(err), backup: m.id }];
+  }
+}
+
+async function restoreLogical(ctx: ActionContext, repo: Repository, m: Manifest, o: VerifyRunOptions) {
+  const scratch = !o.scratch || o.scratch === 'auto' ? await startScratchCluster(ctx.env, ctx.signal) : undefined;
+  const server = parsePgUrl(scratch?.url ?? o.scratch, ctx.env, '--scratch');
+  const target = withDatabase(server, `drctl_verify_${randomBytes(4).toString('hex')}`);
+  try {
+    await logicalRestore(ctx, repo, m, target, { jobs: 1, clean: false, noOwner: false, schema: undefined, table: undefined });
+    const db = await connect(target, { signal: ctx.signal });
+    try {
+      return await collectStats(db);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    if (scratch) await scratch.stop();
+    else {
+      const admin = await connect(withDatabase(server, 'postgres')).catch(() => undefined);
+      await admin?.query(`drop database if exists ${quoteIdent(target.database)}`).catch(() => {});
+      await admin?.close();
+    }
+  }
+}
+
+async function restoreBase(ctx: ActionContext, repo: Repository, m: Manifest) {
+  const { physicalRestore } = await import('../adapters/postgres/restore-physical.js');
+  const { runTool } = await import('../adapters/postgres/tools.js');
+  const work = await mkdtemp(path.join(os.tmpdir(), 'drctl-verify-base-'));
+  await chmod(work, 0o755);
+  const dataDir = path.join(work, 'data');
+  const sock = path.join(work, 'sock');
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(sock, { mode: 0o777 });
+  await chmod(sock, 0o777);
+  try {
+    // A private socket directory and no TCP: the port number cannot clash with anything.
+    await physicalRestore(ctx, repo, { backup: m.id, targetDir: dataDir, start: true, archive: false, startTimeoutMs: 600_000, privateSocketDir: sock, port: 5432, pitr: 'latest', immediate: true });
+    const s = await stat(path.join(dataDir, 'PG_VERSION'));
+    if (process.getuid?.() === 0) await chown(sock, s.uid, s.gid);
+    const db = await connect({ host: sock, port: 5432, user: 'postgres', database: String(m.source.database ?? 'postgres'), params: {} }, { signal: ctx.signal });
+    try {
+      return await collectStats(db);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    const { runProcess } = await import('../process/run-process.js');
+    const { toolPath } = await import('../adapters/postgres/tools.js');
+    const s = await stat(path.join(dataDir, 'PG_VERSION')).catch(() => undefined);
+    const args = ['-D', dataDir, '-m', 'immediate', '-w', 'stop'];
+    if (s && process.getuid?.() === 0) await runProcess('runuser', ['-u', 'postgres', '--', toolPath('pg_ctl', ctx.env), ...args], { signal: new AbortController().signal, env: { PATH: ctx.env.PATH } }).catch(() => {});
+    else await runTool('pg_ctl', args, { env: ctx.env, signal: new AbortController().signal }).catch(() => {});
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Prometheus textfile (node_exporter's textfile collector), written atomically. */
+async function writeMetrics(file: string, r: VerifyResult, repo: Repository): Promise<void> {
+  const label = `repo="${repo.storage.location.replace(/["\\]/g, '_')}"`;
+  const lines: string[] = [];
+  const metric = (name: string, help: string, value: number, extra = '') => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name}{${label}${extra}} ${value}`);
+  };
+  metric('drctl_verify_ok', '1 when the last verification passed every check', r.ok ? 1 : 0);
+  if (r.ok) metric('drctl_verify_last_success_timestamp_seconds', 'time of the last successful verification', Math.floor(Date.parse(r.startedAt) / 1000));
+  metric('drctl_verify_duration_seconds', 'duration of the last verification', r.durationMs / 1000);
+  if (r.newest) {
+    metric('drctl_backup_newest_age_seconds', 'age of the newest backup', Math.round((Date.parse(r.startedAt) - Date.parse(r.newest.stoppedAt)) / 1000));
+    metric('drctl_backup_newest_size_bytes', 'size of the newest backup', r.newest.size);
+  }
+  lines.push('# HELP drctl_verify_check_ok 1 when a check passed, 0 when it failed', '# TYPE drctl_verify_check_ok gauge');
+  const seen = new Set<string>();
+  for (const c of r.checks) {
+    if (c.status === 'skip' || seen.has(c.name)) continue;
+    seen.add(c.name);
+    const ok = r.checks.filter((x) => x.name === c.name).every((x) => x.status === 'pass');
+    lines.push(`drctl_verify_check_ok{${label},check="${c.name}"} ${ok ? 1 : 0}`);
+  }
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, `${lines.join('\n')}\n`);
+  await rename(tmp, file);
+}

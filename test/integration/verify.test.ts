@@ -1,0 +1,190 @@
+import { cpSync, existsSync, ftruncateSync, openSync, closeSync, readdirSync, readFileSync, statSync, writeSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { archived, ownedByPostgres, startArchivingPostgres, switchAndWaitArchived } from '../support/archiving.js';
+import { drctl, tempDir, type CliResult } from '../support/cli.js';
+import { startFakeTwilio, startWebhook, type FakeTwilio } from '../support/fake-twilio.js';
+import { destroyPostgres, psqlFile, startPostgres, type PgServer } from '../support/postgres.js';
+
+const RICH = path.resolve(import.meta.dirname, '..', 'fixtures', 'rich-schema.sql');
+
+interface Check {
+  name: string;
+  status: string;
+  figure: string;
+  backup?: string;
+}
+const checksOf = (r: CliResult): Check[] => JSON.parse(r.stdout).checks as Check[];
+const failed = (r: CliResult) => checksOf(r).filter((c) => c.status === 'fail');
+const historyCount = (repoDir: string) => (existsSync(path.join(repoDir, 'history', 'verify')) ? readdirSync(path.join(repoDir, 'history', 'verify')).length : 0);
+
+describe('verify-backups', () => {
+  let pg: PgServer;
+  let n = 0;
+
+  beforeAll(async () => {
+    pg = await startPostgres();
+    await pg.sql('create database app');
+    await psqlFile(pg, RICH, 'app');
+  });
+  afterAll(async () => destroyPostgres(pg));
+
+  /** A fresh database (copy of app) and repository with one healthy backup. */
+  async function scenario(): Promise<{ db: string; repoDir: string; repo: string }> {
+    const db = `s${++n}`;
+    await pg.sql(`create database ${db} template app`);
+    const repoDir = tempDir('drctl-verify-');
+    const repo = `file://${repoDir}`;
+    expect((await drctl(['backup', '--source', pg.url(db), '--repo', repo])).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 1100));
+    return { db, repoDir, repo };
+  }
+
+  it('a healthy repository passes every check, with a test restore into a throwaway cluster that is removed afterwards', async () => {
+    const { db, repoDir, repo } = await scenario();
+    expect((await drctl(['backup', '--source', pg.url(db), '--repo', repo])).code).toBe(0);
+    const scratchBefore = readdirSync(os.tmpdir()).filter((d) => d.startsWith('drctl-scratch-'));
+    const metrics = path.join(tempDir(), 'drctl.prom');
+    const r = await drctl(['verify-backups', '--repo', repo, '--test-restore', '--scratch', 'auto', '--critical-tables', 'tenants,leads,billing.invoices', '--metrics-file', metrics, '--json']);
+    expect(r.code, r.all).toBe(0);
+    const checks = checksOf(r);
+    expect(checks.filter((c) => c.status === 'fail')).toEqual([]);
+    for (const name of ['backup-exists', 'backup-age', 'backup-size', 'checksums', 'critical-tables', 'tables', 'row-counts', 'functions', 'policies', 'test-restore', 'restored-row-counts', 'restored-policies']) {
+      expect(checks.find((c) => c.name === name)?.status, name).toBe('pass');
+    }
+    expect(readdirSync(os.tmpdir()).filter((d) => d.startsWith('drctl-scratch-'))).toEqual(scratchBefore);
+    expect(historyCount(repoDir)).toBe(1);
+    const prom = readFileSync(metrics, 'utf8');
+    expect(prom).toMatch(/^drctl_verify_ok\{repo="file:\/\/.*"\} 1$/m);
+    expect(prom).toMatch(/^drctl_backup_newest_age_seconds\{.*\} \d+$/m);
+    expect(prom).toMatch(/^drctl_verify_check_ok\{.*check="checksums"\} 1$/m);
+    const hist = await drctl(['history', '--verify', '--repo', repo, '--json']);
+    expect(JSON.parse(hist.stdout)[0].ok).toBe(true);
+  });
+
+  it('a stale newest backup fails backup-age', async () => {
+    const { repoDir, repo } = await scenario();
+    const r = await drctl(['verify-backups', '--repo', repo, '--max-age', '1s', '--json']);
+    expect(r.code).toBe(1);
+    expect(failed(r).map((c) => c.name)).toEqual(['backup-age']);
+    expect(failed(r)[0]!.figure).toMatch(/^age \d+(\.\d)?s \(max 1\.0s\): stale$/);
+    expect(historyCount(repoDir)).toBe(1);
+  });
+
+  it('a truncated object and a flipped byte fail checksums, naming the backup and object', async () => {
+    for (const damage of ['truncate', 'flip']) {
+      const { repoDir, repo } = await scenario();
+      const [id] = readdirSync(path.join(repoDir, 'backups'));
+      const obj = path.join(repoDir, 'backups', id!, 'data', 'dump.pgc');
+      const fd = openSync(obj, 'r+');
+      if (damage === 'truncate') ftruncateSync(fd, Math.floor(statSync(obj).size / 2));
+      else writeSync(fd, Buffer.from([0x42]), 0, 1, Math.floor(statSync(obj).size / 3));
+      closeSync(fd);
+      const r = await drctl(['verify-backups', '--repo', repo, '--json']);
+      expect(r.code, damage).toBe(1);
+      const f = failed(r);
+      expect(f.map((c) => c.name), damage).toContain('checksums');
+      expect(f.find((c) => c.name === 'checksums')!.figure).toContain(`backup ${id}: object data/dump.pgc:`);
+      expect(historyCount(repoDir)).toBe(1);
+    }
+  });
+
+  const drift: [string, string, string, RegExp][] = [
+    ['a table dropped between two backups', 'drop table billing.invoices cascade', 'tables', /dropped since .*: billing\.invoices/],
+    ['a table that lost 30% of its rows', 'alter table leads disable row level security; delete from leads where id % 10 < 3', 'row-counts', /leads 3000 → 2100/],
+    ['a missing RLS policy', 'drop policy no_delete on leads', 'policies', /missing since .*: public\.leads:no_delete/],
+    ['a missing function', 'drop view tenant_summary; drop function lead_count(int)', 'functions', /missing since .*: public\.lead_count\(t integer\)/],
+  ];
+  for (const [title, sql, check, figure] of drift) {
+    it(`${title} fails ${check}`, async () => {
+      const { db, repoDir, repo } = await scenario();
+      await pg.sql(sql, db);
+      expect((await drctl(['backup', '--source', pg.url(db), '--repo', repo])).code).toBe(0);
+      const r = await drctl(['verify-backups', '--repo', repo, '--json', '--size-band', '0']);
+      expect(r.code).toBe(1);
+      const f = failed(r);
+      expect(f.map((c) => c.name)).toContain(check);
+      expect(f.find((c) => c.name === check)!.figure).toMatch(figure);
+      expect(historyCount(repoDir)).toBe(1);
+    });
+  }
+
+  it('a failing test restore also leaves no scratch cluster behind', async () => {
+    const { repoDir, repo } = await scenario();
+    const [id] = readdirSync(path.join(repoDir, 'backups'));
+    const obj = path.join(repoDir, 'backups', id!, 'data', 'dump.pgc');
+    const fd = openSync(obj, 'r+');
+    writeSync(fd, Buffer.from([0x00]), 0, 1, statSync(obj).size - 10);
+    closeSync(fd);
+    const before = readdirSync(os.tmpdir()).filter((d) => d.startsWith('drctl-scratch-'));
+    const r = await drctl(['verify-backups', '--repo', repo, '--test-restore', '--json']);
+    expect(r.code).toBe(1);
+    expect(failed(r).map((c) => c.name)).toEqual(expect.arrayContaining(['checksums', 'test-restore']));
+    expect(readdirSync(os.tmpdir()).filter((d) => d.startsWith('drctl-scratch-'))).toEqual(before);
+  });
+
+  it('pages through the real Twilio client and a webhook when a check fails, without leaking the token', async () => {
+    const twilio: FakeTwilio = await startFakeTwilio();
+    const hook = await startWebhook();
+    try {
+      const { repo } = await scenario();
+      const env = {
+        TWILIO_ACCOUNT_SID: twilio.accountSid,
+        TWILIO_AUTH_TOKEN: twilio.authToken,
+        TWILIO_API_BASE_URL: twilio.baseUrl,
+        TWILIO_FROM_NUMBER: '+15005550006',
+        ONCALL_PHONE: '+447700900123',
+        DRCTL_NOTIFY_WEBHOOK: hook.url,
+      };
+      const r = await drctl(['verify-backups', '--repo', repo, '--max-age', '1s'], { env });
+      expect(r.code).toBe(1);
+      expect(twilio.messages).toHaveLength(1);
+      expect(twilio.messages[0]).toMatchObject({ to: '+447700900123', from: '+15005550006' });
+      expect(twilio.messages[0]!.body).toMatch(/^drctl verify-backups FAILED: 1 check\(s\) failed: backup-age \(\d{8}T\d{6}Z-logical\): age/);
+      expect(hook.received).toHaveLength(1);
+      expect(String(hook.received[0]!.text)).toContain('backup-age');
+      expect(r.all).not.toContain(twilio.authToken);
+
+      // A healthy run sends nothing.
+      const ok = await drctl(['verify-backups', '--repo', repo], { env });
+      expect(ok.code).toBe(0);
+      expect(twilio.messages).toHaveLength(1);
+    } finally {
+      await twilio.stop();
+      await hook.stop();
+    }
+  });
+});
+
+describe('verify-backups: WAL continuity', () => {
+  it('a segment missing from the archive fails wal-continuity; the complete archive passes', async () => {
+    const { pg, repoDir, repo } = await startArchivingPostgres();
+    try {
+      await pg.sql('create database app');
+      await pg.sql('create table t (x int); insert into t values (1)', 'app');
+      expect((await drctl(['backup', '--type', 'base', '--source', pg.url('app'), '--repo', repo])).code).toBe(0);
+      for (let i = 0; i < 3; i++) {
+        await pg.sql(`insert into t values (${i})`, 'app');
+        await switchAndWaitArchived(pg, repoDir);
+      }
+      const ok = await drctl(['verify-backups', '--repo', repo, '--json', '--test-restore']);
+      expect(ok.code, ok.all).toBe(0);
+      expect(checksOf(ok).find((c) => c.name === 'wal-continuity')!.status).toBe('pass');
+      expect(checksOf(ok).find((c) => c.name === 'test-restore')!.status).toBe('pass');
+      const copy = ownedByPostgres(tempDir('drctl-verify-gap-'));
+      cpSync(repoDir, copy, { recursive: true });
+      const segs = archived(copy).filter((s) => /^[0-9A-F]{24}$/.test(s));
+      const victim = segs[segs.length - 2]!;
+      const file = readdirSync(path.join(copy, 'wal', '00000001')).find((f) => f.startsWith(`${victim}-`))!;
+      rmSync(path.join(copy, 'wal', '00000001', file));
+      const r = await drctl(['verify-backups', '--repo', `file://${copy}`, '--json']);
+      expect(r.code).toBe(1);
+      const f = failed(r);
+      expect(f.map((c) => c.name)).toEqual(['wal-continuity']);
+      expect(f[0]!.figure).toContain(`gap in the WAL archive: ${victim} is missing`);
+    } finally {
+      await destroyPostgres(pg);
+    }
+  });
+});
