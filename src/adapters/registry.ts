@@ -13,6 +13,11 @@ import { repoList } from './repo/list.js';
 import { repoVerify } from './repo/verify.js';
 import { notifyWebhook } from './notify/webhook.js';
 import { twilioSms } from './twilio/sms.js';
+import { twilioCheck } from './twilio/check.js';
+import { vapiCheck } from './vapi/check.js';
+import { postgresHealth } from './postgres/health.js';
+import { redisPing } from './redis/ping.js';
+import { redisBackup, redisRestore } from './redis/snapshot.js';
 
 // The one place that lists the actions. Adapter modules are light: heavy SDKs are imported
 // inside run(), so building the registry costs nothing at start-up.
@@ -79,5 +84,11 @@ export function builtInRegistry(): Registry {
     repoVerify,
     notifyWebhook,
     twilioSms,
+    twilioCheck,
+    vapiCheck,
+    postgresHealth,
+    redisPing,
+    redisBackup,
+    redisRestore,
   ]);
 }

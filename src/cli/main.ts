@@ -4,6 +4,8 @@ import { registerBackups } from './commands/backups.js';
 import { registerHistory } from './commands/history.js';
 import { registerRestore } from './commands/restore.js';
 import { registerVerify } from './commands/verify.js';
+import { registerHealth } from './commands/health.js';
+import { registerRedis } from './commands/redis.js';
 import { registerWal } from './commands/wal.js';
 import { registerPlan } from './commands/plan.js';
 import { registerRun } from './commands/run.js';
@@ -46,6 +48,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerBackups(program, act);
   registerWal(program, act);
   registerVerify(program, act);
+  registerRedis(program, act);
+  registerHealth(program, act);
   const override = (c: Command) => {
     c.exitOverride();
     c.commands.forEach(override);

@@ -74,31 +74,40 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
   // A step that failed on bad input (a bad URL, an unknown backup id) makes the run exit 2.
   let usageFailure = false;
 
-  for (const step of rb.steps) {
-    if (!reachedFrom && step.id === opts.fromStep) reachedFrom = true;
-    let skip: string | undefined;
-    if (!reachedFrom) skip = `before --from-step ${opts.fromStep}`;
-    else if (halted) skip = halted.why === 'failed' ? `not run: step "${halted.step}" failed` : `not run: ${halted.why}`;
-    else if (jumpTo !== undefined && step.id !== jumpTo) skip = `skipped: onFailure jumped to "${jumpTo}"`;
-    if (step.id === jumpTo) jumpTo = undefined;
-    if (skip) {
-      results.push(skipped(step, 'steps', skip));
-      emit({ type: 'step.end', result: results[results.length - 1] as StepResult });
-      continue;
+  // Consecutive steps marked `parallel: true` run together as one batch.
+  for (let i = 0; i < rb.steps.length; ) {
+    const batch: Step[] = [rb.steps[i]!];
+    if (rb.steps[i]!.parallel) while (rb.steps[i + batch.length]?.parallel) batch.push(rb.steps[i + batch.length]!);
+    i += batch.length;
+    const toRun: Step[] = [];
+    for (const step of batch) {
+      if (!reachedFrom && step.id === opts.fromStep) reachedFrom = true;
+      let skip: string | undefined;
+      if (!reachedFrom) skip = `before --from-step ${opts.fromStep}`;
+      else if (halted) skip = halted.why === 'failed' ? `not run: step "${halted.step}" failed` : `not run: ${halted.why}`;
+      else if (jumpTo !== undefined && step.id !== jumpTo) skip = `skipped: onFailure jumped to "${jumpTo}"`;
+      if (step.id === jumpTo) jumpTo = undefined;
+      if (skip) {
+        results.push(skipped(step, 'steps', skip));
+        emit({ type: 'step.end', result: results[results.length - 1] as StepResult });
+      } else toRun.push(step);
     }
-    const { result, outcome } = await runStep(step, 'steps', opts.signal);
-    results.push(result);
-    scope.steps.set(step.id, { status: result.status, outputs: result.outputs, durationMs: result.durationMs, attempts: result.attempts, error: result.reason });
-    if (outcome === 'interrupted') {
-      halted = { why: 'interrupted', step: step.id };
-      interruptedStep = step.id;
-    } else if (outcome === 'declined') halted = { why: 'declined', step: step.id };
-    else if (outcome === 'failed') {
-      if (!step.critical) continue;
-      failed = true;
-      if (step.onFailure === 'abort') halted = { why: 'failed', step: step.id };
-      else if (step.onFailure !== 'continue') jumpTo = step.onFailure;
-    }
+    const done = await Promise.all(toRun.map((step) => runStep(step, 'steps', opts.signal)));
+    toRun.forEach((step, k) => {
+      const { result, outcome } = done[k]!;
+      results.push(result);
+      scope.steps.set(step.id, { status: result.status, outputs: result.outputs, durationMs: result.durationMs, attempts: result.attempts, error: result.reason });
+      if (outcome === 'interrupted') {
+        halted ??= { why: 'interrupted', step: step.id };
+        interruptedStep ??= step.id;
+      } else if (outcome === 'declined') halted ??= { why: 'declined', step: step.id };
+      else if (outcome === 'failed') {
+        if (!step.critical) return;
+        failed = true;
+        if (step.onFailure === 'abort') halted ??= { why: 'failed', step: step.id };
+        else if (step.onFailure !== 'continue') jumpTo = step.onFailure;
+      }
+    });
   }
 
   scope.status = statusOf(halted?.why, failed);

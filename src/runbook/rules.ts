@@ -30,6 +30,7 @@ export interface RuleStep {
   with: Record<string, unknown>;
   if?: string | boolean;
   onFailure: string;
+  parallel?: boolean;
 }
 
 /** The parts of a runbook the rules read. */
@@ -51,6 +52,7 @@ export function looseRunbook(raw: Record<string, unknown>): RuleRunbook {
         with: obj(s.with),
         if: typeof s.if === 'string' || typeof s.if === 'boolean' ? s.if : undefined,
         onFailure: typeof s.onFailure === 'string' ? s.onFailure : 'abort',
+        parallel: s.parallel === true,
       };
     });
   const inputs = Object.fromEntries(Object.entries(obj(raw.inputs)).map(([k, v]) => [k, obj(v)]));
@@ -105,9 +107,15 @@ export function checkRunbook(rb: RuleRunbook, registry: Registry): RuleProblem[]
       }
     }
 
-    // Steps may refer to earlier steps; finally steps to any main step and earlier finally steps.
+    if (step.parallel && section === 'steps' && !SPECIAL_ON_FAILURE.has(step.onFailure)) {
+      problems.push({ path: [...here, 'onFailure'], message: 'a parallel step can only abort or continue on failure' });
+    }
+    // Steps may refer to earlier steps (not to those running beside them in a parallel batch);
+    // finally steps to any main step and earlier finally steps.
+    let batchStart = index;
+    if (section === 'steps' && step.parallel) while (batchStart > 0 && rb.steps[batchStart - 1]?.parallel) batchStart--;
     const visible = new Map<string, RuleStep>();
-    for (const s of rb.steps.slice(0, section === 'steps' ? index : undefined)) visible.set(s.id, s);
+    for (const s of rb.steps.slice(0, section === 'steps' ? batchStart : undefined)) visible.set(s.id, s);
     if (section === 'finally') for (const s of rb.finally.slice(0, index)) visible.set(s.id, s);
     const resolve = (ref: Reference) => checkRef(ref, rb, visible, registry);
 

@@ -64,6 +64,7 @@ export const Step = z
     budget: Budget.optional(),
     onFailure: OnFailure,
     critical: z.boolean().default(true).meta({ description: 'false: a failure is reported but does not fail the run' }),
+    parallel: z.boolean().default(false).meta({ description: 'run together with the adjacent parallel steps (independent checks)' }),
     disaster: z.boolean().default(false).meta({ description: 'Drills: the disaster happens when this step ends' }),
     recovered: z.boolean().default(false).meta({ description: 'Drills: service is recovered when this step ends' }),
   })

@@ -21,7 +21,7 @@ export const httpCheck = defineAction({
   name: 'http.check',
   summary: 'Request a URL and check its status and JSON fields',
   input: Input,
-  outputs: ['status', 'latencyMs', 'body', 'json'],
+  outputs: ['status', 'latencyMs', 'body', 'json', 'figure'],
   describe: (i) => `${i.method} ${i.url} expecting ${Array.isArray(i.status) ? i.status.join('|') : i.status}`,
   async run(ctx, i) {
     const headers = { ...i.headers };
@@ -47,7 +47,7 @@ export const httpCheck = defineAction({
     } catch {
       json = undefined;
     }
-    const outputs = { status: res.status, latencyMs, body: text, json };
+    const outputs = { status: res.status, latencyMs, body: text, json, figure: `HTTP ${res.status}` };
     const expected = Array.isArray(i.status) ? i.status : [i.status];
     if (!expected.includes(res.status)) {
       throw new OperationError('http.status', `${i.method} ${i.url}: status ${res.status}, expected ${expected.join(' or ')}`, { cause: outputs });

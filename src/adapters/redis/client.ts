@@ -1,0 +1,74 @@
+import type { Redis } from 'ioredis';
+import { OperationError, UsageError } from '../../errors.js';
+import { secrets } from '../../redact.js';
+
+// ioredis, loaded lazily, with errors as one line and INFO parsed into a map.
+
+export interface RedisTarget {
+  url: string;
+  host: string;
+  port: number;
+}
+
+export function parseRedisUrl(url: string | undefined): RedisTarget {
+  if (!url) throw new UsageError('no Redis URL: pass url (redis://[:password@]host:port[/db]) or set REDIS_URL', 'usage.redis');
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError(`"${secrets.redact(url)}" is not a Redis URL (redis://:password@host:6379/0)`, 'usage.redis');
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new UsageError(`"${secrets.redact(url)}" is not a Redis URL (redis://:password@host:6379/0)`, 'usage.redis');
+  if (u.password) secrets.add(decodeURIComponent(u.password));
+  return { url, host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) };
+}
+
+export async function connectRedis(t: RedisTarget, signal?: AbortSignal): Promise<Redis> {
+  const { Redis } = await import('ioredis');
+  const client = new Redis(t.url, { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: false });
+  client.on('error', () => {
+    // surfaced by the failing command
+  });
+  const onAbort = () => client.disconnect();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await client.connect();
+  } catch (err) {
+    client.disconnect();
+    throw redisError(err, t);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  return client;
+}
+
+export function redisError(err: unknown, t: RedisTarget): OperationError {
+  const e = err as { code?: string; message?: string };
+  const at = `${t.host}:${t.port}`;
+  if (e.code === 'ECONNREFUSED') return new OperationError('redis.connect', `cannot connect to Redis at ${at}: connection refused`);
+  if (e.code === 'ENOTFOUND') return new OperationError('redis.connect', `cannot connect to Redis: host ${t.host} not found`);
+  const msg = e.message ?? String(err);
+  if (/NOAUTH|WRONGPASS|invalid password|invalid username-password/i.test(msg)) {
+    const x = new OperationError('redis.auth', `Redis at ${at} refused the credentials: ${msg.split('\n')[0]}`);
+    x.retryable = false;
+    return x;
+  }
+  return new OperationError('redis.command', `Redis at ${at}: ${msg.split('\n')[0]}`);
+}
+
+/** INFO as a flat map (section headers dropped). */
+export async function info(client: Redis, section?: string): Promise<Record<string, string>> {
+  const text = section ? await client.info(section) : await client.info();
+  const out: Record<string, string> = {};
+  for (const line of text.split('\r\n')) {
+    const i = line.indexOf(':');
+    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return out;
+}
+
+/** Keys in every database, from INFO keyspace. */
+export async function keyCount(client: Redis): Promise<number> {
+  const ks = await info(client, 'keyspace');
+  return Object.values(ks).reduce((n, v) => n + Number(/keys=(\d+)/.exec(v)?.[1] ?? 0), 0);
+}

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import type { Action } from '../program.js';
+
+// drctl redis backup|restore: Redis RDB snapshots through runbooks/redis-{backup,restore}.yaml.
+export function registerRedis(program: Command, act: Action): void {
+  const redis = program.command('redis').description('Redis RDB snapshots into and out of the repository');
+  redis
+    .command('backup')
+    .description('BGSAVE (waiting for completion the reliable way) and store the RDB; prints the backup id')
+    .option('--url <redis-url>', 'Redis (default: REDIS_URL)')
+    .option('--repo <url>', 'repository (default: config repo, DRCTL_REPO)')
+    .option('--label <text>', 'free text stored with the backup')
+    .action(
+      act(async (ctx, o: { url?: string; repo?: string; label?: string }) => {
+        const { executeRunbook } = await import('../execute.js');
+        const { resolveRunbook } = await import('../context.js');
+        const r = await executeRunbook(ctx, resolveRunbook(ctx, 'redis-backup'), { inputs: { url: o.url ?? ctx.config.redis, repo: o.repo ?? ctx.config.repo, label: o.label } });
+        const id = r.report?.steps.find((s) => s.id === 'backup')?.outputs.backupId;
+        if (r.exitCode === 0 && typeof id === 'string') process.stdout.write(`${id}\n`);
+        return r.exitCode;
+      }),
+    );
+  redis
+    .command('restore')
+    .description('verify a snapshot, stop Redis, put the RDB in place, start it, check the key count')
+    .option('--backup <id>', 'backup id or latest', 'latest')
+    .option('--url <redis-url>', 'Redis (default: REDIS_URL)')
+    .option('--repo <url>', 'repository')
+    .option('--start-command <cmd>', 'command that starts Redis again (required)')
+    .option('--stop-command <cmd>', 'command that stops Redis (default: SHUTDOWN NOSAVE)')
+    .action(
+      act(async (ctx, o: { backup: string; url?: string; repo?: string; startCommand?: string; stopCommand?: string }) => {
+        const { UsageError } = await import('../../errors.js');
+        if (!o.startCommand) throw new UsageError('redis restore needs --start-command (how to start Redis after the snapshot is in place)', 'usage.redis');
+        const { executeRunbook } = await import('../execute.js');
+        const { resolveRunbook } = await import('../context.js');
+        const r = await executeRunbook(ctx, resolveRunbook(ctx, 'redis-restore'), {
+          inputs: { url: o.url ?? ctx.config.redis, repo: o.repo ?? ctx.config.repo, backup: o.backup, startCommand: o.startCommand, stopCommand: o.stopCommand },
+        });
+        const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
+        if (r.exitCode === 0 && out) process.stdout.write(`restored ${String(out.backupId)}: ${String(out.keys)} keys\n`);
+        return r.exitCode;
+      }),
+    );
+}
