@@ -15,7 +15,8 @@ SCALE=${SCALE:-50}
 TRAFFIC=${SECONDS_OF_TRAFFIC:-60}
 
 work=$(mktemp -d /tmp/drctl-pitr-bench-XXXXXX); chmod 755 "$work"
-mkdir -p "$work/pgbr" "$work/drctl-repo" "$work/r1" "$work/r2"; chown postgres: "$work/pgbr" "$work/drctl-repo" "$work/r1" "$work/r2" 2>/dev/null || true
+mkdir -p "$work/pgbr" "$work/pgbr-lock" "$work/pgbr-spool" "$work/drctl-repo" "$work/r1" "$work/r2"
+chown postgres: "$work/pgbr" "$work/pgbr-lock" "$work/pgbr-spool" "$work/drctl-repo" "$work/r1" "$work/r2" 2>/dev/null || true
 port=$(free_port); pw=bench
 cleanup() {
   for d in "$work/pg" "$work/r1" "$work/r2"; do [ -f "$d/data/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$d/data" -m immediate stop >/dev/null 2>&1; done
@@ -27,8 +28,8 @@ cat > "$work/pgbackrest.conf" <<CONF
 repo1-path=$work/pgbr
 log-level-console=warn
 log-level-file=off
-lock-path=$work/pgbr
-spool-path=$work/pgbr
+lock-path=$work/pgbr-lock
+spool-path=$work/pgbr-spool
 start-fast=y
 compress-type=gz
 compress-level=1
@@ -64,7 +65,7 @@ sleep 5
 wal_segments=$(find "$work/drctl-repo/wal" -name '0000000*' | wc -l)
 
 wait_promoted() { # port
-  for _ in $(seq 6000); do
+  for _ in $(seq 3000); do
     [ "$("$PG_BIN/psql" -X -A -t -h 127.0.0.1 -p "$1" -d "$(url bench | sed "s/:$port\//:$1\//")" -c 'select pg_is_in_recovery()' 2>/dev/null)" = "f" ] && return 0
     sleep 0.1
   done

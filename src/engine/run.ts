@@ -349,8 +349,13 @@ async function settleOrAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<
     };
     signal.addEventListener('abort', onAbort, { once: true });
   });
+  // A result that arrives after the abort does not count: the step timed out.
+  const settled = work.then((v) => {
+    if (signal.aborted) throw signal.reason;
+    return v;
+  });
   try {
-    return await Promise.race([work, aborted]);
+    return await Promise.race([settled, aborted]);
   } finally {
     signal.removeEventListener('abort', onAbort);
   }

@@ -36,6 +36,12 @@ describe('engine', () => {
     expect(alive(sleepPid as number)).toBe(false);
   });
 
+  it('a step that finishes after its timeout still counts as timed out', async () => {
+    // The child ignores SIGTERM and exits 0 after the deadline: the late success must not count.
+    const { report } = await runYaml(runbook(`  - id: stubborn\n    uses: shell.run\n    with: { command: "trap '' TERM; sleep 1; echo done" }\n    timeout: 300ms\n`));
+    expect(report.steps[0]).toMatchObject({ status: 'failed', timedOut: true, reason: 'timed out after 300ms' });
+  });
+
   it('retries with backoff and counts the tries: success on the third', async () => {
     const counter = path.join(tempDir(), 'n');
     const { report, events } = await runYaml(

@@ -26,8 +26,10 @@ export function parseRedisUrl(url: string | undefined): RedisTarget {
 export async function connectRedis(t: RedisTarget, signal?: AbortSignal): Promise<Redis> {
   const { Redis } = await import('ioredis');
   const client = new Redis(t.url, { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: false });
-  client.on('error', () => {
-    // surfaced by the failing command
+  // ioredis rejects connect() with "Connection is closed."; the cause came as an error event.
+  let cause: unknown;
+  client.on('error', (err) => {
+    cause ??= err;
   });
   const onAbort = () => client.disconnect();
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -35,7 +37,7 @@ export async function connectRedis(t: RedisTarget, signal?: AbortSignal): Promis
     await client.connect();
   } catch (err) {
     client.disconnect();
-    throw redisError(err, t);
+    throw redisError(cause ?? err, t);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
