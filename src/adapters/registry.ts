@@ -18,6 +18,10 @@ import { vapiCheck } from './vapi/check.js';
 import { postgresHealth } from './postgres/health.js';
 import { redisPing } from './redis/ping.js';
 import { redisBackup, redisRestore } from './redis/snapshot.js';
+import { manualNote } from './manual/note.js';
+import { envBackup, envRestore } from './env/env-file.js';
+import { postgresCopyRows } from './postgres/copy-rows.js';
+import { postgresStop } from './postgres/stop.js';
 
 // The one place that lists the actions. Adapter modules are light: heavy SDKs are imported
 // inside run(), so building the registry costs nothing at start-up.
@@ -90,5 +94,10 @@ export function builtInRegistry(): Registry {
     redisPing,
     redisBackup,
     redisRestore,
+    manualNote,
+    envBackup,
+    envRestore,
+    postgresCopyRows,
+    postgresStop,
   ]);
 }

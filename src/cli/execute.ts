@@ -26,6 +26,12 @@ export interface ExecuteOptions {
   inputs?: Record<string, string | undefined>;
   fromStep?: string;
   kind?: 'run' | 'drill';
+  /** Keep an incident record with this title (Markdown, in the state dir). */
+  incident?: string;
+  /** Drills: also record the run in this repository's history. */
+  repo?: string;
+  /** Drills: how many earlier drills to compare with. */
+  compare?: number;
 }
 
 export interface Executed {
@@ -79,11 +85,27 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
     interrupts.dispose();
     await reporter.close();
   }
+  if (o.incident) report.incident = secrets.redact(o.incident);
+  if (report.kind === 'drill') {
+    const { previousDrills } = await import('./drill-history.js');
+    report.previous = await previousDrills(ctx, report, o.repo, o.compare ?? 5);
+  }
   await writeReports(report, ctx.reports);
   try {
     await saveRun(ctx.stateDir, report);
   } catch (err) {
     process.stderr.write(`warning: could not save run history in ${ctx.stateDir}: ${(err as Error).message}\n`);
+  }
+  if (report.kind === 'drill') {
+    const { saveDrillToRepo } = await import('./drill-history.js');
+    await saveDrillToRepo(ctx, report, o.repo);
+  }
+  if (o.incident) {
+    const { incidentReport } = await import('../report/incident.js');
+    const { writeAtomic } = await import('../report/files.js');
+    const file = `${ctx.stateDir}/incidents/${report.runId}.md`;
+    await writeAtomic(file, secrets.redact(incidentReport(report)));
+    process.stderr.write(`incident record: ${file}\n`);
   }
   return { exitCode: report.exitCode, report };
 }

@@ -5,6 +5,8 @@ import { registerHistory } from './commands/history.js';
 import { registerRestore } from './commands/restore.js';
 import { registerVerify } from './commands/verify.js';
 import { registerHealth } from './commands/health.js';
+import { registerDrill } from './commands/drill.js';
+import { registerRollback } from './commands/rollback.js';
 import { registerRedis } from './commands/redis.js';
 import { registerWal } from './commands/wal.js';
 import { registerPlan } from './commands/plan.js';
@@ -50,6 +52,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
   registerVerify(program, act);
   registerRedis(program, act);
   registerHealth(program, act);
+  registerDrill(program, act);
+  registerRollback(program, act);
   const override = (c: Command) => {
     c.exitOverride();
     c.commands.forEach(override);

@@ -89,6 +89,7 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
       if (step.id === jumpTo) jumpTo = undefined;
       if (skip) {
         results.push(skipped(step, 'steps', skip));
+        scope.steps.set(step.id, { status: 'skipped', outputs: {}, durationMs: 0, attempts: 0, error: skip });
         emit({ type: 'step.end', result: results[results.length - 1] as StepResult });
       } else toRun.push(step);
     }

@@ -55,5 +55,21 @@ export interface RunReport {
   steps: StepResult[];
   /** The step that was running when the run was interrupted. */
   interruptedStep?: string;
+  /** Incident title, for runs started with --incident. */
+  incident?: string;
+  /** Drills: the earlier drills of the same runbook, newest first. */
+  previous?: DrillSummary[];
   exitCode: number;
+}
+
+/** One earlier drill, as the comparison table shows it. */
+export interface DrillSummary {
+  runId: string;
+  startedAt: string;
+  status: RunStatus;
+  rtoMs: number;
+  rpoMs?: number;
+  slowestStep?: string;
+  slowestMs?: number;
+  targetsMet: boolean;
 }

@@ -1,5 +1,6 @@
 import type { RunReport } from '../engine/step-result.js';
 import { formatDuration } from '../time/duration.js';
+import { DRILL_HEADER, drillRows } from './drills.js';
 
 // The Markdown report: a recovery-time table in the shape of seed 004 (step, time, budget,
 // status), then the verdicts against RTO/RPO.
@@ -29,6 +30,10 @@ export function markdownReport(r: RunReport): string {
       const name = v.name === 'budget' ? `budget: ${v.step}` : v.name.toUpperCase();
       out.push(`| ${cell(name)} | ${formatDuration(v.targetMs)} | ${formatDuration(v.achievedMs)} | ${v.met ? 'met' : `**missed** by ${formatDuration(v.achievedMs - v.targetMs)}`} |`);
     }
+  }
+  if (r.previous !== undefined) {
+    out.push('', '## Drills of this runbook', '', `| ${DRILL_HEADER.join(' | ')} |`, `|${DRILL_HEADER.map(() => '---').join('|')}|`);
+    for (const row of drillRows(r, r.previous)) out.push(`| ${row.map(cell).join(' | ')} |`);
   }
   out.push('');
   return out.join('\n');

@@ -23,9 +23,14 @@ export const postgresAssert = defineAction({
     functions: z.array(z.string()).default([]),
     policies: z.array(z.string()).default([]),
     extensions: z.array(z.string()).default([]),
+    expectRowCounts: z.record(z.string(), z.number()).optional().meta({ description: 'row counts to match, e.g. ${steps.counts.outputs.rowCounts} of another database' }),
+    rowTolerance: z.number().min(0).default(0).meta({ description: 'allowed relative difference for expectRowCounts' }),
   }),
   outputs: ['rowCounts', 'failures'],
-  describe: (i) => `check ${Object.keys(i.tables).length} table(s), ${i.functions.length} function(s), ${i.policies.length} policy(ies)`,
+  describe: (i) =>
+    i.expectRowCounts
+      ? `compare the row counts of ${Object.keys(i.expectRowCounts).length} table(s)`
+      : `check ${Object.keys(i.tables).length} table(s), ${i.functions.length} function(s), ${i.policies.length} policy(ies)`,
   async run(ctx, i) {
     const conn = parsePgUrl(i.url ?? ctx.env.DATABASE_URL, ctx.env);
     const db = await connect(conn, { signal: ctx.signal });
@@ -49,6 +54,11 @@ export const postgresAssert = defineAction({
       const pol = new Set(stats.policies.flatMap((p) => [p, p.replace(/^public\./, '')]));
       for (const p of i.policies) if (!pol.has(p)) failures.push(`policy ${p} is missing`);
       for (const e of i.extensions) if (!stats.extensions.includes(e)) failures.push(`extension ${e} is missing`);
+      for (const [name, want] of Object.entries(i.expectRowCounts ?? {})) {
+        const n = counts[name];
+        if (n === undefined) failures.push(`table ${name} is missing`);
+        else if (Math.abs(n - want) > want * i.rowTolerance) failures.push(`table ${name} has ${n} rows, expected ${want}${i.rowTolerance ? ` ±${Math.round(i.rowTolerance * 100)}%` : ''}`);
+      }
       for (const [name] of Object.entries(i.tables)) {
         const n = counts[name] ?? counts[name.replace(/^public\./, '')];
         if (n !== undefined) ctx.log(`${name}: ${n} rows`);

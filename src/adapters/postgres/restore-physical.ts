@@ -277,6 +277,19 @@ async function readFrom(file: string, offset: number): Promise<string> {
   }
 }
 
+/** Stops a server running on a data directory, as the directory's owner. */
+export async function stopCluster(ctx: ActionContext, dir: string, mode: 'fast' | 'immediate' = 'fast'): Promise<boolean> {
+  if (!existsSync(path.join(dir, 'postmaster.pid'))) return false;
+  const own = owner(path.join(dir, 'PG_VERSION'));
+  const pgCtl = toolPath('pg_ctl', ctx.env);
+  const args = ['-D', dir, '-m', mode, '-w', 'stop'];
+  const [cmd, argv] = own ? ['runuser', ['-u', userName(own.uid), '--', pgCtl, ...args]] : [pgCtl, args];
+  const r = await spawnProcess(cmd, argv, { signal: ctx.signal, env: { PATH: ctx.env.PATH, LANG: 'C.UTF-8' }, stdout: 'ignore' });
+  const done = await r.done;
+  if (done.exitCode !== 0) throw new OperationError('postgres.stop', `pg_ctl stop failed: ${done.stderr.trim().split('\n').pop() ?? ''}`);
+  return true;
+}
+
 /** The login name of a uid, for runuser. */
 function userName(uid: number): string {
   try {

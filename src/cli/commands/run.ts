@@ -9,11 +9,12 @@ export function registerRun(program: Command, act: Action): void {
     .argument('<runbook>', 'runbook file or name')
     .option('--var <name=value>', 'set a runbook input (repeatable)', collect, [])
     .option('--from-step <id>', 'start at this step; earlier steps are skipped')
+    .option('--incident <title>', 'keep an incident record: timeline, confirmations, notes, RTO/RPO (Markdown in the state dir)')
     .action(
-      act(async (ctx, opts: { var: string[]; fromStep?: string }, runbook: string) => {
+      act(async (ctx, opts: { var: string[]; fromStep?: string; incident?: string }, runbook: string) => {
         const { executeRunbook } = await import('../execute.js');
         const { resolveRunbook } = await import('../context.js');
-        return (await executeRunbook(ctx, resolveRunbook(ctx, runbook), { vars: opts.var, fromStep: opts.fromStep })).exitCode;
+        return (await executeRunbook(ctx, resolveRunbook(ctx, runbook), { vars: opts.var, fromStep: opts.fromStep, incident: opts.incident })).exitCode;
       }),
     );
 }

@@ -1,0 +1,32 @@
+import type { Command } from 'commander';
+import { collect, type Action } from '../program.js';
+
+// drctl drill <runbook>: the runbook as a drill. RTO from the disaster (the step marked
+// `disaster: true`, else the start) to the recovery (the step marked `recovered: true`, else
+// the end); RPO from the recovery point the restore reports. Exit 3 on a missed target. Every
+// drill is recorded and compared with the earlier drills of the same runbook.
+export function registerDrill(program: Command, act: Action): void {
+  program
+    .command('drill')
+    .description('run a runbook as a DR drill: measure RTO/RPO against its targets, record it, compare with earlier drills; exit 3 on a miss')
+    .argument('<runbook>', 'runbook file or name')
+    .option('--var <name=value>', 'set a runbook input (repeatable)', collect, [])
+    .option('--repo <url>', 'also keep the drill record in this repository (default: config repo, DRCTL_REPO)')
+    .option('--compare <n>', 'compare with this many earlier drills', '5')
+    .option('--incident <title>', 'also keep an incident record of the drill')
+    .action(
+      act(async (ctx, o: { var: string[]; repo?: string; compare: string; incident?: string }, runbook: string) => {
+        const { UsageError } = await import('../../errors.js');
+        if (!/^\d+$/.test(o.compare)) throw new UsageError(`--compare ${o.compare}: expected a whole number`, 'usage.compare');
+        const { executeRunbook } = await import('../execute.js');
+        const { resolveRunbook } = await import('../context.js');
+        const r = await executeRunbook(ctx, resolveRunbook(ctx, runbook), { vars: o.var, kind: 'drill', repo: o.repo, compare: Number(o.compare), incident: o.incident });
+        if (r.report) {
+          const { formatTable } = await import('../../report/table.js');
+          const { DRILL_HEADER, drillRows } = await import('../../report/drills.js');
+          process.stdout.write(formatTable(DRILL_HEADER, drillRows(r.report, r.report.previous ?? [])));
+        }
+        return r.exitCode;
+      }),
+    );
+}

@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import type { Action } from '../program.js';
+
+// drctl rollback --to-version <v>: runs runbooks/rollback.yaml (seed 002's rollback.sh):
+// record the running version, deploy the target, gate on health, revert automatically when
+// the gate fails, notify. --dry-run prints what would happen.
+export function registerRollback(program: Command, act: Action): void {
+  program
+    .command('rollback')
+    .description('deploy an earlier version, gate on health checks, revert automatically if the gate fails (runbooks/rollback.yaml)')
+    .requiredOption('--to-version <v>', 'the version to roll back to')
+    .option('--deploy-command <cmd>', 'deploys $VERSION (default: DRCTL_DEPLOY_COMMAND)')
+    .option('--version-url <url>', 'returns the running version as JSON {"version": ...} (default: DRCTL_VERSION_URL)')
+    .option('--health-url <url>', 'health gate (default: HEALTH_URL)')
+    .action(
+      act(async (ctx, o: { toVersion: string; deployCommand?: string; versionUrl?: string; healthUrl?: string }) => {
+        const { executeRunbook } = await import('../execute.js');
+        const { resolveRunbook } = await import('../context.js');
+        return (
+          await executeRunbook(ctx, resolveRunbook(ctx, 'rollback'), {
+            inputs: { toVersion: o.toVersion, deployCommand: o.deployCommand, versionUrl: o.versionUrl, healthUrl: o.healthUrl },
+          })
+        ).exitCode;
+      }),
+    );
+}

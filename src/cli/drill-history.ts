@@ -1,0 +1,50 @@
+import { Readable } from 'node:stream';
+import type { DrillSummary, RunReport } from '../engine/step-result.js';
+import { summarizeDrill } from '../report/drills.js';
+import { listRuns } from '../report/history.js';
+import type { CliContext } from './context.js';
+
+// Where drills are remembered: the state dir always, and the repository's history/runs/ when
+// there is a repository (so every machine that runs the drill sees the same record).
+
+function repoUrl(ctx: CliContext, flag: string | undefined): string | undefined {
+  return flag ?? ctx.config.repo ?? ctx.env.DRCTL_REPO;
+}
+
+async function openIfAny(ctx: CliContext, url: string | undefined) {
+  if (!url) return undefined;
+  try {
+    const { Repository } = await import('../repository/repository.js');
+    return await Repository.open(url, { env: ctx.env, config: ctx.config }, { create: true });
+  } catch (err) {
+    process.stderr.write(`warning: drill history not kept in ${url}: ${(err as Error).message}\n`);
+    return undefined;
+  }
+}
+
+/** The earlier drills of the same runbook, newest first. */
+export async function previousDrills(ctx: CliContext, report: RunReport, flag: string | undefined, limit: number): Promise<DrillSummary[]> {
+  const repo = await openIfAny(ctx, repoUrl(ctx, flag));
+  let runs: RunReport[] = [];
+  if (repo) {
+    const { readSmall } = await import('../repository/storage.js');
+    const keys = (await repo.storage.list('history/runs/')).map((k) => k.key).filter((k) => k.endsWith(`-${report.runbook}.json`)).sort().reverse();
+    for (const k of keys) {
+      try {
+        runs.push(JSON.parse((await readSmall(repo.storage, k)).toString('utf8')) as RunReport);
+      } catch {
+        // unreadable entries are skipped
+      }
+    }
+  } else runs = await listRuns(ctx.stateDir, { runbook: report.runbook });
+  return runs
+    .filter((r) => r.kind === 'drill' && r.runId !== report.runId)
+    .slice(0, limit)
+    .map(summarizeDrill);
+}
+
+export async function saveDrillToRepo(ctx: CliContext, report: RunReport, flag: string | undefined): Promise<void> {
+  const repo = await openIfAny(ctx, repoUrl(ctx, flag));
+  if (!repo) return;
+  await repo.storage.put(`history/runs/${report.runId}-${report.runbook}.json`, Readable.from([Buffer.from(`${JSON.stringify(report, null, 2)}\n`)]));
+}
