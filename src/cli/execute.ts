@@ -86,9 +86,11 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
     await reporter.close();
   }
   if (o.incident) report.incident = secrets.redact(o.incident);
+  // Drills are recorded in the repository the command names, else the one the runbook used.
+  const drillRepo = o.repo ?? (typeof inputs.repo === 'string' && inputs.repo ? inputs.repo : undefined);
   if (report.kind === 'drill') {
     const { previousDrills } = await import('./drill-history.js');
-    report.previous = await previousDrills(ctx, report, o.repo, o.compare ?? 5);
+    report.previous = await previousDrills(ctx, report, drillRepo, o.compare ?? 5);
   }
   await writeReports(report, ctx.reports);
   try {
@@ -98,7 +100,7 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
   }
   if (report.kind === 'drill') {
     const { saveDrillToRepo } = await import('./drill-history.js');
-    await saveDrillToRepo(ctx, report, o.repo);
+    await saveDrillToRepo(ctx, report, drillRepo);
   }
   if (o.incident) {
     const { incidentReport } = await import('../report/incident.js');

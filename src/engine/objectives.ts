@@ -22,11 +22,10 @@ export function measure(runStart: number, runEnd: number, steps: StepResult[]): 
   const recovered = steps.find((s) => s.recovered && s.status === 'succeeded' && s.endedAt);
   const disasterAt = disaster?.endedAt ? Date.parse(disaster.endedAt) : runStart;
   const recoveredAt = recovered?.endedAt ? Date.parse(recovered.endedAt) : runEnd;
-  // With a recovering step, only its own recovery point counts (none if it failed).
-  const marked = steps.some((s) => s.recovered);
-  const withPoint = [...steps]
-    .reverse()
-    .find((s) => s.status === 'succeeded' && typeof s.outputs.recoveryPoint === 'string' && s.outputs.recoveryPoint !== '' && (s.recovered || !marked));
+  // The recovery point is the one reported last up to the recovering step (none if it failed).
+  const markedIndex = steps.findIndex((s) => s.recovered);
+  const upTo = markedIndex < 0 ? steps : steps[markedIndex]!.status === 'succeeded' ? steps.slice(0, markedIndex + 1) : [];
+  const withPoint = [...upTo].reverse().find((s) => s.status === 'succeeded' && typeof s.outputs.recoveryPoint === 'string' && s.outputs.recoveryPoint !== '');
   const recoveryPoint = withPoint?.outputs.recoveryPoint as string | undefined;
   const point = recoveryPoint ? Date.parse(recoveryPoint) : Number.NaN;
   return {

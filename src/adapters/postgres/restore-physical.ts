@@ -98,7 +98,9 @@ export async function physicalRestore(ctx: ActionContext, repo: Repository, i: P
   const outcome = await startAndWatch(ctx, targetDir, i.startTimeoutMs);
   checkOutcome(outcome, i.immediate ? 'immediate' : target, plan, segSize);
   await rm(path.join(targetDir, SPOOL), { recursive: true, force: true });
-  const recoveryPoint = outcome.lastCommit ?? outcome.stopTime ?? '';
+  // With no transaction replayed, the data is complete up to the newest WAL replayed (or, when
+  // stopping at consistency, the backup's end).
+  const recoveryPoint = outcome.lastCommit ?? outcome.stopTime ?? (i.immediate ? backup.stoppedAt : plan.lastSegment.mtime.toISOString());
   ctx.log(`promoted on timeline ${outcome.newTimeline ?? '?'}; data as of ${recoveryPoint || 'the backup'}`);
   return { ...base, restored: true, started: true, recoveryPoint, timeline: outcome.newTimeline ?? 0, stoppedAt: outcome.stopTime ?? '' };
 }
