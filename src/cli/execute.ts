@@ -62,6 +62,13 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
     ctx.beforePrompt = () => void pretty.close();
     reporter = pretty;
   }
+  // Resuming: later steps may use the outputs of the steps skipped, from the last run.
+  let resumeFrom: { runId: string; steps: RunReport['steps'] } | undefined;
+  if (o.fromStep !== undefined) {
+    const { listRuns } = await import('../report/history.js');
+    const [last] = await listRuns(ctx.stateDir, { runbook: runbook.name, limit: 1 });
+    if (last) resumeFrom = { runId: last.runId, steps: last.steps };
+  }
   const interrupts = trapInterrupts();
   let report: RunReport;
   try {
@@ -78,6 +85,7 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
       forceSignal: interrupts.forceSignal,
       confirm: (m) => ctx.confirm(m),
       fromStep: o.fromStep,
+      resumeFrom,
       kind: o.kind ?? 'run',
       runId: newRunId(),
     });

@@ -34,6 +34,8 @@ export interface EngineOptions {
   forceSignal?: AbortSignal;
   confirm: (message: string) => Promise<boolean>;
   fromStep?: string;
+  /** With fromStep: the results of an earlier run, so later steps can use earlier outputs. */
+  resumeFrom?: { runId: string; steps: StepResult[] };
   kind?: 'run' | 'drill';
   runId?: string;
 }
@@ -87,9 +89,11 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
       else if (halted) skip = halted.why === 'failed' ? `not run: step "${halted.step}" failed` : `not run: ${halted.why}`;
       else if (jumpTo !== undefined && step.id !== jumpTo) skip = `skipped: onFailure jumped to "${jumpTo}"`;
       if (step.id === jumpTo) jumpTo = undefined;
+      const earlier = !reachedFrom ? opts.resumeFrom?.steps.find((r) => r.id === step.id && r.status === 'succeeded') : undefined;
+      if (earlier) skip = `before --from-step ${opts.fromStep}; outputs from run ${opts.resumeFrom?.runId}`;
       if (skip) {
-        results.push(skipped(step, 'steps', skip));
-        scope.steps.set(step.id, { status: 'skipped', outputs: {}, durationMs: 0, attempts: 0, error: skip });
+        results.push({ ...skipped(step, 'steps', skip), outputs: earlier?.outputs ?? {} });
+        scope.steps.set(step.id, earlier ? { status: 'succeeded', outputs: earlier.outputs, durationMs: earlier.durationMs, attempts: earlier.attempts } : { status: 'skipped', outputs: {}, durationMs: 0, attempts: 0, error: skip });
         emit({ type: 'step.end', result: results[results.length - 1] as StepResult });
       } else toRun.push(step);
     }
@@ -262,7 +266,7 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
         lastError = timedOut ? `timed out after ${formatDuration(limits.timeoutMs ?? 0)}` : describeError(err);
         lastCode = timedOut ? 'timeout' : err instanceof DrctlError ? err.code : 'error';
         lastOutputs = outputsOf(err);
-        if (err instanceof DrctlError && err.exitCode === ExitCode.usage) usageFailure = true;
+        if (err instanceof DrctlError && err.exitCode === ExitCode.usage && step.critical) usageFailure = true;
         if (err instanceof DrctlError && !err.retryable) {
           return {
             result: finish('failed', { attempts: attempt, reason: lastError, errorCode: lastCode, outputs: lastOutputs }, lastError),

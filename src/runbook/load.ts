@@ -56,13 +56,24 @@ export function parseRunbook(source: string, file: string, registry: Registry): 
   }
   // Rules run on what could be read even when the shape is wrong: every mistake at once.
   const taken = new Set(problems.map((p) => p.path));
-  const ruleInput = parsed.success ? parsed.data : looseRunbook(raw as Record<string, unknown>);
+  const expanded = parsed.success ? withNotifySteps(parsed.data) : undefined;
+  const ruleInput = expanded ?? looseRunbook(raw as Record<string, unknown>);
+  const userFinally = parsed.success ? parsed.data.finally.length : Number.POSITIVE_INFINITY;
   for (const p of checkRunbook(ruleInput, registry)) {
+    // Problems in steps generated from notify: point at the notify entry the user wrote.
+    if (p.path[0] === 'finally' && typeof p.path[1] === 'number' && p.path[1] >= userFinally) {
+      const n = /^notify-(\d+)-/.exec(expanded?.finally[p.path[1]]?.id ?? '');
+      if (n) p.path = ['notify', Number(n[1]) - 1];
+      delete p.offset;
+    }
     const problem = fromRule(file, locate, doc, p);
     if (!taken.has(problem.path)) problems.push(problem);
   }
+  for (const [i, n] of (parsed.success ? parsed.data.notify : []).entries()) {
+    if (!n.webhook && !n.sms) problems.push(at(file, locate(['notify', i], false), ['notify', i], 'give webhook and/or sms'));
+  }
   if (problems.length || !parsed.success) throw new ValidationError(sortProblems(problems));
-  return { file, runbook: parsed.data };
+  return { file, runbook: expanded ?? parsed.data };
 }
 
 type Locate = (path: (string | number)[], atKey: boolean) => { line: number; col: number };
@@ -117,4 +128,23 @@ function sortProblems(ps: Problem[]): Problem[] {
 
 function firstLine(s: string): string {
   return s.split('\n')[0] ?? s;
+}
+
+/**
+ * A runbook's `notify:` entries become ordinary finally steps (so they are timed, reported and
+ * retried like any other), each guarded by the run status it is for.
+ */
+function withNotifySteps(rb: Runbook): Runbook {
+  if (!rb.notify.length) return rb;
+  const guard = { failure: "run.status != 'succeeded'", success: "run.status == 'succeeded'", always: 'true' } as const;
+  const text = (message: string | undefined) =>
+    message ?? 'drctl ${run.name} ${run.status} in ${run.elapsed}';
+  const steps = rb.notify.flatMap((n, i) => {
+    const base = { if: guard[n.when], onFailure: 'continue', critical: false, parallel: false, disaster: false, recovered: false, timeout: '30s', retries: { attempts: 3, backoff: '2s' } };
+    const out = [];
+    if (n.webhook) out.push({ ...base, id: `notify-${i + 1}-webhook`, uses: 'notify.webhook', with: { url: n.webhook, text: text(n.message) } });
+    if (n.sms) out.push({ ...base, id: `notify-${i + 1}-sms`, uses: 'twilio.sms', with: { to: n.sms, body: text(n.message) } });
+    return out;
+  });
+  return { ...rb, finally: [...rb.finally, ...steps] };
 }

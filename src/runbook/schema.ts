@@ -5,7 +5,7 @@ import { tryParseDuration } from '../time/duration.js';
 // loader validates against it, the engine's types come from it, and `drctl schema` prints the
 // JSON Schema generated from it.
 
-const ID = /^[a-z][a-z0-9_-]*$/i;
+const ID = /^[A-Za-z][A-Za-z0-9_-]*$/;
 const ACTION = /^[a-z][a-z0-9_-]*\.[a-z][a-zA-Z0-9_-]*$/;
 
 export const Duration = z
@@ -70,6 +70,15 @@ export const Step = z
   })
   .meta({ description: 'One step: an adapter action with its inputs' });
 
+export const Notify = z
+  .strictObject({
+    when: z.enum(['failure', 'success', 'always']).default('failure'),
+    webhook: z.string().optional().meta({ description: 'Slack-compatible webhook URL' }),
+    sms: z.string().optional().meta({ description: 'phone number to text through Twilio' }),
+    message: z.string().optional().meta({ description: 'default: "drctl <runbook> <status> in <elapsed>" and the failed step' }),
+  })
+  .meta({ description: 'Page someone when the run ends: by webhook and/or SMS' });
+
 export const Runbook = z
   .strictObject({
     apiVersion: z.literal('drctl/v1'),
@@ -79,6 +88,7 @@ export const Runbook = z
     inputs: z.record(z.string().regex(ID), InputSpec).default({}),
     steps: z.array(Step).min(1, 'a runbook needs at least one step'),
     finally: z.array(Step).default([]),
+    notify: z.array(Notify).default([]).meta({ description: 'Notifications sent after the finally steps' }),
   })
   .meta({ title: 'drctl runbook', description: 'A disaster-recovery runbook run by drctl' });
 

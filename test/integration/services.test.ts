@@ -104,6 +104,28 @@ describe('Twilio, Vapi, notifications and drctl health', () => {
     }
   });
 
+  it('a runbook notify: block pages on failure only', async () => {
+    const hook = await startWebhook();
+    try {
+      const write = (cmd: string) => {
+        const file = path.join(tempDir(), 'rb.yaml');
+        writeFileSync(file, `apiVersion: drctl/v1\nname: paged\nsteps:\n  - id: work\n    uses: shell.run\n    with: { command: "${cmd}" }\nnotify:\n  - when: failure\n    webhook: "${hook.url}"\n    sms: "+447700900123"\n`);
+        return file;
+      };
+      const sent = twilio.messages.length;
+      const withFrom = { ...env(), TWILIO_FROM_NUMBER: '+15005550006' };
+      expect((await drctl(['run', write('true')], { env: withFrom })).code).toBe(0);
+      expect(hook.received).toEqual([]);
+      const r = await drctl(['run', write('exit 1')], { env: withFrom });
+      expect(r.code).toBe(1);
+      expect(hook.received).toHaveLength(1);
+      expect(String(hook.received[0]!.text)).toMatch(/^drctl paged failed in \S+$/);
+      expect(twilio.messages.length).toBe(sent + 1);
+    } finally {
+      await hook.stop();
+    }
+  });
+
   it('drctl health: a mix of healthy and broken services gives the right table and exit 1; secrets never printed', async () => {
     const repoDir = tempDir('drctl-health-repo-');
     const healthy = {

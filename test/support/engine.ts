@@ -15,7 +15,7 @@ export interface EngineRun {
 
 export async function runYaml(
   yaml: string,
-  o: { vars?: Record<string, string>; env?: Record<string, string>; confirm?: (m: string) => Promise<boolean>; signal?: AbortSignal; fromStep?: string } = {},
+  o: { vars?: Record<string, string>; env?: Record<string, string>; confirm?: (m: string) => Promise<boolean>; signal?: AbortSignal; fromStep?: string; resumeFrom?: { runId: string; steps: RunReport['steps'] } } = {},
 ): Promise<EngineRun> {
   const registry = builtInRegistry();
   const { runbook } = parseRunbook(yaml, 'test.yaml', registry);
@@ -33,6 +33,7 @@ export async function runYaml(
     signal: o.signal ?? new AbortController().signal,
     confirm: o.confirm ?? (async () => true),
     fromStep: o.fromStep,
+    resumeFrom: o.resumeFrom,
   });
   return { report, events };
 }

@@ -169,6 +169,14 @@ describe('engine', () => {
     expect(report.exitCode).toBe(0);
   });
 
+  it('--from-step takes the outputs of the skipped steps from the previous run', async () => {
+    const yaml = runbook('  - id: a\n    uses: shell.run\n    with: { command: "echo from-the-first-run" }\n  - id: b\n    uses: shell.run\n    with: { command: "echo got ${steps.a.outputs.stdout}" }\n');
+    const first = await runYaml(yaml);
+    const { report } = await runYaml(yaml, { fromStep: 'b', resumeFrom: { runId: first.report.runId, steps: first.report.steps } });
+    expect(report.steps.map((s) => s.status)).toEqual(['skipped', 'succeeded']);
+    expect(report.steps[1]?.outputs.stdout).toBe('got from-the-first-run');
+  });
+
   it('fails a step whose template cannot be resolved at run time, naming the reference', async () => {
     const { report } = await runYaml(runbook('  - id: a\n    uses: shell.run\n    with: { command: "echo ${env.DRCTL_TEST_UNSET_VAR}" }\n'), {
       env: {},
