@@ -161,6 +161,20 @@ describe('logical backup and restore through a file:// repository', () => {
     expect(await pg.sql('select count(*) from blobs', 'big_restored')).toBe('6000');
   });
 
+  it('a lock left by a process that died is taken over once it has expired', async () => {
+    const dir = tempDir('drctl-repo-lock-');
+    const r = `file://${dir}`;
+    expect((await drctl(['backup', '--source', pg.url('app'), '--repo', r])).code).toBe(0);
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(path.join(dir, 'locks'), { recursive: true });
+    const stale = { owner: 'gone-host:4242', purpose: 'backup', acquiredAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-01T06:00:00.000Z' };
+    writeFileSync(path.join(dir, 'locks', 'repo.lock'), JSON.stringify(stale));
+    const b = await drctl(['backup', '--source', pg.url('app'), '--repo', r]);
+    expect(b.code, b.all).toBe(0);
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(path.join(dir, 'locks', 'repo.lock'))).toBe(false);
+  });
+
   it('expire keeps the newest N and only deletes with --confirm', async () => {
     const dir = tempDir('drctl-repo-ret-');
     const r = `file://${dir}`;

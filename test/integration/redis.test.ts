@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { drctl, tempDir } from '../support/cli.js';
@@ -100,6 +102,24 @@ describe('Redis backup and restore', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.all).toMatch(/refused the credentials/);
     expect(b.all + wrong.all).not.toContain('redis-canary-pw-5521');
+  });
+
+  it('reads the snapshot over the replication protocol when the RDB file is not on this machine', async () => {
+    const redis = await startRedis();
+    servers.push(redis);
+    const before = await seed(redis.url);
+    const dir = tempDir();
+    const repoDir = tempDir('drctl-redis-repo-');
+    const rb = path.join(dir, 'remote.yaml');
+    writeFileSync(rb, `apiVersion: drctl/v1\nname: remote-redis\nsteps:\n  - id: b\n    uses: redis.backup\n    with: { url: "${redis.url}", repo: "file://${repoDir}", source: replication }\n`);
+    const r = await drctl(['run', rb]);
+    expect(r.code, r.all).toBe(0);
+    const flush = new Redis(redis.url);
+    await flush.flushall();
+    flush.disconnect();
+    const restored = await drctl(['redis', 'restore', '--url', redis.url, '--repo', `file://${repoDir}`, '--start-command', redis.startCommand, '--yes']);
+    expect(restored.code, restored.all).toBe(0);
+    expect(await read(redis.url)).toEqual(before);
   });
 
   it('an unreachable server is one clear line', async () => {
