@@ -38,20 +38,8 @@ export async function runProcess(file: string, args: string[], opts: ProcessOpti
   if (opts.input && child.stdin) opts.input.pipe(child.stdin);
   const stopGroup = killGroupOnAbort(child.pid, opts.signal, opts.killGraceMs);
   if (opts.onLine) {
-    const onLine = opts.onLine;
-    let buf = '';
-    const feed = (chunk: Buffer) => {
-      buf += chunk.toString('utf8');
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).trimEnd();
-        buf = buf.slice(nl + 1);
-        if (line) onLine(line);
-      }
-      if (buf.length > 4096) buf = buf.slice(-4096);
-    };
-    child.stdout?.on('data', feed);
-    child.stderr?.on('data', feed);
+    child.stdout?.on('data', lineSplitter(opts.onLine));
+    child.stderr?.on('data', lineSplitter(opts.onLine));
   }
   try {
     const r = await child;
@@ -123,18 +111,7 @@ export async function spawnProcess(
     maxBuffer: { stderr: 4 * 1024 * 1024 },
   });
   const stop = killGroupOnAbort(child.pid, opts.signal);
-  if (opts.onStderrLine) {
-    const cb = opts.onStderrLine;
-    let buf = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      buf += d.toString('utf8');
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        cb(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-      }
-    });
-  }
+  if (opts.onStderrLine) child.stderr?.on('data', lineSplitter(opts.onStderrLine));
   const done = (async () => {
     try {
       const r = await child;
@@ -159,5 +136,21 @@ export async function spawnProcess(
         // gone
       }
     },
+  };
+}
+
+/** A 'data' listener that calls `onLine` for each complete, non-empty line. */
+function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
+  let buf = '';
+  return (chunk) => {
+    buf += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl).trimEnd();
+      buf = buf.slice(nl + 1);
+      if (line) onLine(line);
+    }
+    // A runaway line without newlines must not grow without bound.
+    if (buf.length > 64 * 1024) buf = buf.slice(-4096);
   };
 }

@@ -12,7 +12,7 @@ export const ObjectEntry = z.object({
 });
 export type ObjectEntry = z.output<typeof ObjectEntry>;
 
-export const TableStat = z.object({ schema: z.string(), name: z.string(), rows: z.number() });
+export const TableStat = z.object({ schema: z.string(), name: z.string(), rows: z.number(), estimated: z.boolean().optional() });
 export const DbStats = z.object({
   tables: z.array(TableStat),
   functions: z.array(z.string()),

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { runTool } from '../adapters/postgres/tools.js';
 import { OperationError } from '../errors.js';
 import { runProcess } from '../process/run-process.js';
 import { secrets } from '../redact.js';
+import { freePort } from '../net/free-port.js';
 
 // `--scratch auto`: a throwaway PostgreSQL that drctl starts for a test restore and always
 // removes, also when the restore fails. As root it runs as the postgres user.
@@ -14,17 +14,6 @@ import { secrets } from '../redact.js';
 export interface ScratchCluster {
   url: string;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function postgresUser(): { uid: number; gid: number; name: string } | undefined {

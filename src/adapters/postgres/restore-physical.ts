@@ -14,6 +14,7 @@ import { DEFAULT_SEGMENT_SIZE, historyFileName, parseHistory, parseLsn, segmentF
 import { parseTimePoint, toPostgresTime } from '../../time/time-point.js';
 import type { ActionContext, Outputs } from '../types.js';
 import { toolPath } from './tools.js';
+import { progressMeter } from '../progress.js';
 
 // Physical restore and point-in-time recovery into a data directory. Everything that can
 // refuse, refuses before the directory is touched: backup selection, WAL continuity, coverage
@@ -131,13 +132,8 @@ async function extract(ctx: ActionContext, repo: Repository, m: Manifest, dir: s
   if (!entry) throw new OperationError('backup.empty', `backup ${m.id} has no objects`);
   const tar = await spawnProcess('tar', ['-x', '-f', '-', '-C', dir], { signal: ctx.signal, env: { PATH: ctx.env.PATH }, stdin: 'pipe', stdout: 'ignore' });
   const source = await repo.readObject(m, entry, { signal: ctx.signal });
-  let moved = 0;
-  source.on('data', (c: Buffer) => {
-    moved += c.length;
-    ctx.progress({ bytes: moved, total: entry.size });
-  });
   try {
-    await pipeline(source, createGunzip(), tar.stdin as NodeJS.WritableStream, { signal: ctx.signal });
+    await pipeline(source, progressMeter(ctx, entry.size), createGunzip(), tar.stdin as NodeJS.WritableStream, { signal: ctx.signal });
   } catch (err) {
     tar.kill();
     await tar.done;

@@ -8,11 +8,12 @@ import { ConfirmationError, IntegrityError, OperationError, UsageError } from '.
 import type { Manifest } from '../../repository/manifest.js';
 import type { Repository } from '../../repository/repository.js';
 import { openRepo } from '../repo-settings.js';
+import { progressMeter } from '../progress.js';
 import { parseDuration } from '../../time/duration.js';
 import { defineAction, type ActionContext, type Outputs } from '../types.js';
 import { connect } from './client.js';
 import { describeConn, parsePgUrl, quoteIdent, withDatabase, type PgConn } from './conn.js';
-import { rowCounts, relationCount, userTables } from './stats.js';
+import { EXACT_COUNT_LIMIT, rowCounts, relationCount, userTables } from './stats.js';
 import { spawnTool, toolError } from './tools.js';
 
 // postgres.restore (logical): the dump streams from the repository through decryption and
@@ -44,7 +45,7 @@ export const postgresRestore = defineAction({
   name: 'postgres.restore',
   summary: 'Restore a backup from the repository (logical into a database)',
   input: Input,
-  outputs: ['restored', 'backupId', 'recoveryPoint', 'rowCounts', 'created', 'dataDir', 'started', 'timeline', 'target', 'stoppedAt', 'walFiles'],
+  outputs: ['restored', 'backupId', 'recoveryPoint', 'rowCounts', 'estimated', 'created', 'dataDir', 'started', 'timeline', 'target', 'stoppedAt', 'walFiles'],
   describe: (i) =>
     i.targetDir ? `${i.pitr && i.pitr !== 'latest' ? `point-in-time restore to ${i.pitr}` : 'restore to the end of the archived WAL'} from ${i.backup === 'latest' ? 'the right base backup' : i.backup} into ${i.targetDir}` : `restore backup ${i.backup} into ${i.target ? 'the target database' : 'DATABASE_URL'}${i.clean ? ' (clean)' : ''}${i.jobs > 1 ? ` with ${i.jobs} jobs` : ''}`,
   async run(ctx, i) {
@@ -125,13 +126,8 @@ export async function logicalRestore(ctx: ActionContext, repo: Repository, m: Ma
     } else {
       const proc = await spawnTool('pg_restore', [...args, '--single-transaction'], { env: ctx.env, conn: target, signal: ctx.signal, stdin: 'pipe', stdout: 'ignore' });
       const source = await repo.readObject(m, entry, { signal: ctx.signal });
-      let moved = 0;
-      source.on('data', (c: Buffer) => {
-        moved += c.length;
-        ctx.progress({ bytes: moved, total: entry.size });
-      });
       try {
-        await pipeline(source, proc.stdin as NodeJS.WritableStream);
+        await pipeline(source, progressMeter(ctx, entry.size), proc.stdin as NodeJS.WritableStream);
       } catch (err) {
         if (err instanceof IntegrityError || ctx.signal.aborted) {
           // Bad data: stop pg_restore before it can commit anything.
@@ -154,17 +150,25 @@ export async function logicalRestore(ctx: ActionContext, repo: Repository, m: Ma
     if (spool) await rm(spool, { recursive: true, force: true });
   }
 
+  // pg_restore leaves the planner without statistics; ANALYZE gives them back (as pg_restore's
+  // documentation advises) and gives large tables' row counts without counting every row.
   const db = await connect(target, { signal: ctx.signal });
-  let counts: { schema: string; name: string; rows: number }[];
+  let counts: { schema: string; name: string; rows: number; estimated?: boolean }[];
   try {
-    counts = await rowCounts(db, await userTables(db));
+    await db.query('analyze');
+    counts = await rowCounts(db, await userTables(db), EXACT_COUNT_LIMIT);
   } finally {
     await db.close();
   }
   const byName: Record<string, number> = {};
-  for (const t of counts) byName[t.schema === 'public' ? t.name : `${t.schema}.${t.name}`] = t.rows;
-  for (const [name, rows] of Object.entries(byName)) ctx.log(`${name}: ${rows} rows`);
-  return { restored: true, backupId: m.id, recoveryPoint: m.recoveryPoint, rowCounts: byName, created };
+  const estimated: string[] = [];
+  for (const t of counts) {
+    const name = t.schema === 'public' ? t.name : `${t.schema}.${t.name}`;
+    byName[name] = t.rows;
+    if (t.estimated) estimated.push(name);
+  }
+  for (const [name, rows] of Object.entries(byName)) ctx.log(`${name}: ${estimated.includes(name) ? '~' : ''}${rows} rows`);
+  return { restored: true, backupId: m.id, recoveryPoint: m.recoveryPoint, rowCounts: byName, estimated, created };
 }
 
 async function dropDatabase(ctx: ActionContext, target: PgConn): Promise<void> {

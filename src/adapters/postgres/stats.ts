@@ -16,17 +16,43 @@ export async function userTables(db: Db): Promise<{ schema: string; name: string
   );
 }
 
-/** Exact row counts, in one statement. */
-export async function rowCounts(db: Db, tables: { schema: string; name: string }[]): Promise<{ schema: string; name: string; rows: number }[]> {
+/**
+ * Row counts: exact (one statement) for tables the planner believes smaller than
+ * `exactBelow` rows, or that were never analysed; the planner's estimate, marked, for larger
+ * ones, where count(*) would cost as much as the backup itself. Comparisons allow a tolerance
+ * for estimated counts.
+ */
+export async function rowCounts(
+  db: Db,
+  tables: { schema: string; name: string }[],
+  exactBelow = Number.POSITIVE_INFINITY,
+): Promise<{ schema: string; name: string; rows: number; estimated?: boolean }[]> {
   if (!tables.length) return [];
-  const parts = tables.map((t, i) => `select ${i} as i, count(*)::bigint as n from only ${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
-  const rows = await db.query<{ i: number; n: string }>(parts.join(' union all '));
-  const byIndex = new Map(rows.map((r) => [Number(r.i), Number(r.n)]));
-  return tables.map((t, i) => ({ ...t, rows: byIndex.get(i) ?? 0 }));
+  const estimates = new Map<string, number>();
+  if (Number.isFinite(exactBelow)) {
+    const est = await db.query<{ schema: string; name: string; n: string }>(
+      `select n.nspname as schema, c.relname as name, c.reltuples::bigint as n from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'p')`,
+    );
+    for (const e of est) estimates.set(`${e.schema}.${e.name}`, Number(e.n));
+  }
+  const big = (t: { schema: string; name: string }) => (estimates.get(`${t.schema}.${t.name}`) ?? -1) >= exactBelow;
+  const exact = tables.filter((t) => !big(t));
+  const counted = new Map<number, number>();
+  if (exact.length) {
+    const parts = exact.map((t, i) => `select ${i} as i, count(*)::bigint as n from only ${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
+    for (const r of await db.query<{ i: number; n: string }>(parts.join(' union all '))) counted.set(Number(r.i), Number(r.n));
+  }
+  return tables.map((t) => {
+    if (big(t)) return { ...t, rows: estimates.get(`${t.schema}.${t.name}`)!, estimated: true };
+    return { ...t, rows: counted.get(exact.indexOf(t)) ?? 0 };
+  });
 }
 
-export async function collectStats(db: Db): Promise<DbStats> {
-  const tables = await rowCounts(db, await userTables(db));
+/** Tables of this many rows or more (by the planner's estimate) are not counted exactly. */
+export const EXACT_COUNT_LIMIT = 1_000_000;
+
+export async function collectStats(db: Db, exactBelow = EXACT_COUNT_LIMIT): Promise<DbStats> {
+  const tables = await rowCounts(db, await userTables(db), exactBelow);
   const functions = await db.query<{ f: string }>(
     `select n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' as f
        from pg_proc p join pg_namespace n on n.oid = p.pronamespace

@@ -94,8 +94,10 @@ export function registerRestore(program: Command, act: Action): void {
         const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
         if (r.exitCode === 0 && out?.rowCounts && typeof out.rowCounts === 'object') {
           const { formatTable } = await import('../../report/table.js');
-          const rows = Object.entries(out.rowCounts as Record<string, number>).map(([t, n]) => [t, String(n)]);
+          const estimated = new Set((out.estimated ?? []) as string[]);
+          const rows = Object.entries(out.rowCounts as Record<string, number>).map(([t, n]) => [t, `${estimated.has(t) ? '~' : ''}${n}`]);
           process.stdout.write(`restored ${String(out.backupId)} (data as of ${String(out.recoveryPoint)})\n${formatTable(['table', 'rows'], rows)}`);
+          if (estimated.size) process.stdout.write('~ planner estimate after ANALYZE (tables of a million rows or more)\n');
         }
         return r.exitCode;
       }),
