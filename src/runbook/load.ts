@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Node, type Document } from 'yaml';
 import type { Registry } from '../adapters/registry.js';
 import { UsageError, ValidationError, type Problem } from '../errors.js';
 import { checkRunbook, looseRunbook, type RuleProblem } from './rules.js';
@@ -36,7 +36,23 @@ export function parseRunbook(source: string, file: string, registry: Registry): 
   }
   if (problems.length) throw new ValidationError(problems);
 
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    // yaml leaves some problems to toJS: an alias used before its anchor, alias bombs.
+    let pos = { line: 1, col: 1 };
+    visit(doc, {
+      Alias(_key, node) {
+        if (node.resolve(doc) === undefined && node.range) {
+          pos = lines.linePos(node.range[0]);
+          return visit.BREAK;
+        }
+        return undefined;
+      },
+    });
+    throw new ValidationError([{ file, line: pos.line, col: pos.col, message: firstLine((err as Error).message) }]);
+  }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     throw new ValidationError([{ file, line: 1, col: 1, message: 'a runbook is a YAML mapping (apiVersion, name, steps, ...)' }]);
   }

@@ -70,7 +70,7 @@ describe('loader fuzz', () => {
         }
         check(s);
       }),
-      { numRuns: 1500 },
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 1500) },
     );
   });
 
@@ -80,7 +80,7 @@ describe('loader fuzz', () => {
         check(JSON.stringify(v));
         check(VALID.replace('  - id: notify', `  - ${JSON.stringify(v)}\n  - id: notify`));
       }),
-      { numRuns: 500 },
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 500) },
     );
   });
 

@@ -37,6 +37,12 @@ describe('runbook loader', () => {
     expect(problems('apiVersion: drctl/v1\nname: x\nsteps:\n  - id: a\n    uses: [shell.run\n')[0]).toMatch(/^rb\.yaml:\d+:\d+ /);
   });
 
+  it('an alias used before its anchor is a located error, not a crash (found by the fuzz test)', () => {
+    expect(problems('apiVersion: drctl/v1\nname: x\nsteps:\n  - id: a\n    uses: *nope\n')).toEqual([
+      'rb.yaml:5:11 Unresolved alias (the anchor must be set before the alias): nope',
+    ]);
+  });
+
   it('rejects duplicate keys and duplicate step ids', () => {
     const out = problems(
       'apiVersion: drctl/v1\nname: x\nsteps:\n  - id: a\n    uses: shell.run\n    with: { command: "true" }\n  - id: a\n    uses: shell.run\n    with: { command: "true" }\n',
