@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { freePort } from '../../src/net/free-port.js';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,16 +37,20 @@ export function asPostgres(bin: string, args: string[]): [string, string[]] {
   return IS_ROOT ? ['runuser', ['-u', 'postgres', '--', path.join(PG_BIN, bin), ...args]] : [path.join(PG_BIN, bin), args];
 }
 
-/** Makes a directory usable by the postgres user when running as root. */
-export function giveToPostgres(p: string): void {
-  if (!IS_ROOT) return;
-  const uid = Number(process.env.PG_UID ?? 101);
-  const gid = Number(process.env.PG_GID ?? 104);
-  chownSync(p, uid, gid);
+/** The postgres user's ids when running as root (looked up: they differ between machines). */
+export function postgresIds(): { uid: number; gid: number } | undefined {
+  if (!IS_ROOT) return undefined;
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const [name, , uid, gid] = line.split(':');
+    if (name === 'postgres') return { uid: Number(uid), gid: Number(gid) };
+  }
+  throw new Error('running as root but there is no postgres user: install postgresql (./scripts/test.sh does)');
 }
 
-export function postgresIds(): { uid: number; gid: number } | undefined {
-  return IS_ROOT ? { uid: Number(process.env.PG_UID ?? 101), gid: Number(process.env.PG_GID ?? 104) } : undefined;
+/** Makes a directory usable by the postgres user when running as root. */
+export function giveToPostgres(p: string): void {
+  const ids = postgresIds();
+  if (ids) chownSync(p, ids.uid, ids.gid);
 }
 
 export async function startPostgres(o: { password?: string; settings?: Record<string, string> } = {}): Promise<PgServer> {
