@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { chownSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,6 +21,11 @@ export function ownedByPostgres(dir: string): string {
 }
 
 export async function startArchivingPostgres(): Promise<ArchivingServer> {
+  // archive_command runs drctl as the server's user: it must be able to read the checkout.
+  if (postgresIds()) {
+    const r = spawnSync('runuser', ['-u', 'postgres', '--', process.execPath, CLI, '--version']);
+    if (r.status !== 0) throw new Error(`the postgres user cannot run ${CLI} (archive_command needs it): check the permissions of the checkout's directories`);
+  }
   const repoDir = ownedByPostgres(tempDir('drctl-pitr-repo-'));
   const repo = `file://${repoDir}`;
   const command = `DRCTL_REPO=${repo} ${process.execPath} ${CLI} wal-push %p`;

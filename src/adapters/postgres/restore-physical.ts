@@ -12,6 +12,7 @@ import { fetchWal, listWal, readWal, type WalObject } from '../../pitr/wal-archi
 import { ancestry, planWal, selectBaseBackup, type RecoveryTarget, type WalPlan } from '../../pitr/select.js';
 import { DEFAULT_SEGMENT_SIZE, historyFileName, parseHistory, parseLsn, segmentForLsn, segmentNumber, timelineOf } from '../../pitr/wal-names.js';
 import { parseTimePoint, toPostgresTime } from '../../time/time-point.js';
+import { formatDuration } from '../../time/duration.js';
 import type { ActionContext, Outputs } from '../types.js';
 import { toolPath } from './tools.js';
 import { progressMeter } from '../progress.js';
@@ -102,8 +103,10 @@ export async function physicalRestore(ctx: ActionContext, repo: Repository, i: P
   // With no transaction replayed, the data is complete up to the newest WAL replayed (or, when
   // stopping at consistency, the backup's end).
   const recoveryPoint = outcome.lastCommit ?? outcome.stopTime ?? (i.immediate ? backup.stoppedAt : plan.lastSegment.mtime.toISOString());
-  ctx.log(`promoted on timeline ${outcome.newTimeline ?? '?'}; data as of ${recoveryPoint || 'the backup'}`);
-  return { ...base, restored: true, started: true, recoveryPoint, timeline: outcome.newTimeline ?? 0, stoppedAt: outcome.stopTime ?? '' };
+  // Data lost: from the target (or now, for latest) back to the last transaction recovered.
+  const lostMs = Math.max(0, (target === 'latest' ? Date.now() : target.getTime()) - Date.parse(recoveryPoint));
+  ctx.log(`promoted on timeline ${outcome.newTimeline ?? '?'}; data as of ${recoveryPoint} (${formatDuration(lostMs)} before ${target === 'latest' ? 'now' : 'the target'})`);
+  return { ...base, restored: true, started: true, recoveryPoint, dataLossMs: lostMs, timeline: outcome.newTimeline ?? 0, stoppedAt: outcome.stopTime ?? '' };
 }
 
 async function readAll(repo: Repository, w: WalObject, signal: AbortSignal): Promise<string> {

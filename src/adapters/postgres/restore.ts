@@ -45,7 +45,7 @@ export const postgresRestore = defineAction({
   name: 'postgres.restore',
   summary: 'Restore a backup from the repository (logical into a database)',
   input: Input,
-  outputs: ['restored', 'backupId', 'recoveryPoint', 'rowCounts', 'estimated', 'created', 'dataDir', 'started', 'timeline', 'target', 'stoppedAt', 'walFiles'],
+  outputs: ['restored', 'backupId', 'recoveryPoint', 'rowCounts', 'estimated', 'created', 'dataDir', 'started', 'timeline', 'target', 'stoppedAt', 'walFiles', 'dataLossMs'],
   describe: (i) =>
     i.targetDir ? `${i.pitr && i.pitr !== 'latest' ? `point-in-time restore to ${i.pitr}` : 'restore to the end of the archived WAL'} from ${i.backup === 'latest' ? 'the right base backup' : i.backup} into ${i.targetDir}` : `restore backup ${i.backup} into ${i.target ? 'the target database' : 'DATABASE_URL'}${i.clean ? ' (clean)' : ''}${i.jobs > 1 ? ` with ${i.jobs} jobs` : ''}`,
   async run(ctx, i) {

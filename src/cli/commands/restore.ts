@@ -68,10 +68,11 @@ export function registerRestore(program: Command, act: Action): void {
             },
           });
           const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
+          const { formatDuration } = await import('../../time/duration.js');
           if (r.exitCode === 0 && out) {
             process.stdout.write(
               out.started
-                ? `restored ${String(out.backupId)} into ${String(out.dataDir)}; promoted on timeline ${String(out.timeline)}; data as of ${String(out.recoveryPoint || out.stoppedAt)}\n`
+                ? `restored ${String(out.backupId)} into ${String(out.dataDir)}; promoted on timeline ${String(out.timeline)}; data as of ${String(out.recoveryPoint || out.stoppedAt)} (RPO ${formatDuration(Number(out.dataLossMs ?? 0))})\n`
                 : `restored ${String(out.backupId)} into ${String(out.dataDir)} with ${String(out.walFiles)} WAL file(s) spooled; start it with: pg_ctl -D ${String(out.dataDir)} start\n`,
             );
           }
