@@ -1,16 +1,16 @@
 // The one wrapper for child processes (pg_dump, pg_restore, pg_basebackup, sh...): execa,
 // loaded lazily; its own process group so a timeout stops grandchildren too; SIGTERM then
-// SIGKILL; stderr kept for the error message.
+// SIGKILL; stderr kept for the error message. spawnProcess streams; runProcess collects.
 
 export interface ProcessOptions {
   signal: AbortSignal;
   cwd?: string;
   env?: Record<string, string | undefined>;
-  /** Piped to the child's stdin. */
-  input?: NodeJS.ReadableStream;
+  /** Called with each line of stdout and stderr as it arrives. */
   onLine?: (line: string) => void;
   /** Milliseconds between SIGTERM and SIGKILL. */
   killGraceMs?: number;
+  /** Keep at most this many bytes of stdout. */
   maxBuffer?: number;
 }
 
@@ -23,35 +23,20 @@ export interface ProcessResult {
 
 /** Runs a command to completion and returns its result; never rejects on a non-zero exit. */
 export async function runProcess(file: string, args: string[], opts: ProcessOptions): Promise<ProcessResult> {
-  const { execa } = await import('execa');
-  opts.signal.throwIfAborted();
-  const child = execa(file, args, {
-    cwd: opts.cwd,
-    env: opts.env,
-    extendEnv: false,
-    detached: true,
-    reject: false,
-    stdin: opts.input ? 'pipe' : 'ignore',
-    maxBuffer: opts.maxBuffer ?? 16 * 1024 * 1024,
-    lines: false,
+  const child = await spawnProcess(file, args, { signal: opts.signal, env: opts.env, cwd: opts.cwd, onStderrLine: opts.onLine, killGraceMs: opts.killGraceMs });
+  const max = opts.maxBuffer ?? 16 * 1024 * 1024;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const onLine = opts.onLine ? lineSplitter(opts.onLine) : undefined;
+  child.stdout.on('data', (c: Buffer) => {
+    if (size < max) {
+      chunks.push(c);
+      size += c.length;
+    }
+    onLine?.(c);
   });
-  if (opts.input && child.stdin) opts.input.pipe(child.stdin);
-  const stopGroup = killGroupOnAbort(child.pid, opts.signal, opts.killGraceMs);
-  if (opts.onLine) {
-    child.stdout?.on('data', lineSplitter(opts.onLine));
-    child.stderr?.on('data', lineSplitter(opts.onLine));
-  }
-  try {
-    const r = await child;
-    return {
-      exitCode: typeof r.exitCode === 'number' ? r.exitCode : 128,
-      signal: r.signal ?? undefined,
-      stdout: String(r.stdout ?? ''),
-      stderr: String(r.stderr ?? ''),
-    };
-  } finally {
-    stopGroup();
-  }
+  const r = await child.done;
+  return { ...r, stdout: Buffer.concat(chunks).toString('utf8').slice(0, max).replace(/\r?\n$/, '') };
 }
 
 /** Kills the process group of `pid` when `signal` aborts; returns a function that disarms it. */
@@ -94,7 +79,15 @@ export interface Spawned {
 export async function spawnProcess(
   file: string,
   args: string[],
-  opts: { signal: AbortSignal; env?: Record<string, string | undefined>; cwd?: string; stdin?: 'pipe' | 'ignore'; stdout?: 'pipe' | 'ignore'; onStderrLine?: (l: string) => void },
+  opts: {
+    signal: AbortSignal;
+    env?: Record<string, string | undefined>;
+    cwd?: string;
+    stdin?: 'pipe' | 'ignore';
+    stdout?: 'pipe' | 'ignore';
+    onStderrLine?: (l: string) => void;
+    killGraceMs?: number;
+  },
 ): Promise<Spawned> {
   const { execa } = await import('execa');
   opts.signal.throwIfAborted();
@@ -110,7 +103,7 @@ export async function spawnProcess(
     buffer: { stdout: false, stderr: true },
     maxBuffer: { stderr: 4 * 1024 * 1024 },
   });
-  const stop = killGroupOnAbort(child.pid, opts.signal);
+  const stop = killGroupOnAbort(child.pid, opts.signal, opts.killGraceMs);
   if (opts.onStderrLine) child.stderr?.on('data', lineSplitter(opts.onStderrLine));
   const done = (async () => {
     try {
@@ -119,7 +112,8 @@ export async function spawnProcess(
         exitCode: typeof r.exitCode === 'number' ? r.exitCode : 128,
         signal: r.signal ?? undefined,
         stdout: '',
-        stderr: Buffer.isBuffer(r.stderr) ? r.stderr.toString('utf8') : String(r.stderr ?? ''),
+        // With encoding 'buffer', execa hands stderr back as a Uint8Array.
+        stderr: r.stderr instanceof Uint8Array ? Buffer.from(r.stderr).toString('utf8') : String(r.stderr ?? ''),
       };
     } finally {
       stop();

@@ -8,7 +8,8 @@ import { defineAction, type ActionContext, type Outputs } from '../types.js';
 import { connect, type Db } from './client.js';
 import { describeConn, parsePgUrl, type PgConn } from './conn.js';
 import { collectStats } from './stats.js';
-import { spawnTool, toolError } from './tools.js';
+import { storeToolOutput } from './store-output.js';
+import { spawnTool } from './tools.js';
 
 // postgres.backup: pg_dump -Fc streamed into the repository through sha256 (and encryption),
 // never buffered whole nor spooled to disk. pg_dump runs in a snapshot exported by a
@@ -70,25 +71,17 @@ async function logicalBackup(ctx: ActionContext, conn: PgConn, repoUrl: string |
       // they describe exactly the dumped data and cost no extra wall time.
       const statsRead = collectStats(db);
       statsRead.catch(() => {});
-      let entry;
-      try {
-        entry = await repo.writeObject(id, 'dump.pgc', dump.stdout as Readable, {
-          signal: ctx.signal,
-          onBytes: (bytes) => {
-            ctx.progress({ bytes, total: Number(source.databaseSize) || undefined });
-            if (bytes > 1024 * 1024) crashPoint('backup-during-upload');
-          },
-        });
-      } catch (err) {
-        dump.kill();
-        await dump.done;
-        throw err;
-      }
-      const result = await dump.done;
-      if (result.exitCode !== 0) {
-        await repo.storage.remove(`backups/${id}/${entry.path}`).catch(() => {});
-        throw toolError('pg_dump', result);
-      }
+      const entry = await storeToolOutput(ctx, repo, {
+        backupId: id,
+        name: 'dump.pgc',
+        tool: 'pg_dump',
+        child: dump,
+        body: dump.stdout as Readable,
+        total: Number(source.databaseSize) || undefined,
+        onBytes: (bytes) => {
+          if (bytes > 1024 * 1024) crashPoint('backup-during-upload');
+        },
+      });
       if (entry.size === 0) throw new OperationError('postgres.backup', 'pg_dump produced no output');
       const stats = await statsRead;
       await db.query('commit');

@@ -12,7 +12,8 @@ import { sourceInfo } from './backup.js';
 import { connect } from './client.js';
 import { describeConn, type PgConn } from './conn.js';
 import { collectStats } from './stats.js';
-import { spawnTool, toolError } from './tools.js';
+import { storeToolOutput } from './store-output.js';
+import { spawnTool } from './tools.js';
 
 // postgres.backup type base: pg_basebackup's tar stream (gzip level 1 on the client) flows
 // into the repository. The manifest records start/stop LSN, timeline and WAL range, and is
@@ -51,22 +52,14 @@ export async function baseBackup(ctx: ActionContext, conn: PgConn, repoUrl: stri
       tarOut.on('error', (e) => peek.destroy(e));
       peek.on('error', (e) => gzip.destroy(e));
       tarOut.pipe(peek).pipe(gzip);
-      let entry;
-      try {
-        entry = await repo.writeObject(id, 'base.tar.gz', gzip, {
-          signal: ctx.signal,
-          onBytes: (bytes) => ctx.progress({ bytes, total: Number(source.databaseSize) || undefined }),
-        });
-      } catch (err) {
-        proc.kill();
-        await proc.done;
-        throw err;
-      }
-      const result = await proc.done;
-      if (result.exitCode !== 0) {
-        await repo.storage.remove(`backups/${id}/${entry.path}`).catch(() => {});
-        throw toolError('pg_basebackup', result);
-      }
+      const entry = await storeToolOutput(ctx, repo, {
+        backupId: id,
+        name: 'base.tar.gz',
+        tool: 'pg_basebackup',
+        child: proc,
+        body: gzip,
+        total: Number(source.databaseSize) || undefined,
+      });
       const label = parseBackupLabel(peek.files.get('backup_label')?.toString('utf8') ?? '');
       const range = parseManifestWalRange(peek.files.get('backup_manifest')?.toString('utf8') ?? '');
       if (!label || !range) throw new OperationError('postgres.basebackup', 'the base backup has no backup_label or backup_manifest with its WAL range');
