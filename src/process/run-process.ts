@@ -1,3 +1,5 @@
+import { Writable } from 'node:stream';
+
 // The one wrapper for child processes (pg_dump, pg_restore, pg_basebackup, sh...): execa,
 // loaded lazily; its own process group so a timeout stops grandchildren too; SIGTERM then
 // SIGKILL; stderr kept for the error message. spawnProcess streams; runProcess collects.
@@ -147,4 +149,35 @@ function lineSplitter(onLine: (line: string) => void): (chunk: Buffer) => void {
     // A runaway line without newlines must not grow without bound.
     if (buf.length > 64 * 1024) buf = buf.slice(-4096);
   };
+}
+
+/**
+ * A sink that feeds a child's stdin and keeps draining after the child stops reading. tar
+ * exits at the end-of-archive marker, before the trailing padding: the source must still be
+ * read to its end so its checksum is verified, and the child's exit code decides the rest.
+ */
+export function childStdinSink(stdin: NodeJS.WritableStream): Writable {
+  let closed = false;
+  const onGone = () => {
+    closed = true;
+  };
+  stdin.on('error', onGone);
+  stdin.on('close', onGone);
+  return new Writable({
+    write(chunk: Buffer, _e, cb) {
+      if (closed) return cb();
+      if (stdin.write(chunk)) return cb();
+      const go = () => {
+        stdin.off('drain', go);
+        stdin.off('close', go);
+        cb();
+      };
+      stdin.on('drain', go);
+      stdin.on('close', go);
+    },
+    final(cb) {
+      if (closed) return cb();
+      stdin.end(() => cb());
+    },
+  });
 }

@@ -26,7 +26,3 @@ export function parseRepoUrl(url: string, what = '--repo'): RepoLocation {
   }
   return { kind: 'file', path: path.resolve(u) };
 }
-
-export function formatRepoUrl(loc: RepoLocation): string {
-  return loc.kind === 'file' ? `file://${loc.path}` : `s3://${loc.bucket}${loc.prefix ? `/${loc.prefix}` : ''}`;
-}

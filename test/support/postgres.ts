@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { freePort } from '../../src/net/free-port.js';
 import os from 'node:os';
@@ -134,4 +134,3 @@ export async function psqlFile(pg: PgServer, file: string, db = 'postgres'): Pro
   await run(path.join(PG_BIN, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', pg.url(db), '-f', file], { maxBuffer: 64 * 1024 * 1024 });
 }
 
-export { spawn };

@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
 import { ConfirmationError, OperationError, UsageError } from '../../errors.js';
-import { spawnProcess } from '../../process/run-process.js';
+import { childStdinSink, spawnProcess } from '../../process/run-process.js';
 import type { Manifest } from '../../repository/manifest.js';
 import type { Repository } from '../../repository/repository.js';
 import { fetchWal, listWal, readWal, type WalObject } from '../../pitr/wal-archive.js';
@@ -136,7 +136,7 @@ async function extract(ctx: ActionContext, repo: Repository, m: Manifest, dir: s
   const tar = await spawnProcess('tar', ['-x', '-f', '-', '-C', dir], { signal: ctx.signal, env: { PATH: ctx.env.PATH }, stdin: 'pipe', stdout: 'ignore' });
   const source = await repo.readObject(m, entry, { signal: ctx.signal });
   try {
-    await pipeline(source, progressMeter(ctx, entry.size), createGunzip(), tar.stdin as NodeJS.WritableStream, { signal: ctx.signal });
+    await pipeline(source, progressMeter(ctx, entry.size), createGunzip(), childStdinSink(tar.stdin as NodeJS.WritableStream), { signal: ctx.signal });
   } catch (err) {
     tar.kill();
     await tar.done;

@@ -15,6 +15,7 @@ import { connect } from './client.js';
 import { describeConn, parsePgUrl, quoteIdent, withDatabase, type PgConn } from './conn.js';
 import { EXACT_COUNT_LIMIT, rowCounts, relationCount, userTables } from './stats.js';
 import { spawnTool, toolError } from './tools.js';
+import { childStdinSink } from '../../process/run-process.js';
 
 // postgres.restore (logical): the dump streams from the repository through decryption and
 // sha256 verification into pg_restore, in one transaction. The verifier holds back the last
@@ -127,7 +128,7 @@ export async function logicalRestore(ctx: ActionContext, repo: Repository, m: Ma
       const proc = await spawnTool('pg_restore', [...args, '--single-transaction'], { env: ctx.env, conn: target, signal: ctx.signal, stdin: 'pipe', stdout: 'ignore' });
       const source = await repo.readObject(m, entry, { signal: ctx.signal });
       try {
-        await pipeline(source, progressMeter(ctx, entry.size), proc.stdin as NodeJS.WritableStream);
+        await pipeline(source, progressMeter(ctx, entry.size), childStdinSink(proc.stdin as NodeJS.WritableStream));
       } catch (err) {
         if (err instanceof IntegrityError || ctx.signal.aborted) {
           // Bad data: stop pg_restore before it can commit anything.
