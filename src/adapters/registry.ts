@@ -22,6 +22,7 @@ import { manualNote } from './manual/note.js';
 import { envBackup, envRestore } from './env/env-file.js';
 import { postgresCopyRows } from './postgres/copy-rows.js';
 import { postgresStop } from './postgres/stop.js';
+import { postgresArchiveNow } from './postgres/switch-wal.js';
 
 // The one place that lists the actions. Adapter modules are light: heavy SDKs are imported
 // inside run(), so building the registry costs nothing at start-up.
@@ -99,5 +100,6 @@ export function builtInRegistry(): Registry {
     envRestore,
     postgresCopyRows,
     postgresStop,
+    postgresArchiveNow,
   ]);
 }

@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OperationError } from '../../errors.js';
 import { listWal } from '../../pitr/wal-archive.js';
-import { parseLsn, segmentForLsn } from '../../pitr/wal-names.js';
+import { parseLsn, segmentForLsn, timelineOf } from '../../pitr/wal-names.js';
 import { parseBackupLabel, parseManifestWalRange, TarPeek } from '../../pitr/tar-peek.js';
 import { createGzip } from 'node:zlib';
 import { crashPoint } from '../../testing-faults.js';
@@ -68,7 +68,7 @@ export async function baseBackup(ctx: ActionContext, conn: PgConn, repoUrl: stri
       const walStart = segmentForLsn(parseLsn(start.lsn), start.tli, segSize);
       const walStop = segmentForLsn(parseLsn(stop), start.tli, segSize);
       ctx.log(`backup ${id}: WAL ${walStart} .. ${walStop}; waiting for ${walStop} in the archive`);
-      await waitForArchived(ctx, repo, walStop, start.tli, archiveTimeoutMs, s.ac);
+      await waitForArchived(ctx, repo, walStop, archiveTimeoutMs, s.ac);
       crashPoint('backup-before-manifest');
       const stoppedAt = new Date();
       const manifest = await repo.commit({
@@ -95,16 +95,24 @@ export async function baseBackup(ctx: ActionContext, conn: PgConn, repoUrl: stri
   }
 }
 
-async function waitForArchived(ctx: ActionContext, repo: Awaited<ReturnType<typeof openRepo>>, segment: string, timeline: number, timeoutMs: number, archiveCommand: string): Promise<void> {
+/** Waits until `segment` is in the repository's archive; the error names archive_command. */
+export async function waitForArchived(
+  ctx: ActionContext,
+  repo: Awaited<ReturnType<typeof openRepo>>,
+  segment: string,
+  timeoutMs: number,
+  archiveCommand: string,
+  why = 'which this base backup needs',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if ((await listWal(repo, timeline)).some((w) => w.name === segment)) return;
+    if ((await listWal(repo, timelineOf(segment))).some((w) => w.name === segment)) return;
     if (Date.now() > deadline) {
       throw new OperationError(
         'postgres.archiveTimeout',
-        `WAL segment ${segment}, which this base backup needs, did not reach ${repo.storage.location} within ${Math.round(timeoutMs / 1000)}s. Check archive_command (now: '${archiveCommand}'): it must be 'drctl wal-push %p' into this repository`,
+        `WAL segment ${segment}, ${why}, did not reach ${repo.storage.location} within ${Math.round(timeoutMs / 1000)}s. Check archive_command (now: '${archiveCommand}'): it must be 'drctl wal-push %p' into this repository`,
       );
     }
-    await sleep(500, undefined, { signal: ctx.signal });
+    await sleep(250, undefined, { signal: ctx.signal });
   }
 }
