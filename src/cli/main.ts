@@ -1,26 +1,58 @@
 import { Command, CommanderError, Option } from 'commander';
-import { registerBackup } from './commands/backup.js';
-import { registerBackups } from './commands/backups.js';
-import { registerHistory } from './commands/history.js';
-import { registerRestore } from './commands/restore.js';
-import { registerVerify } from './commands/verify.js';
-import { registerHealth } from './commands/health.js';
-import { registerDrill } from './commands/drill.js';
-import { registerRollback } from './commands/rollback.js';
-import { registerRedis } from './commands/redis.js';
-import { registerWal } from './commands/wal.js';
-import { registerPlan } from './commands/plan.js';
-import { registerRun } from './commands/run.js';
-import { registerSchema } from './commands/schema.js';
-import { registerValidate } from './commands/validate.js';
-import { actionFactory, collect } from './program.js';
+import { actionFactory, collect, type Action } from './program.js';
 import { drctlVersion } from '../version.js';
 
 // The drctl program: global options, one registration per command, and the only place that
-// turns errors into one line and an exit code.
+// turns errors into one line and an exit code. Only the command being run is loaded: the others
+// are listed from the table below, so `drctl --help` loads one module, not seventeen.
+
+type Register = (program: Command, act: Action) => void;
+
+interface CommandEntry {
+  names: string[];
+  /** `name <args>` and the one line shown in `drctl --help`, for each name. */
+  listing: [string, string][];
+  load: () => Promise<Register>;
+}
+
+const COMMANDS: CommandEntry[] = [
+  { names: ['run'], listing: [['run <runbook>', 'run a runbook (a path, or a name in the runbooks dir)']], load: async () => (await import('./commands/run.js')).registerRun },
+  { names: ['validate'], listing: [['validate <runbook...>', 'check runbooks: schema, actions, references; every error as file:line:col']], load: async () => (await import('./commands/validate.js')).registerValidate },
+  { names: ['plan'], listing: [['plan <runbook>', 'show what a runbook would do, with timeouts, budgets and targets; touches nothing']], load: async () => (await import('./commands/plan.js')).registerPlan },
+  { names: ['schema'], listing: [['schema', 'print the runbook JSON Schema (for editors: yaml-language-server)']], load: async () => (await import('./commands/schema.js')).registerSchema },
+  { names: ['history'], listing: [['history', 'list earlier runs and drills with their times and RTO verdicts, or verification results']], load: async () => (await import('./commands/history.js')).registerHistory },
+  { names: ['backup'], listing: [['backup', 'back up PostgreSQL into the repository; prints the new backup id']], load: async () => (await import('./commands/backup.js')).registerBackup },
+  { names: ['restore'], listing: [['restore', 'restore a backup into a database, or to a point in time into a data directory, verifying every checksum']], load: async () => (await import('./commands/restore.js')).registerRestore },
+  { names: ['backups'], listing: [['backups', 'list, show and expire backups in the repository']], load: async () => (await import('./commands/backups.js')).registerBackups },
+  {
+    names: ['wal-push', 'wal-fetch'],
+    listing: [
+      ['wal-push <path>', "archive one WAL file into the repository (archive_command = 'drctl wal-push %p')"],
+      ['wal-fetch <name> <dest>', "restore one WAL file from the repository (restore_command = 'drctl wal-fetch %f %p')"],
+    ],
+    load: async () => (await import('./commands/wal.js')).registerWal,
+  },
+  { names: ['verify-backups'], listing: [['verify-backups', 'prove the backups restorable: age, size, checksums, WAL continuity, drift, optional test restore; exit 1 on any failure']], load: async () => (await import('./commands/verify.js')).registerVerify },
+  { names: ['redis'], listing: [['redis', 'Redis RDB snapshots into and out of the repository']], load: async () => (await import('./commands/redis.js')).registerRedis },
+  { names: ['health'], listing: [['health [runbook]', 'check PostgreSQL, Redis, HTTP endpoints, Twilio, Vapi and backup age in parallel; one table; exit 1 on any failure']], load: async () => (await import('./commands/health.js')).registerHealth },
+  { names: ['drill'], listing: [['drill <runbook>', 'run a runbook as a DR drill: measure RTO/RPO against its targets, record it, compare with earlier drills; exit 3 on a miss']], load: async () => (await import('./commands/drill.js')).registerDrill },
+  { names: ['rollback'], listing: [['rollback', 'deploy an earlier version, gate on health checks, revert automatically if the gate fails']], load: async () => (await import('./commands/rollback.js')).registerRollback },
+];
+
+const VALUE_OPTIONS = new Set(['--config', '--env-file', '--runbooks', '--log-format', '--log-level', '--report']);
+
+/** The command argv asks for (also for `help <command>`), skipping global options and their values. */
+export function requestedCommand(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (VALUE_OPTIONS.has(a)) i++;
+    else if (!a.startsWith('-') && a !== 'help') return a;
+  }
+  return undefined;
+}
 
 
-export function buildProgram(setExit: (code: number) => void): Command {
+export async function buildProgram(setExit: (code: number) => void, args: string[] = []): Promise<Command> {
   const program = new Command('drctl')
     .description('Disaster-recovery runbooks: validate, run, time against RTO/RPO, report.')
     .version(drctlVersion(), '--version')
@@ -40,20 +72,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
       writeErr: (s) => process.stderr.write(s),
     });
   const act = actionFactory(setExit);
-  registerRun(program, act);
-  registerValidate(program, act);
-  registerPlan(program, act);
-  registerSchema(program, act);
-  registerHistory(program, act);
-  registerBackup(program, act);
-  registerRestore(program, act);
-  registerBackups(program, act);
-  registerWal(program, act);
-  registerVerify(program, act);
-  registerRedis(program, act);
-  registerHealth(program, act);
-  registerDrill(program, act);
-  registerRollback(program, act);
+  const wanted = requestedCommand(args);
+  for (const entry of COMMANDS) {
+    if (wanted !== undefined && entry.names.includes(wanted)) {
+      (await entry.load())(program, act);
+      // The one-line descriptions live in the table above, for the listing and the command alike.
+      for (const [usage, summary] of entry.listing) program.commands.find((c) => c.name() === usage.split(' ')[0])?.description(summary);
+    } else for (const [usage, summary] of entry.listing) program.command(usage).description(summary);
+  }
   const override = (c: Command) => {
     c.exitOverride();
     c.commands.forEach(override);
@@ -65,7 +91,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
 /** Runs the CLI; resolves to the exit code (the caller exits). */
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
-  const program = buildProgram((c) => (code = c));
+  const program = await buildProgram((c) => (code = c), argv.slice(2));
   try {
     await program.parseAsync(argv);
     return code;

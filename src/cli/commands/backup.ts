@@ -5,7 +5,6 @@ import type { Action } from '../program.js';
 export function registerBackup(program: Command, act: Action): void {
   program
     .command('backup')
-    .description('back up PostgreSQL into the repository; prints the new backup id')
     .option('--source <pg-url>', 'database to back up (default: config source, DATABASE_URL)')
     .option('--repo <url>', 'repository: file:///path or s3://bucket/prefix (default: config repo, DRCTL_REPO)')
     .option('--type <type>', 'logical (pg_dump) or base (pg_basebackup, for point-in-time recovery)', 'logical')

@@ -3,7 +3,7 @@ import type { Action } from '../program.js';
 
 // drctl backups list|show|expire: the catalog and retention of a repository.
 export function registerBackups(program: Command, act: Action): void {
-  const backups = program.command('backups').description('list, show and expire backups in the repository');
+  const backups = program.command('backups');
 
   backups
     .command('list')

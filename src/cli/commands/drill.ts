@@ -8,7 +8,6 @@ import { collect, type Action } from '../program.js';
 export function registerDrill(program: Command, act: Action): void {
   program
     .command('drill')
-    .description('run a runbook as a DR drill: measure RTO/RPO against its targets, record it, compare with earlier drills; exit 3 on a miss')
     .argument('<runbook>', 'runbook file or name')
     .option('--var <name=value>', 'set a runbook input (repeatable)', collect, [])
     .option('--repo <url>', 'also keep the drill record in this repository (default: config repo, DRCTL_REPO)')

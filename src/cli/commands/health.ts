@@ -6,7 +6,6 @@ import { collect, type Action } from '../program.js';
 export function registerHealth(program: Command, act: Action): void {
   program
     .command('health')
-    .description('check PostgreSQL, Redis, HTTP endpoints, Twilio, Vapi and backup age in parallel; one table; exit 1 on any failure')
     .argument('[runbook]', 'health runbook (default: health)', 'health')
     .option('--var <name=value>', 'set a runbook input (repeatable)', collect, [])
     .option('--json', 'print the table as JSON')

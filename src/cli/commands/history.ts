@@ -5,7 +5,6 @@ import type { Action } from '../program.js';
 export function registerHistory(program: Command, act: Action): void {
   program
     .command('history')
-    .description('list earlier runs and drills with their times and RTO verdicts')
     .option('--runbook <name>', 'only this runbook')
     .option('--limit <n>', 'at most this many', '20')
     .option('--json', 'print as JSON')

@@ -5,7 +5,6 @@ import { collect, type Action } from '../program.js';
 export function registerPlan(program: Command, act: Action): void {
   program
     .command('plan')
-    .description('show what a runbook would do, with timeouts, budgets and targets; touches nothing')
     .argument('<runbook>', 'runbook file or name')
     .option('--var <name=value>', 'set a runbook input (repeatable)', collect, [])
     .option('--json', 'print the plan as JSON')

@@ -3,7 +3,7 @@ import type { Action } from '../program.js';
 
 // drctl redis backup|restore: Redis RDB snapshots through runbooks/redis-{backup,restore}.yaml.
 export function registerRedis(program: Command, act: Action): void {
-  const redis = program.command('redis').description('Redis RDB snapshots into and out of the repository');
+  const redis = program.command('redis');
   redis
     .command('backup')
     .description('BGSAVE (waiting for completion the reliable way) and store the RDB; prints the backup id')

@@ -24,7 +24,6 @@ interface RestoreFlags {
 export function registerRestore(program: Command, act: Action): void {
   program
     .command('restore')
-    .description('restore a backup into a database, or to a point in time into a data directory, verifying every checksum')
     .option('--backup <id>', 'backup id, or latest (PITR: the newest base backup that ended before the target)', 'latest')
     .option('--pitr <time>', 'recover to this time: ISO 8601 with offset, "10 minutes ago", now-10m, or latest')
     .option('--target-dir <path>', 'data directory for a physical / point-in-time restore')

@@ -7,7 +7,6 @@ import type { Action } from '../program.js';
 export function registerRollback(program: Command, act: Action): void {
   program
     .command('rollback')
-    .description('deploy an earlier version, gate on health checks, revert automatically if the gate fails (runbooks/rollback.yaml)')
     .requiredOption('--to-version <v>', 'the version to roll back to')
     .option('--deploy-command <cmd>', 'deploys $VERSION (default: DRCTL_DEPLOY_COMMAND)')
     .option('--version-url <url>', 'returns the running version as JSON {"version": ...} (default: DRCTL_VERSION_URL)')

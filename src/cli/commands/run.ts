@@ -5,7 +5,6 @@ import { collect, type Action } from '../program.js';
 export function registerRun(program: Command, act: Action): void {
   program
     .command('run')
-    .description('run a runbook (a path, or a name in the runbooks dir)')
     .argument('<runbook>', 'runbook file or name')
     .option('--var <name=value>', 'set a runbook input (repeatable)', collect, [])
     .option('--from-step <id>', 'start at this step; earlier steps are skipped')

@@ -5,7 +5,6 @@ import type { Action } from '../program.js';
 export function registerSchema(program: Command, act: Action): void {
   program
     .command('schema')
-    .description('print the runbook JSON Schema (for editors: yaml-language-server)')
     .action(
       act(async () => {
         const { runbookJsonSchema } = await import('../../runbook/schema.js');

@@ -5,7 +5,6 @@ import type { Action } from '../program.js';
 export function registerValidate(program: Command, act: Action): void {
   program
     .command('validate')
-    .description('check runbooks: schema, actions, references; every error as file:line:col')
     .argument('<runbook...>', 'runbook files or names')
     .action(
       act(async (ctx, _opts: object, runbooks: string[]) => {

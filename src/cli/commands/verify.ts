@@ -21,7 +21,6 @@ interface VerifyFlags {
 export function registerVerify(program: Command, act: Action): void {
   program
     .command('verify-backups')
-    .description('prove the backups restorable: age, size, checksums, WAL continuity, drift, optional test restore; exit 1 on any failure')
     .option('--repo <url>', 'repository (default: config repo, DRCTL_REPO)')
     .option('--max-age <duration>', 'newest backup may be this old (default: config targets.rpo, else 24h)')
     .option('--wal-max-age <duration>', 'newest archived WAL segment may be this old (default: --max-age)')

@@ -7,7 +7,6 @@ import type { Action } from '../program.js';
 export function registerWal(program: Command, act: Action): void {
   program
     .command('wal-push')
-    .description("archive one WAL file into the repository (archive_command = 'drctl wal-push %p')")
     .argument('<path>', 'WAL file, as PostgreSQL passes %p')
     .option('--repo <url>', 'repository (default: config repo, DRCTL_REPO)')
     .action(
@@ -22,7 +21,6 @@ export function registerWal(program: Command, act: Action): void {
 
   program
     .command('wal-fetch')
-    .description("restore one WAL file from the repository (restore_command = 'drctl wal-fetch %f %p'); exit 1 when it is not archived")
     .argument('<name>', 'WAL file name, as PostgreSQL passes %f')
     .argument('<dest>', 'where to write it, as PostgreSQL passes %p')
     .option('--repo <url>', 'repository (default: config repo, DRCTL_REPO)')
