@@ -216,7 +216,7 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
           typeof step.if === 'boolean' ? step.if
           : isTemplate(step.if) ? renderString(step.if, scope.strict())
           : evaluate(parseExpression(step.if), scope.strict());
-        if (!truthy(cond)) return { result: skippedResult(step, section, 'condition is false', base), outcome: 'skipped' };
+        if (!truthy(cond)) return { result: skipped(step, section, 'condition is false', base), outcome: 'skipped' };
       } catch (err) {
         const msg = `if: ${errorMessage(err)}`;
         return { result: finish('failed', { attempts: 0, reason: msg, errorCode: 'template' }, msg), outcome: 'failed' };
@@ -319,11 +319,7 @@ function statusOf(why: 'failed' | 'declined' | 'interrupted' | undefined, failed
   return failed || why === 'failed' ? 'failed' : 'succeeded';
 }
 
-function skipped(step: Step, section: 'steps' | 'finally', reason: string): StepResult {
-  return skippedResult(step, section, reason, {});
-}
-
-function skippedResult(step: Step, section: 'steps' | 'finally', reason: string, base: Partial<StepResult>): StepResult {
+function skipped(step: Step, section: 'steps' | 'finally', reason: string, base: Partial<StepResult> = {}): StepResult {
   return {
     id: step.id,
     uses: step.uses,

@@ -9,7 +9,8 @@ import { decryptStream, encryptStream } from '../repository/crypto.js';
 import { VerifyingStream } from '../repository/hashing.js';
 import type { RepoHandle } from '../repository/repo-handle.js';
 import type { ObjectInfo } from '../repository/storage.js';
-import { walFileKind } from './wal-names.js';
+import { historyFileName, parseHistory, timelineOf, walFileKind } from './wal-names.js';
+import { ancestry, type Ancestry } from './select.js';
 
 // Archived WAL: wal/<timeline>/<file name>-<sha256 of the plaintext>. The checksum in the
 // name (as pgBackRest does) makes every object self-verifying, lets a listing alone answer
@@ -145,4 +146,22 @@ export async function fetchWal(repo: RepoHandle, name: string, dest: string, sig
     throw err;
   }
   return true;
+}
+
+/**
+ * The timeline to recover along (the requested one, else the newest in the archive, else
+ * `fallback`) and its ancestry from its history file.
+ */
+export async function recoveryTimeline(
+  repo: RepoHandle,
+  wal: WalObject[],
+  o: { requested?: number; fallback: number; signal?: AbortSignal },
+): Promise<{ timeline: number; anc: Ancestry }> {
+  const timelines = [...new Set(wal.map((w) => timelineOf(w.name)))].sort((a, b) => a - b);
+  const timeline = o.requested ?? timelines[timelines.length - 1] ?? o.fallback;
+  const history = wal.find((w) => w.name === historyFileName(timeline));
+  if (!history) return { timeline, anc: ancestry([]) };
+  let text = '';
+  for await (const c of await readWal(repo, history, o.signal)) text += (c as Buffer).toString('utf8');
+  return { timeline, anc: ancestry(parseHistory(text)) };
 }

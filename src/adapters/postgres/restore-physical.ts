@@ -8,9 +8,9 @@ import { ConfirmationError, OperationError, UsageError } from '../../errors.js';
 import { childStdinSink, spawnProcess } from '../../process/run-process.js';
 import type { Manifest } from '../../repository/manifest.js';
 import type { Repository } from '../../repository/repository.js';
-import { fetchWal, listWal, readWal, type WalObject } from '../../pitr/wal-archive.js';
-import { ancestry, planWal, selectBaseBackup, type RecoveryTarget, type WalPlan } from '../../pitr/select.js';
-import { DEFAULT_SEGMENT_SIZE, historyFileName, parseHistory, parseLsn, segmentForLsn, segmentNumber, timelineOf } from '../../pitr/wal-names.js';
+import { fetchWal, listWal, recoveryTimeline, type WalObject } from '../../pitr/wal-archive.js';
+import { planWal, selectBaseBackup, type RecoveryTarget, type WalPlan } from '../../pitr/select.js';
+import { DEFAULT_SEGMENT_SIZE, parseLsn, segmentForLsn, segmentNumber } from '../../pitr/wal-names.js';
 import { parseTimePoint, toPostgresTime } from '../../time/time-point.js';
 import { formatDuration } from '../../time/duration.js';
 import type { ActionContext, Outputs } from '../types.js';
@@ -57,10 +57,7 @@ export async function physicalRestore(ctx: ActionContext, repo: Repository, i: P
 
   // 1. Plan, touching nothing.
   const [cat, wal] = await Promise.all([repo.catalog(), listWal(repo)]);
-  const timelines = [...new Set(wal.map((w) => timelineOf(w.name)))].sort((a, b) => a - b);
-  const timeline = i.timeline ?? timelines[timelines.length - 1] ?? 1;
-  const history = wal.find((w) => w.name === historyFileName(timeline));
-  const anc = ancestry(history ? parseHistory(await readAll(repo, history, ctx.signal)) : []);
+  const { timeline, anc } = await recoveryTimeline(repo, wal, { requested: i.timeline, fallback: 1, signal: ctx.signal });
   let backup: Manifest;
   if (i.backup === 'latest') backup = selectBaseBackup(cat.backups, target, timeline, anc);
   else {
@@ -107,12 +104,6 @@ export async function physicalRestore(ctx: ActionContext, repo: Repository, i: P
   const lostMs = Math.max(0, (target === 'latest' ? Date.now() : target.getTime()) - Date.parse(recoveryPoint));
   ctx.log(`promoted on timeline ${outcome.newTimeline ?? '?'}; data as of ${recoveryPoint} (${formatDuration(lostMs)} before ${target === 'latest' ? 'now' : 'the target'})`);
   return { ...base, restored: true, started: true, recoveryPoint, dataLossMs: lostMs, timeline: outcome.newTimeline ?? 0, stoppedAt: outcome.stopTime ?? '' };
-}
-
-async function readAll(repo: Repository, w: WalObject, signal: AbortSignal): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of await readWal(repo, w, signal)) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 async function prepareTargetDir(ctx: ActionContext, dir: string): Promise<void> {

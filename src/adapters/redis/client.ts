@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { OperationError, UsageError } from '../../errors.js';
+import { DrctlError, OperationError, UsageError } from '../../errors.js';
 import { secrets } from '../../redact.js';
 
 // ioredis, loaded lazily, with errors as one line and INFO parsed into a map.
@@ -44,7 +44,9 @@ export async function connectRedis(t: RedisTarget, signal?: AbortSignal): Promis
   return client;
 }
 
-export function redisError(err: unknown, t: RedisTarget): OperationError {
+export function redisError(err: unknown, t: RedisTarget): DrctlError {
+  // Already one of ours (a failed check, bad input, a declined confirmation): keep it.
+  if (err instanceof DrctlError) return err;
   const e = err as { code?: string; message?: string };
   const at = `${t.host}:${t.port}`;
   if (e.code === 'ECONNREFUSED') return new OperationError('redis.connect', `cannot connect to Redis at ${at}: connection refused`);

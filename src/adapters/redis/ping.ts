@@ -29,7 +29,7 @@ export const redisPing = defineAction({
       if (problems.length) throw new OperationError('redis.unhealthy', `Redis at ${t.host}:${t.port}: ${problems.join('; ')}`);
       return { role, latencyMs, usedMemory: Number(all.used_memory ?? 0), connectedClients: Number(all.connected_clients ?? 0), lastSave: Number(all.rdb_last_save_time ?? 0), figure };
     } catch (err) {
-      throw err instanceof OperationError ? err : redisError(err, t);
+      throw redisError(err, t);
     } finally {
       client.disconnect();
     }

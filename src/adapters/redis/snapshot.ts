@@ -1,8 +1,7 @@
-import { createReadStream, existsSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { createWriteStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
@@ -110,7 +109,7 @@ export const redisBackup = defineAction({
       ctx.log(`backup ${id}: ${keys} keys, ${entry.size} bytes`);
       return { backupId: id, bytes: m.size, keys, recoveryPoint: m.recoveryPoint };
     } catch (err) {
-      throw err instanceof OperationError || err instanceof UsageError ? err : redisError(err, t);
+      throw redisError(err, t);
     } finally {
       client.disconnect();
     }
@@ -147,7 +146,7 @@ export const redisRestore = defineAction({
       current = await keyCount(client);
     } catch (err) {
       client.disconnect();
-      throw err instanceof OperationError || err instanceof UsageError ? err : redisError(err, t);
+      throw redisError(err, t);
     }
     // Verified before anything is stopped: the snapshot goes to a temp name next to the RDB.
     const tmp = `${file}.drctl-restore`;
