@@ -3,3 +3,18 @@
 export function crashPoint(name: string): void {
   if (process.env.DRCTL_FAULT === name) process.kill(process.pid, 'SIGKILL');
 }
+
+/**
+ * Pause points for the concurrency tests: DRCTL_PAUSE=<name>:<file> makes drctl create <file>
+ * when it reaches that point and wait there until the file is removed, so a test can act while
+ * drctl is exactly there. Unset in production, where this is a no-op.
+ */
+export async function pausePoint(name: string): Promise<void> {
+  const spec = process.env.DRCTL_PAUSE;
+  if (!spec?.startsWith(`${name}:`)) return;
+  const file = spec.slice(name.length + 1);
+  const { existsSync, writeFileSync } = await import('node:fs');
+  const { setTimeout: sleep } = await import('node:timers/promises');
+  writeFileSync(file, `${process.pid}\n`);
+  while (existsSync(file)) await sleep(20);
+}

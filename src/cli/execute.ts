@@ -114,7 +114,7 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
     const { incidentReport } = await import('../report/incident.js');
     const { writeAtomic } = await import('../report/files.js');
     const file = `${ctx.stateDir}/incidents/${report.runId}.md`;
-    await writeAtomic(file, secrets.redact(incidentReport(report)));
+    await writeAtomic(file, secrets.redact(incidentReport(report)), { private: true });
     process.stderr.write(`incident record: ${file}\n`);
   }
   return { exitCode: report.exitCode, report };

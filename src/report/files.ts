@@ -1,4 +1,4 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { RunReport } from '../engine/step-result.js';
@@ -33,9 +33,18 @@ export async function writeReports(report: RunReport, files: string[]): Promise<
   }
 }
 
-export async function writeAtomic(file: string, content: string): Promise<void> {
-  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+/**
+ * Writes a file atomically. Reports follow the user's umask; drctl's own state (history,
+ * incident records) is `private`: 0600 files in 0700 directories whatever the umask.
+ */
+export async function writeAtomic(file: string, content: string, o: { private?: boolean } = {}): Promise<void> {
+  await mkdir(path.dirname(path.resolve(file)), { recursive: true, mode: o.private ? 0o700 : 0o777 });
   const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, content);
-  await rename(tmp, file);
+  try {
+    await writeFile(tmp, content, { mode: o.private ? 0o600 : 0o666, flag: 'w' });
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
 }

@@ -11,9 +11,10 @@ export function historyDir(stateDir: string): string {
 
 export async function saveRun(stateDir: string, report: RunReport): Promise<string> {
   const dir = historyDir(stateDir);
-  await mkdir(dir, { recursive: true });
+  // Run history names hosts, databases and errors: private to drctl's user.
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   const file = path.join(dir, `${report.runId}-${report.runbook}.json`);
-  await writeAtomic(file, `${JSON.stringify(report, null, 2)}\n`);
+  await writeAtomic(file, `${JSON.stringify(report, null, 2)}\n`, { private: true });
   return file;
 }
 

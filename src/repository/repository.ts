@@ -5,24 +5,16 @@ import { IntegrityError, OperationError, UsageError } from '../errors.js';
 import { drctlVersion } from '../version.js';
 import { decryptStream, encryptStream } from './crypto.js';
 import { HashCounter, VerifyingStream } from './hashing.js';
+import { acquireLock, type LockOptions } from './lock.js';
 import { parseManifest, sealManifest, type Manifest, type ObjectEntry } from './manifest.js';
 import type { StorageSettings } from './open-storage.js';
 import { RepoHandle } from './repo-handle.js';
-import { ObjectExistsError, ObjectMissingError, readSmall, type ObjectInfo } from './storage.js';
+import { ObjectMissingError, readSmall, type ObjectInfo } from './storage.js';
 import { isTempKey } from './storage/file.js';
 
 // The backup repository, format 1, over any storage driver:
 //   drctl-repo.json, backups/<id>/data/..., backups/<id>/manifest.json (last), wal/, history/.
 // Commands talk to this class, never to S3 or the filesystem directly.
-
-const LOCK_KEY = 'locks/repo.lock';
-
-export interface LockInfo {
-  owner: string;
-  purpose: string;
-  acquiredAt: string;
-  expiresAt: string;
-}
 
 export interface Catalog {
   backups: Manifest[];
@@ -177,39 +169,11 @@ export class Repository extends RepoHandle {
   }
 
   /**
-   * Takes the repository lock (backup, expire). A lock past its expiry is taken over; a live one
-   * fails with who holds it. The returned function releases it.
+   * Takes the repository lock (backup, expire): see lock.ts. A stale lock is taken over, a live
+   * one waited for up to `waitMs` or reported with its holder. The returned function releases it.
    */
-  async lock(purpose: string, ttlMs = 6 * 3600_000): Promise<() => Promise<void>> {
-    const owner = `${os.hostname()}:${process.pid}`;
-    const body = () => {
-      const now = new Date();
-      const info: LockInfo = { owner, purpose, acquiredAt: now.toISOString(), expiresAt: new Date(now.getTime() + ttlMs).toISOString() };
-      return Readable.from([Buffer.from(JSON.stringify(info))]);
-    };
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await this.storage.put(LOCK_KEY, body(), { ifAbsent: true });
-        return async () => {
-          await this.storage.remove(LOCK_KEY).catch(() => {});
-        };
-      } catch (err) {
-        if (!(err instanceof ObjectExistsError)) throw err;
-        let held: LockInfo | undefined;
-        try {
-          held = JSON.parse((await readSmall(this.storage, LOCK_KEY)).toString('utf8')) as LockInfo;
-        } catch {
-          held = undefined;
-        }
-        if (held && Date.parse(held.expiresAt) > Date.now()) {
-          throw new OperationError(
-            'repo.locked',
-            `${this.storage.location} is locked by ${held.owner} for ${held.purpose} since ${held.acquiredAt} (expires ${held.expiresAt}); if that process is gone, remove ${LOCK_KEY}`,
-          );
-        }
-        await this.storage.remove(LOCK_KEY); // expired or unreadable: take it over
-      }
-    }
-    throw new OperationError('repo.locked', `${this.storage.location}: could not take the lock`);
+  async lock(purpose: string, o: LockOptions = {}): Promise<() => Promise<void>> {
+    const held = await acquireLock(this.storage, purpose, o);
+    return () => held.release();
   }
 }

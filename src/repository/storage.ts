@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { IntegrityError, OperationError } from '../errors.js';
 
 // The one small interface every storage driver implements (pgBackRest's StorageInterface in
 // spirit). Keys are relative, '/'-separated. Writes are atomic: a reader sees the whole object
@@ -16,12 +17,21 @@ export interface PutOptions {
   ifAbsent?: boolean;
   /** Called as bytes are accepted, for progress output. */
   onBytes?: (bytes: number) => void;
+  /**
+   * What the stored bytes must be, when the caller knows: checked after the last byte landed
+   * and before the object becomes visible, so a mismatch never becomes an object.
+   */
+  expect?: { size?: number; sha256?: string };
 }
 
 export interface Storage {
   /** Where it points, for messages (never with credentials). */
   readonly location: string;
-  /** Streams `body` to `key`; atomic. Rejects with ObjectExistsError when ifAbsent and present. */
+  /**
+   * Streams `body` to `key`; atomic. Every byte is checked to have landed (count, and the
+   * stored size) before the object becomes visible; a full disk rejects with DiskFullError and
+   * leaves nothing behind. Rejects with ObjectExistsError when ifAbsent and present.
+   */
   put(key: string, body: Readable, o?: PutOptions): Promise<void>;
   /** A stream of the object, or ObjectMissingError. */
   get(key: string, o?: { signal?: AbortSignal }): Promise<Readable>;
@@ -32,6 +42,8 @@ export interface Storage {
   /**
    * Optional capability: copy a local file in one pass while hashing it, then store it under
    * the key `keyFor(sha256)` unless that exists. Used by wal-push, which runs per segment.
+   * The object becomes visible only once all `size` bytes are stored and synced; `existed`
+   * says an object of that key was there already (its content is not checked here).
    */
   importFile?(localPath: string, keyFor: (sha256: string) => string): Promise<{ key: string; sha256: string; size: number; existed: boolean }>;
 }
@@ -46,6 +58,21 @@ export class ObjectMissingError extends Error {
   constructor(readonly key: string) {
     super(`${key} does not exist`);
   }
+}
+
+/** The repository's disk (or quota) is full: one line with what was needed and what is free. */
+export class DiskFullError extends OperationError {
+  constructor(where: string, needed: number | undefined, free: number | undefined, atLeast = false) {
+    const need = needed === undefined ? 'more space needed' : `${atLeast ? 'at least ' : ''}${needed} bytes needed`;
+    super('repo.diskFull', `repository disk full: ${need}, ${free === undefined ? 'unknown' : free} free (${where})`);
+    // Retrying at once cannot help; the operator has to make room.
+    this.retryable = false;
+  }
+}
+
+/** The stored object is not what was sent (a short write, a store that lost bytes). */
+export function storedMismatch(where: string, key: string, detail: string): IntegrityError {
+  return new IntegrityError(`${where}: writing ${key}: ${detail}; the object was not stored`);
 }
 
 /** Reads a small object whole (manifests, lock files). */

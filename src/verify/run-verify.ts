@@ -18,6 +18,7 @@ import { formatBytes } from '../report/pretty.js';
 import { formatDuration } from '../time/duration.js';
 import { ageCheck, compareStats, driftChecks, existenceChecks, sizeCheck, type CheckResult, type VerifyOptions } from './checks.js';
 import { startScratchCluster } from './scratch-cluster.js';
+import { walReadCheck, type Subset } from './wal-read.js';
 
 // verify-backups: every check by name with its figure; the result goes to the repository's
 // history (history/verify/) and, optionally, a Prometheus textfile.
@@ -29,6 +30,8 @@ export interface VerifyRunOptions extends VerifyOptions {
   /** A PostgreSQL URL (a database is created there and dropped), or 'auto'. */
   scratch?: string;
   metricsFile?: string;
+  /** Which archived WAL to re-read: all, N% or n/m (restic's --read-data-subset). */
+  readDataSubset?: Subset;
 }
 
 export interface VerifyResult {
@@ -103,6 +106,16 @@ async function walChecks(ctx: ActionContext, repo: Repository, backups: Manifest
     const age = now.getTime() - plan.lastSegment.mtime.getTime();
     const figure = `newest segment ${plan.lastSegment.name} archived ${formatDuration(age)} ago (max ${formatDuration(o.walMaxAgeMs)})`;
     out.push({ name: 'wal-age', status: age <= o.walMaxAgeMs ? 'pass' : 'fail', figure, backup: newestBase.id });
+    // Names prove continuity; only reading the data proves it can be replayed.
+    out.push(
+      await walReadCheck(repo, plan.files, {
+        segmentSize: Number(newestBase.extra?.walSegmentSize ?? DEFAULT_SEGMENT_SIZE),
+        subset: o.readDataSubset ?? { kind: 'all' },
+        since: newestBase.pg!.walStart,
+        backup: newestBase.id,
+        signal: ctx.signal,
+      }),
+    );
   } catch (err) {
     out.push({ name: 'wal-continuity', status: 'fail', figure: errorMessage(err), backup: newestBase.id });
   }

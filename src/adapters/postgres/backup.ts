@@ -10,6 +10,7 @@ import { describeConn, parsePgUrl, type PgConn } from './conn.js';
 import { collectStats } from './stats.js';
 import { storeToolOutput } from './store-output.js';
 import { spawnTool } from './tools.js';
+import { lockWaitMs } from '../../repository/lock.js';
 
 // postgres.backup: pg_dump -Fc streamed into the repository through sha256 (and encryption),
 // never buffered whole nor spooled to disk. pg_dump runs in a snapshot exported by a
@@ -53,7 +54,7 @@ async function logicalBackup(ctx: ActionContext, conn: PgConn, repoUrl: string |
   const db = await connect(conn, { signal: ctx.signal });
   try {
     const repo = await openRepo(ctx, repoUrl, { create: true });
-    const release = await repo.lock('backup');
+    const release = await repo.lock('backup', { waitMs: await lockWaitMs(ctx.env), log: (l) => ctx.log(l) });
     try {
       await db.query('begin isolation level repeatable read, read only');
       const [snap] = await db.query<{ snapshot: string; now: Date }>('select pg_export_snapshot() as snapshot, now() as now');

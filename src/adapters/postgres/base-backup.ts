@@ -14,6 +14,7 @@ import { describeConn, type PgConn } from './conn.js';
 import { collectStats } from './stats.js';
 import { storeToolOutput } from './store-output.js';
 import { spawnTool } from './tools.js';
+import { lockWaitMs } from '../../repository/lock.js';
 
 // postgres.backup type base: pg_basebackup's tar stream (gzip level 1 on the client) flows
 // into the repository. The manifest records start/stop LSN, timeline and WAL range, and is
@@ -36,7 +37,7 @@ export async function baseBackup(ctx: ActionContext, conn: PgConn, repoUrl: stri
     }
     const segSize = Number(s.seg);
     const repo = await openRepo(ctx, repoUrl, { create: true });
-    const release = await repo.lock('backup');
+    const release = await repo.lock('backup', { waitMs: await lockWaitMs(ctx.env), log: (l) => ctx.log(l) });
     try {
       const source: Record<string, string | number> = { ...(await sourceInfo(db, conn)), walSegmentSize: segSize };
       const stats = await collectStats(db);

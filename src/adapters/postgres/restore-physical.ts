@@ -79,7 +79,7 @@ export async function physicalRestore(ctx: ActionContext, repo: Repository, i: P
     // The files keep the server user's ownership from the tar; the directory follows them.
     const own = owner(path.join(targetDir, 'PG_VERSION'));
     const spool = path.join(targetDir, SPOOL);
-    await mkdir(spool, { recursive: true });
+    await mkdir(spool, { recursive: true, mode: 0o700 });
     await prefetch(ctx, repo, plan.files, spool);
     await writeRecoveryConfig(ctx, repo, targetDir, spool, target, i, plan);
     if (own) await chownTree(targetDir, own.uid, own.gid);

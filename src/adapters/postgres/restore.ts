@@ -121,7 +121,7 @@ export async function logicalRestore(ctx: ActionContext, repo: Repository, m: Ma
     if (i.jobs > 1) {
       spool = await mkdtemp(path.join(os.tmpdir(), 'drctl-restore-'));
       const file = path.join(spool, 'dump.pgc');
-      await pipeline(await repo.readObject(m, entry, { signal: ctx.signal }), createWriteStream(file), { signal: ctx.signal });
+      await pipeline(await repo.readObject(m, entry, { signal: ctx.signal }), createWriteStream(file, { mode: 0o600 }), { signal: ctx.signal });
       const r = await (await spawnTool('pg_restore', [...args, `--jobs=${i.jobs}`, file], { env: ctx.env, conn: target, signal: ctx.signal, stdout: 'ignore' })).done;
       if (r.exitCode !== 0) throw toolError('pg_restore', r);
     } else {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { OperationError } from '../../errors.js';
 import { parseDuration } from '../../time/duration.js';
 import { verifyRepository } from '../../verify/run-verify.js';
+import { parseSubset } from '../../verify/wal-read.js';
 import { openRepo } from '../repo-settings.js';
 import { defineAction } from '../types.js';
 
@@ -14,7 +15,7 @@ const list = (v: string | string[] | undefined): string[] =>
 
 export const repoVerify = defineAction({
   name: 'repo.verify',
-  summary: 'Verify the repository: age, size, checksums, WAL continuity, drift, optional test restore',
+  summary: 'Verify the repository: age, size, checksums, WAL continuity and reads, drift, optional test restore',
   input: z.strictObject({
     repo: z.string().optional(),
     maxAge: z.string().default('24h'),
@@ -27,6 +28,7 @@ export const repoVerify = defineAction({
     sizeBand: z.number().min(0).max(1).default(0.5),
     rowTolerance: z.number().min(0).default(0.1),
     metricsFile: z.string().optional(),
+    readDataSubset: z.string().optional().meta({ description: 'archived WAL to re-read: N% (a random sample) or n/m (one of m fixed parts); default all since the newest base backup' }),
   }),
   outputs: ['ok', 'checks', 'failed', 'summary', 'newest'],
   describe: (i) => `verify ${i.repo ?? 'the configured repository'}: newest backup younger than ${i.maxAge}, checksums${i.testRestore ? ', test restore' : ''}`,
@@ -44,6 +46,7 @@ export const repoVerify = defineAction({
       sizeBand: i.sizeBand,
       rowTolerance: i.rowTolerance,
       metricsFile: i.metricsFile,
+      readDataSubset: parseSubset(i.readDataSubset, 'readDataSubset'),
     });
     const failed = r.checks.filter((c) => c.status === 'fail').map((c) => `${c.name}${c.backup ? ` (${c.backup})` : ''}: ${c.figure}`);
     const summary = r.ok ? `all ${r.checks.filter((c) => c.status === 'pass').length} checks passed` : `${failed.length} check(s) failed: ${failed.join('; ')}`;

@@ -13,6 +13,7 @@ interface VerifyFlags {
   sizeBand?: string;
   rowTolerance?: string;
   metricsFile?: string;
+  readDataSubset?: string;
   json?: boolean;
 }
 
@@ -31,6 +32,7 @@ export function registerVerify(program: Command, act: Action): void {
     .option('--database <name>', 'a database that must have a backup (repeatable)', collect, [])
     .option('--size-band <fraction>', 'fail when the newest backup is below this fraction of the median earlier size', '0.5')
     .option('--row-tolerance <fraction>', 'allowed row-count change per table since the previous backup', '0.1')
+    .option('--read-data-subset <N%|n/m>', 're-read only part of the archived WAL: a random N% sample, or part n of m (default: all since the newest base backup)')
     .option('--metrics-file <path>', 'write a Prometheus textfile (node_exporter textfile collector)')
     .option('--json', 'print the result as JSON')
     .action(
@@ -45,6 +47,8 @@ export function registerVerify(program: Command, act: Action): void {
         const maxAge = o.maxAge ?? ctx.config.targets?.rpo ?? '24h';
         parseDuration(maxAge, '--max-age');
         if (o.walMaxAge) parseDuration(o.walMaxAge, '--wal-max-age');
+        const { parseSubset } = await import('../../verify/wal-read.js');
+        parseSubset(o.readDataSubset);
         const { executeRunbook } = await import('../execute.js');
         const { resolveRunbook } = await import('../context.js');
         const r = await executeRunbook(ctx, resolveRunbook(ctx, 'verify-backups'), {
@@ -60,6 +64,7 @@ export function registerVerify(program: Command, act: Action): void {
             sizeBand: fraction('--size-band', o.sizeBand),
             rowTolerance: fraction('--row-tolerance', o.rowTolerance),
             metricsFile: o.metricsFile,
+            readDataSubset: o.readDataSubset,
           },
         });
         const out = r.report?.steps.find((s) => s.id === 'verify')?.outputs;

@@ -1,19 +1,26 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { chown, link, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ObjectExistsError, ObjectMissingError, type ObjectInfo, type PutOptions, type Storage } from '../storage.js';
+import { DiskFullError, ObjectExistsError, ObjectMissingError, storedMismatch, type ObjectInfo, type PutOptions, type Storage } from '../storage.js';
 
-// Local filesystem driver. Writes go to a temp name in the same directory, are fsynced, then
-// renamed (or hard-linked for ifAbsent, which fails if the name is taken): a crash leaves a
-// .tmp file that `backups expire` removes, never a truncated object under its real name.
+// Local filesystem driver. Writes go to a temp name in the same directory, are checked (every
+// byte written, the synced size, the sha256 when the caller knows it), then renamed (or
+// hard-linked for ifAbsent, which fails if the name is taken): a crash or a full disk leaves at
+// most a .tmp file that `backups expire` removes, never a truncated object under its real name.
+// Everything is private to its user (0600 files, 0700 directories) whatever the umask; drctl
+// running as root writes into a repository another user owns as that user, so archive_command
+// (the postgres user) and a root cron job can share one repository.
 
 const TMP = '.tmp-';
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
 
 export class FileStorage implements Storage {
   readonly location: string;
+  private owner?: Promise<{ uid: number; gid: number } | undefined>;
 
   constructor(private readonly root: string) {
     this.location = `file://${root}`;
@@ -25,26 +32,76 @@ export class FileStorage implements Storage {
     return p;
   }
 
+  /** The repository root's owner when drctl runs as root and the root belongs to someone else. */
+  private foreignOwner(): Promise<{ uid: number; gid: number } | undefined> {
+    this.owner ??= (async () => {
+      if (process.getuid?.() !== 0) return undefined;
+      const s = await stat(this.root).catch(() => undefined);
+      return s && s.uid !== 0 ? { uid: s.uid, gid: s.gid } : undefined;
+    })();
+    return this.owner;
+  }
+
+  /** Creates a directory (and its parents) private to the repository's owner. */
+  private async mkdirs(dir: string): Promise<void> {
+    const first = await mkdir(dir, { recursive: true, mode: DIR_MODE });
+    const own = first && (await this.foreignOwner());
+    if (!own || !first) return;
+    for (let d = dir; d.startsWith(first); d = path.dirname(d)) {
+      await chown(d, own.uid, own.gid).catch(() => {});
+      if (d === first) break;
+    }
+  }
+
+  private async giveAway(fh: FileHandle): Promise<void> {
+    const own = await this.foreignOwner();
+    if (own) await fh.chown(own.uid, own.gid);
+  }
+
+  /** ENOSPC/EDQUOT as one line with what was needed and what is free; other errors unchanged. */
+  private async diskFull(err: unknown, dir: string, needed: number | undefined, atLeast: boolean): Promise<unknown> {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (code !== 'ENOSPC' && code !== 'EDQUOT') return err;
+    const fs = await statfs(dir).catch(() => undefined);
+    return new DiskFullError(this.location, needed, fs ? fs.bavail * fs.bsize : undefined, atLeast);
+  }
+
   async put(key: string, body: Readable, o: PutOptions = {}): Promise<void> {
     const dest = this.abs(key);
-    await mkdir(path.dirname(dest), { recursive: true });
+    const dir = path.dirname(dest);
     const tmp = `${dest}${TMP}${process.pid}-${randomBytes(4).toString('hex')}`;
+    const hash = createHash('sha256');
     let bytes = 0;
     const count = new Transform({
       transform(chunk: Buffer, _enc, cb) {
         bytes += chunk.length;
+        hash.update(chunk);
         o.onBytes?.(bytes);
         cb(null, chunk);
       },
     });
     try {
-      await pipeline(body, count, createWriteStream(tmp, { flags: 'wx' }), { signal: o.signal });
-      const fh = await open(tmp, 'r');
       try {
-        await fh.sync();
-      } finally {
-        await fh.close();
+        await this.mkdirs(dir);
+        const fh = await open(tmp, 'wx', FILE_MODE);
+        try {
+          await this.giveAway(fh);
+          // The stream retries short writes and fails on ENOSPC/EDQUOT; the handle stays open
+          // for the fsync and the size check.
+          await pipeline(body, count, createWriteStream('', { fd: fh, autoClose: false }), { signal: o.signal });
+          await fh.sync();
+          const stored = (await fh.stat()).size;
+          if (stored !== bytes) throw storedMismatch(this.location, key, `${stored} of ${bytes} bytes on disk (short write)`);
+        } finally {
+          await fh.close();
+        }
+      } catch (err) {
+        // What was still to come is unknown for a stream: at least what was accepted, and more.
+        throw await this.diskFull(err, dir, o.expect?.size ?? bytes, o.expect?.size === undefined);
       }
+      if (o.expect?.size !== undefined && bytes !== o.expect.size) throw storedMismatch(this.location, key, `${bytes} bytes received, ${o.expect.size} expected`);
+      const sha256 = hash.digest('hex');
+      if (o.expect?.sha256 && sha256 !== o.expect.sha256) throw storedMismatch(this.location, key, `sha256 ${sha256.slice(0, 12)}…, expected ${o.expect.sha256.slice(0, 12)}…`);
       if (o.ifAbsent) {
         try {
           await link(tmp, dest);
@@ -55,7 +112,7 @@ export class FileStorage implements Storage {
           await unlink(tmp).catch(() => {});
         }
       } else await rename(tmp, dest);
-      await syncDir(path.dirname(dest));
+      await syncDir(dir);
     } catch (err) {
       await rm(tmp, { force: true });
       throw err;
@@ -63,32 +120,48 @@ export class FileStorage implements Storage {
   }
 
   async importFile(localPath: string, keyFor: (sha256: string) => string): Promise<{ key: string; sha256: string; size: number; existed: boolean }> {
-    // One reused buffer: a fresh 16 MB allocation costs more in page faults than the copy.
     const tmpDir = this.abs('wal/');
-    await mkdir(tmpDir, { recursive: true });
     const tmp = path.join(tmpDir, `import${TMP}${process.pid}-${randomBytes(4).toString('hex')}`);
     const src = await open(localPath, 'r');
     const hash = createHash('sha256');
     let size = 0;
+    let expected: number | undefined;
     try {
-      const dst = await open(tmp, 'wx');
       try {
-        const buf = Buffer.allocUnsafe(1024 * 1024);
-        for (;;) {
-          const { bytesRead } = await src.read(buf, 0, buf.length, null);
-          if (!bytesRead) break;
-          hash.update(buf.subarray(0, bytesRead));
-          await dst.write(buf, 0, bytesRead);
-          size += bytesRead;
+        expected = (await src.stat()).size;
+        await this.mkdirs(tmpDir);
+        const dst = await open(tmp, 'wx', FILE_MODE);
+        try {
+          await this.giveAway(dst);
+          // One reused buffer: a fresh 16 MB allocation costs more in page faults than the copy.
+          const buf = Buffer.allocUnsafe(1024 * 1024);
+          for (;;) {
+            const { bytesRead } = await src.read(buf, 0, buf.length, null);
+            if (!bytesRead) break;
+            hash.update(buf.subarray(0, bytesRead));
+            // write(2) may store fewer bytes than asked (a nearly full disk): write the rest,
+            // so the next call reports ENOSPC instead of a silently shorter file.
+            for (let off = 0; off < bytesRead; ) {
+              const { bytesWritten } = await dst.write(buf, off, bytesRead - off);
+              if (bytesWritten <= 0) throw Object.assign(new Error('no progress writing'), { code: 'ENOSPC' });
+              off += bytesWritten;
+            }
+            size += bytesRead;
+          }
+          await dst.sync();
+          const stored = (await dst.stat()).size;
+          if (stored !== size) throw storedMismatch(this.location, `${path.basename(localPath)}`, `${stored} of ${size} bytes on disk (short write)`);
+        } finally {
+          await dst.close();
         }
-        await dst.sync();
-      } finally {
-        await dst.close();
+      } catch (err) {
+        throw await this.diskFull(err, tmpDir, expected, false);
       }
+      if (size !== expected) throw storedMismatch(this.location, path.basename(localPath), `read ${size} bytes of a ${expected}-byte file (it changed while being copied)`);
       const sha256 = hash.digest('hex');
       const key = keyFor(sha256);
       const dest = this.abs(key);
-      await mkdir(path.dirname(dest), { recursive: true });
+      await this.mkdirs(path.dirname(dest));
       let existed = false;
       try {
         await link(tmp, dest);

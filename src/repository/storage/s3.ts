@@ -1,12 +1,16 @@
-import type { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { OperationError } from '../../errors.js';
-import { ObjectExistsError, ObjectMissingError, type ObjectInfo, type PutOptions, type Storage } from '../storage.js';
+import { DiskFullError, ObjectExistsError, ObjectMissingError, storedMismatch, type ObjectInfo, type PutOptions, type Storage } from '../storage.js';
 
 // S3 and S3-compatible stores. The AWS SDK is imported here only, lazily. Path-style
 // addressing with a custom endpoint (AWS_ENDPOINT_URL_S3); the SDK's newer default checksums
 // are configurable because many S3-compatible stores need WHEN_REQUIRED. Uploads stream in
 // parts (lib-storage) with bounded memory; the SDK retries 5xx and dropped connections.
+// Every upload is counted and hashed as it goes; the stored size is read back (HEAD) and a
+// mismatch removes the object and fails. Single PUTs carry Content-MD5, so the store itself
+// refuses a body that arrived damaged.
 
 export interface S3Settings {
   bucket: string;
@@ -62,6 +66,8 @@ export class S3Storage implements Storage {
   async put(key: string, body: Readable, o: PutOptions = {}): Promise<void> {
     const { s3, sdk } = await this.connect();
     const Key = this.key(key);
+    const hash = createHash('sha256');
+    let bytes = 0;
     try {
       if (o.ifAbsent) {
         if (await this.stat(key)) throw new ObjectExistsError(key);
@@ -69,37 +75,66 @@ export class S3Storage implements Storage {
         const chunks: Buffer[] = [];
         for await (const c of body) chunks.push(c as Buffer);
         const buf = Buffer.concat(chunks);
+        bytes = buf.length;
+        hash.update(buf);
+        this.checkExpected(key, o, bytes, hash.copy().digest('hex'));
+        const ContentMD5 = createHash('md5').update(buf).digest('base64');
         try {
-          await s3.send(new sdk.PutObjectCommand({ Bucket: this.s.bucket, Key, Body: buf, IfNoneMatch: '*' }), { abortSignal: o.signal });
+          await s3.send(new sdk.PutObjectCommand({ Bucket: this.s.bucket, Key, Body: buf, ContentMD5, IfNoneMatch: '*' }), { abortSignal: o.signal });
         } catch (err) {
           if (statusOf(err) === 412) throw new ObjectExistsError(key);
           throw err;
         }
         o.onBytes?.(buf.length);
-        return;
+      } else {
+        const count = new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            bytes += chunk.length;
+            hash.update(chunk);
+            cb(null, chunk);
+          },
+        });
+        body.on('error', (e) => count.destroy(e));
+        const { Upload } = await import('@aws-sdk/lib-storage');
+        const upload = new Upload({
+          client: s3,
+          params: { Bucket: this.s.bucket, Key, Body: body.pipe(count) },
+          partSize: this.s.partSize,
+          queueSize: this.s.queueSize,
+          leavePartsOnError: false,
+        });
+        upload.on('httpUploadProgress', (p) => {
+          if (p.loaded !== undefined) o.onBytes?.(p.loaded);
+        });
+        const onAbort = () => void upload.abort().catch(() => {});
+        o.signal?.addEventListener('abort', onAbort, { once: true });
+        try {
+          await upload.done();
+        } finally {
+          o.signal?.removeEventListener('abort', onAbort);
+        }
+        try {
+          this.checkExpected(key, o, bytes, hash.digest('hex'));
+        } catch (err) {
+          await this.remove(key).catch(() => {});
+          throw err;
+        }
       }
-      const { Upload } = await import('@aws-sdk/lib-storage');
-      const upload = new Upload({
-        client: s3,
-        params: { Bucket: this.s.bucket, Key, Body: body },
-        partSize: this.s.partSize,
-        queueSize: this.s.queueSize,
-        leavePartsOnError: false,
-      });
-      upload.on('httpUploadProgress', (p) => {
-        if (p.loaded !== undefined) o.onBytes?.(p.loaded);
-      });
-      const onAbort = () => void upload.abort().catch(() => {});
-      o.signal?.addEventListener('abort', onAbort, { once: true });
-      try {
-        await upload.done();
-      } finally {
-        o.signal?.removeEventListener('abort', onAbort);
+      // The store must hold exactly what was sent; an object that does not is removed.
+      const stored = await this.stat(key);
+      if (stored?.size !== bytes) {
+        await this.remove(key).catch(() => {});
+        throw storedMismatch(this.location, key, stored ? `the store holds ${stored.size} of ${bytes} bytes` : 'the store does not list it after the upload');
       }
     } catch (err) {
-      if (err instanceof ObjectExistsError) throw err;
-      throw this.wrap(err, `writing ${key}`);
+      if (err instanceof ObjectExistsError || err instanceof OperationError) throw err;
+      throw this.wrap(err, `writing ${key}`, bytes);
     }
+  }
+
+  private checkExpected(key: string, o: PutOptions, bytes: number, sha256: string): void {
+    if (o.expect?.size !== undefined && bytes !== o.expect.size) throw storedMismatch(this.location, key, `${bytes} bytes received, ${o.expect.size} expected`);
+    if (o.expect?.sha256 && sha256 !== o.expect.sha256) throw storedMismatch(this.location, key, `sha256 ${sha256.slice(0, 12)}…, expected ${o.expect.sha256.slice(0, 12)}…`);
   }
 
   async get(key: string, o: { signal?: AbortSignal } = {}): Promise<Readable> {
@@ -153,10 +188,14 @@ export class S3Storage implements Storage {
     }
   }
 
-  private wrap(err: unknown, what: string): Error {
+  private wrap(err: unknown, what: string, bytes?: number): Error {
     if ((err as Error)?.name === 'AbortError') return err as Error;
     const status = statusOf(err);
     const name = nameOf(err);
+    // 507 Insufficient Storage (MinIO: XMinioStorageFull) and quota errors: the disk-full line.
+    if (status === 507 || name === 'XMinioStorageFull' || name === 'QuotaExceeded' || name === 'XMinioAdminBucketQuotaExceeded') {
+      return new DiskFullError(this.location, bytes, undefined, true);
+    }
     const msg = (err as Error)?.message ?? String(err);
     const code = (err as { code?: string }).code;
     const detail = name === 'NoSuchBucket' ? `bucket ${this.s.bucket} does not exist` : code === 'ECONNREFUSED' ? `cannot connect to ${this.s.endpoint ?? 'S3'}` : `${name ?? 'error'}${status ? ` (HTTP ${status})` : ''}: ${msg}`;
