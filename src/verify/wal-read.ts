@@ -64,6 +64,6 @@ export async function walReadCheck(repo: RepoHandle, files: WalObject[], o: { se
     bytes += n;
   }
   const what = `${chosen.length} of ${files.length} WAL file(s) since ${o.since} (${describe(o.subset)})`;
-  if (failures.length) return { name: 'wal-read', status: 'fail', figure: `${failures.length} of ${what} unreadable: ${failures.join('; ')}`, backup: o.backup };
+  if (failures.length) return { name: 'wal-read', status: 'fail', figure: `${what}: ${failures.length} unreadable: ${failures.join('; ')}`, backup: o.backup };
   return { name: 'wal-read', status: 'pass', figure: `${what}, ${formatBytes(bytes)} re-read in ${formatDuration(Date.now() - t0)}`, backup: o.backup };
 }

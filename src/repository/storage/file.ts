@@ -86,9 +86,9 @@ export class FileStorage implements Storage {
         const fh = await open(tmp, 'wx', FILE_MODE);
         try {
           await this.giveAway(fh);
-          // The stream retries short writes and fails on ENOSPC/EDQUOT; the handle stays open
-          // for the fsync and the size check.
-          await pipeline(body, count, createWriteStream('', { fd: fh, autoClose: false }), { signal: o.signal });
+          // The stream retries short writes and fails on ENOSPC/EDQUOT. It gets the bare
+          // descriptor: a FileHandle lent to a stream never closes afterwards.
+          await pipeline(body, count, createWriteStream('', { fd: fh.fd, autoClose: false }), { signal: o.signal });
           await fh.sync();
           const stored = (await fh.stat()).size;
           if (stored !== bytes) throw storedMismatch(this.location, key, `${stored} of ${bytes} bytes on disk (short write)`);
@@ -96,7 +96,9 @@ export class FileStorage implements Storage {
           await fh.close();
         }
       } catch (err) {
-        // What was still to come is unknown for a stream: at least what was accepted, and more.
+        // Free space is measured once the partial copy is gone. What was still to come is
+        // unknown for a stream: at least what was accepted.
+        await rm(tmp, { force: true });
         throw await this.diskFull(err, dir, o.expect?.size ?? bytes, o.expect?.size === undefined);
       }
       if (o.expect?.size !== undefined && bytes !== o.expect.size) throw storedMismatch(this.location, key, `${bytes} bytes received, ${o.expect.size} expected`);
@@ -155,6 +157,7 @@ export class FileStorage implements Storage {
           await dst.close();
         }
       } catch (err) {
+        await rm(tmp, { force: true });
         throw await this.diskFull(err, tmpDir, expected, false);
       }
       if (size !== expected) throw storedMismatch(this.location, path.basename(localPath), `read ${size} bytes of a ${expected}-byte file (it changed while being copied)`);
