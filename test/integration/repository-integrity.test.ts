@@ -95,15 +95,17 @@ describe('repository on a real, small file system (tmpfs)', () => {
     const repo = `file://${repoDir}`;
     const src = dir('drctl-seg-');
     const seg = segmentFile(src);
-    const init = segmentFile(src, '000000010000000000000000');
-    expect((await drctl(['wal-push', '--repo', repo, init.file])).code).toBe(0);
+    // A small first file creates the repository; the segment then meets a nearly full disk.
+    const history = path.join(src, '00000002.history');
+    writeFileSync(history, '1\t0/3000000\tno recovery target specified\n');
+    expect((await drctl(['wal-push', '--repo', repo, history])).code).toBe(0);
     const free = fill(4 * 1024 * 1024);
     try {
       const r = await drctl(['wal-push', '--repo', repo, seg.file]);
       expect(r.code, r.all).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`^drctl: repository disk full: ${SEG} bytes needed, \\d+ free \\(${repo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)\n$`));
       const left = files(path.join(repoDir, 'wal'));
-      expect(left).toEqual([expect.stringMatching(/000000010000000000000000-/)]);
+      expect(left).toEqual([expect.stringMatching(/^00000002\/00000002\.history-/)]);
       // PostgreSQL retries: while the disk is full, it fails the same way, never "already archived".
       expect((await drctl(['wal-push', '--repo', repo, seg.file])).code).toBe(1);
     } finally {
@@ -114,6 +116,7 @@ describe('repository on a real, small file system (tmpfs)', () => {
     const stored = path.join(repoDir, 'wal', '00000001', `000000010000000000000001-${seg.sha256}`);
     expect(statSync(stored).size).toBe(SEG);
     expect(createHash('sha256').update(readFileSync(stored)).digest('hex')).toBe(seg.sha256);
+    rmSync(repoDir, { recursive: true }); // room for the next test on the 20 MB file system
   });
 
   it('a backup onto a full disk fails with the disk-full line and is never listed', async (t) => {

@@ -83,15 +83,14 @@ export class FileStorage implements Storage {
     try {
       try {
         await this.mkdirs(dir);
-        const fh = await open(tmp, 'wx', FILE_MODE);
+        // The stream retries short writes and fails on ENOSPC/EDQUOT.
+        await pipeline(body, count, createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE }), { signal: o.signal });
+        const fh = await open(tmp, 'r');
         try {
-          await this.giveAway(fh);
-          // The stream retries short writes and fails on ENOSPC/EDQUOT. It gets the bare
-          // descriptor: a FileHandle lent to a stream never closes afterwards.
-          await pipeline(body, count, createWriteStream('', { fd: fh.fd, autoClose: false }), { signal: o.signal });
           await fh.sync();
           const stored = (await fh.stat()).size;
           if (stored !== bytes) throw storedMismatch(this.location, key, `${stored} of ${bytes} bytes on disk (short write)`);
+          await this.giveAway(fh);
         } finally {
           await fh.close();
         }
