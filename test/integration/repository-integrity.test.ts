@@ -99,17 +99,21 @@ describe('repository on a real, small file system (tmpfs)', () => {
     const history = path.join(src, '00000002.history');
     writeFileSync(history, '1\t0/3000000\tno recovery target specified\n');
     expect((await drctl(['wal-push', '--repo', repo, history])).code).toBe(0);
-    const free = fill(4 * 1024 * 1024);
-    try {
-      const r = await drctl(['wal-push', '--repo', repo, seg.file]);
-      expect(r.code, r.all).toBe(1);
-      expect(r.stderr).toMatch(new RegExp(`^drctl: repository disk full: ${SEG} bytes needed, \\d+ free \\(${repo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)\n$`));
-      const left = files(path.join(repoDir, 'wal'));
-      expect(left).toEqual([expect.stringMatching(/^00000002\/00000002\.history-/)]);
-      // PostgreSQL retries: while the disk is full, it fails the same way, never "already archived".
-      expect((await drctl(['wal-push', '--repo', repo, seg.file])).code).toBe(1);
-    } finally {
-      free();
+    // 4 MB free: write(2) fails midway. Just under 16 MB free: the last write is short, which
+    // once stored a truncated segment and exited 0.
+    for (const leave of [4 * 1024 * 1024, SEG - 512 * 1024]) {
+      const free = fill(leave);
+      try {
+        const r = await drctl(['wal-push', '--repo', repo, seg.file]);
+        expect(r.code, `${leave} bytes free: ${r.all}`).toBe(1);
+        expect(r.stderr).toMatch(new RegExp(`^drctl: repository disk full: ${SEG} bytes needed, \\d+ free \\(${repo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)\n$`));
+        const left = files(path.join(repoDir, 'wal'));
+        expect(left).toEqual([expect.stringMatching(/^00000002\/00000002\.history-/)]);
+        // PostgreSQL retries: while the disk is full, it fails the same way, never "already archived".
+        expect((await drctl(['wal-push', '--repo', repo, seg.file])).code).toBe(1);
+      } finally {
+        free();
+      }
     }
     const again = await drctl(['wal-push', '--repo', repo, seg.file]);
     expect(again.code, again.all).toBe(0);
