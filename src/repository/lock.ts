@@ -167,9 +167,15 @@ export class RepoLock {
     return this.lostReason;
   }
 
-  private async refresh(): Promise<void> {
+  /**
+   * Rewrites the lock with a new refresh time if it is still ours; otherwise marks it lost and
+   * aborts `signal`. The timer calls it; a caller may too, before a long step.
+   */
+  async refresh(): Promise<void> {
     if (this.lostReason) return;
-    const now = await readLock(this.storage);
+    let now = await readLock(this.storage);
+    // Some stores answer 404 for an object being replaced: look twice before giving up.
+    if (now?.token !== this.info.token) now = await sleep(100).then(() => readLock(this.storage));
     if (now?.token !== this.info.token) {
       this.lostReason = now ? `taken over by ${describeLock(now)}` : 'removed by someone else';
       clearInterval(this.timer);

@@ -1,0 +1,93 @@
+import { rmSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DrctlError } from '../../src/errors.js';
+import { acquireLock, LOCK_KEY, readLock, type RepoLock } from '../../src/repository/lock.js';
+import { openStorage } from '../../src/repository/open-storage.js';
+import type { Storage } from '../../src/repository/storage.js';
+import { tempDir } from '../support/cli.js';
+import { startS3, type S3Server } from '../support/s3.js';
+
+// The lock protocol itself, against both real drivers: a directory on disk and an S3 server
+// (moto), with several takers racing in one process (their I/O interleaves for real).
+
+const quiet = { log: () => {} };
+
+async function race(storage: Storage, n: number): Promise<{ won: RepoLock[]; lost: unknown[] }> {
+  const results = await Promise.allSettled(Array.from({ length: n }, () => acquireLock(storage, 'backup', quiet)));
+  return {
+    won: results.filter((r): r is PromiseFulfilledResult<RepoLock> => r.status === 'fulfilled').map((r) => r.value),
+    lost: results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as unknown),
+  };
+}
+
+function staleLock(storage: Storage): Promise<void> {
+  const old = new Date(Date.now() - 10 * 60_000).toISOString();
+  const body = JSON.stringify({ token: 'f'.repeat(32), host: 'gone-host', pid: 1, purpose: 'backup', acquiredAt: old, refreshedAt: old });
+  return storage.put(LOCK_KEY, Readable.from([Buffer.from(body)]));
+}
+
+describe.each(['file', 's3'] as const)('repository lock on %s storage', (kind) => {
+  let s3: S3Server | undefined;
+  let dir: string | undefined;
+  let storage: Storage;
+  beforeAll(async () => {
+    if (kind === 's3') {
+      s3 = await startS3();
+      await s3.createBucket('drctl-lock');
+      storage = await openStorage('s3://drctl-lock/repo', { env: s3.env, config: {} });
+    } else {
+      dir = tempDir('drctl-lock-unit-');
+      storage = await openStorage(`file://${dir}`, { env: {}, config: {} });
+    }
+  });
+  afterAll(async () => {
+    await s3?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('of six concurrent takers exactly one holds it; the others fail naming the holder', async () => {
+    const { won, lost } = await race(storage, 6);
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(5);
+    for (const e of lost) {
+      expect((e as DrctlError).code).toBe('repo.locked');
+      expect((e as Error).message).toContain(`pid ${process.pid} for backup`);
+    }
+    expect((await readLock(storage))?.token).toBe(won[0]!.info.token);
+    await won[0]!.release();
+    expect(await readLock(storage)).toBeUndefined();
+  });
+
+  it('a stale lock raced for by six takers: exactly one takes it over', async () => {
+    await staleLock(storage);
+    const { won, lost } = await race(storage, 6);
+    expect(won).toHaveLength(1);
+    expect(lost).toHaveLength(5);
+    await won[0]!.release();
+    expect((await storage.list('locks/')).map((o) => o.key)).toEqual([]);
+  });
+
+  it('is refreshed while held, and released', async () => {
+    const lock = await acquireLock(storage, 'backup', { ...quiet, refreshMs: 50 });
+    const first = lock.info.refreshedAt;
+    for (let i = 0; i < 500 && (await readLock(storage))?.refreshedAt === first; i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await readLock(storage))?.refreshedAt).not.toBe(first);
+    await lock.release();
+    expect(await readLock(storage)).toBeUndefined();
+  });
+
+  it('a holder whose lock was taken over is told (signal) at its next refresh and does not remove the new one', async () => {
+    const lock = await acquireLock(storage, 'backup', { ...quiet, refreshMs: 3_600_000 });
+    const now = new Date().toISOString();
+    const other = JSON.stringify({ token: 'e'.repeat(32), host: 'other', pid: 9, purpose: 'expire', acquiredAt: now, refreshedAt: now });
+    await storage.put(LOCK_KEY, Readable.from([Buffer.from(other)]));
+    await lock.refresh();
+    expect(lock.signal.aborted).toBe(true);
+    expect((lock.signal.reason as DrctlError).code).toBe('repo.lockLost');
+    expect(lock.lost).toContain('taken over by host other pid 9 for expire');
+    await lock.release();
+    expect((await readLock(storage))?.token).toBe('e'.repeat(32));
+    await storage.remove(LOCK_KEY);
+  });
+});
