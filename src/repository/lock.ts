@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OperationError } from '../errors.js';
 import { pausePoint } from '../testing-faults.js';
+import { formatDuration, parseDuration } from '../time/duration.js';
 import { ObjectExistsError, ObjectMissingError, readSmall, type Storage } from './storage.js';
 
 // The repository lock, as restic does it: one object naming host, pid, purpose and a random
@@ -83,12 +84,12 @@ export function staleReason(l: FoundLock, now = Date.now(), staleMs = STALE_MS):
   if (l.host === os.hostname() && l.pid && !processExists(l.pid)) return `process ${l.pid} on this host is gone`;
   if (l.refreshedAt) {
     const age = now - Date.parse(l.refreshedAt);
-    return age > staleMs ? `not refreshed for ${Math.round(age / 1000)}s` : undefined;
+    return age > staleMs ? `not refreshed for ${formatDuration(age)}` : undefined;
   }
   if (l.expiresAt) return Date.parse(l.expiresAt) <= now ? `expired at ${l.expiresAt}` : undefined;
   // Unreadable: the writer is atomic, so it is damaged, not half-written; judge by its age.
   const age = now - (l.mtime?.getTime() ?? 0);
-  return age > staleMs ? `unreadable and ${Math.round(age / 1000)}s old` : undefined;
+  return age > staleMs ? `unreadable and ${formatDuration(age)} old` : undefined;
 }
 
 function processExists(pid: number): boolean {
@@ -103,7 +104,7 @@ function processExists(pid: number): boolean {
 
 function lockedError(storage: Storage, l: FoundLock, waitedMs: number): OperationError {
   const refreshed = l.refreshedAt ? `, refreshed ${l.refreshedAt}` : l.expiresAt ? `, expires ${l.expiresAt}` : '';
-  const waited = waitedMs > 0 ? ` (waited ${Math.round(waitedMs / 1000)}s)` : '';
+  const waited = waitedMs > 0 ? ` (waited ${formatDuration(waitedMs)})` : '';
   const e = new OperationError(
     'repo.locked',
     `${storage.location} is locked by ${describeLock(l)}${refreshed}${waited}; it becomes stale ${Math.round(STALE_MS / 60_000)} minutes after its last refresh, or remove it with drctl repo unlock`,
@@ -237,7 +238,7 @@ export async function acquireLock(storage: Storage, purpose: string, o: LockOpti
       }
       if (stale && attempt > 50) throw new OperationError('repo.locked', `${storage.location}: could not take over the stale lock of ${describeLock(held)}`);
       if (!stale && Date.now() >= deadline) throw lockedError(storage, held, Date.now() - started);
-      if (!stale && !said) log(`waiting up to ${Math.round((deadline - Date.now()) / 1000)}s for the repository lock held by ${describeLock(held)}`);
+      if (!stale && !said) log(`waiting up to ${formatDuration(deadline - Date.now())} for the repository lock held by ${describeLock(held)}`);
       said ||= !stale;
     } else if (attempt > 50) {
       throw new OperationError('repo.locked', `${storage.location}: could not take the repository lock (it keeps changing hands)`);
@@ -251,6 +252,5 @@ export async function acquireLock(storage: Storage, purpose: string, o: LockOpti
 export async function lockWaitMs(env: Readonly<Record<string, string | undefined>>): Promise<number> {
   const v = env.DRCTL_LOCK_WAIT;
   if (!v) return 0;
-  const { parseDuration } = await import('../time/duration.js');
   return parseDuration(v, 'DRCTL_LOCK_WAIT');
 }

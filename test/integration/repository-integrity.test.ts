@@ -179,12 +179,17 @@ describe('repository lock', () => {
     expect(refused.code).toBe(1);
     expect(refused.all).toContain(`is locked by host ${os.hostname()} pid ${holder!.pid} for backup since`);
 
+    // The wait is bounded: the holder stays paused, so a 1-second wait always runs out.
+    const gaveUp = await drctl(['backup', '--source', pg.url('app'), '--repo', repo], { env: { DRCTL_LOCK_WAIT: '1s' } });
+    expect(gaveUp.code).toBe(1);
+    expect(gaveUp.all).toMatch(new RegExp(`is locked by host ${os.hostname()} pid ${holder!.pid} for backup since .*\\(waited \\d`));
+
     let waitingLog = '';
     const waiter = drctl(['backup', '--source', pg.url('app'), '--repo', repo], {
       env: { DRCTL_LOCK_WAIT: '5m' },
       onSpawn: (c) => c.stderr!.on('data', (d: Buffer) => (waitingLog += d.toString())),
     });
-    await until(() => /waiting up to \d+s for the repository lock held by host/.test(waitingLog), 'the second backup to wait');
+    await until(() => /waiting up to \S+ for the repository lock held by host/.test(waitingLog), 'the second backup to wait');
     rmSync(pause);
     const [a, b]: CliResult[] = await Promise.all([first, waiter]);
     expect(a.code, a.all).toBe(0);
@@ -204,7 +209,7 @@ describe('repository lock', () => {
     writeLock(repoDir, { token: 'b'.repeat(32), host: 'other-host', pid: 4242, purpose: 'backup', acquiredAt: old, refreshedAt: old });
     const taken = await drctl(['backup', '--source', pg.url('app'), '--repo', repo]);
     expect(taken.code, taken.all).toBe(0);
-    expect(taken.all).toMatch(/took over a stale repository lock \(host other-host pid 4242 for backup since .*\): not refreshed for 3\d\ds/);
+    expect(taken.all).toMatch(/took over a stale repository lock \(host other-host pid 4242 for backup since .*\): not refreshed for 6m\d\ds/);
   });
 
   it('repo unlock removes a stale lock, refuses a live one unless --force, and asks first', async () => {
