@@ -116,3 +116,39 @@ describe('runbook commands do not inherit drctl secrets', () => {
     expect(passed).not.toContain(canaries.TWILIO_AUTH_TOKEN);
   });
 });
+
+describe('redaction of a real command output', () => {
+  it('base64 and percent-encoded forms of a known secret, JSON and SQL passwords never show', async () => {
+    const token = 'canary-b64-tok-7e6d5c4b';
+    const other = 'canary-shape-3a2b1c0d';
+    const file = path.join(root, 'leak.yaml');
+    writeFileSync(
+      file,
+      [
+        'apiVersion: drctl/v1',
+        'name: leak',
+        'steps:',
+        '  - id: print',
+        '    uses: shell.run',
+        '    with:',
+        '      env: { T: "${env.TWILIO_AUTH_TOKEN}", O: "' + other + '" }',
+        '      command: |',
+        '        printf "%s" "$T" | base64',
+        '        printf "x%s" "$T" | base64',
+        "        node -e 'process.stdout.write(encodeURIComponent(process.argv[1] + \"/@\"))' \"$T\"; echo",
+        '        printf \'{"password": "%s"}\\n\' "$O"',
+        "        printf \"ALTER ROLE app PASSWORD '%s';\\n\" \"$O\"",
+        '        printf "postgres://app:%s/x@db:5432/app\\n" "$O"',
+        '        printf "AuthToken=%s\\n" "$O"',
+      ].join('\n'),
+    );
+    const report = path.join(root, 'leak.json');
+    const r = await drctl(['--log-format', 'pretty', 'run', file, '--report', report], { env: { TWILIO_AUTH_TOKEN: token } });
+    expect(r.code, r.all).toBe(0);
+    const everything = r.all + readFileSync(report, 'utf8');
+    expect(everything).toMatch(/password\\": \\"\*\*\*/);
+    for (const s of [token, other, Buffer.from(token).toString('base64').slice(0, 20), Buffer.from(`x${token}`).toString('base64').slice(4, 24), encodeURIComponent(`${token}/@`)]) {
+      expect(everything, s).not.toContain(s);
+    }
+  });
+});
