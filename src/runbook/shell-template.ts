@@ -250,6 +250,10 @@ export function checkShellTemplate(template: string): { message: string; warning
   } catch {
     return out; // reported by the reference checks
   }
+  const only = segs.length === 1 ? segs[0] : undefined;
+  if (only?.expr && !isRawCall(only.expr)) {
+    out.push({ message: `the whole command is \${${only.source}}, which runs as one quoted word; if the value is a command line, write \${raw(${only.source})}`, warning: true, offset: only.offset });
+  }
   for (const s of segs) {
     if (isRawCall(s.expr)) {
       out.push({ message: `\${${s.source}} pastes the value into the shell command as code, not as data`, warning: true, offset: s.offset });

@@ -91,5 +91,6 @@ describe('shell templates', () => {
     expect(checkShellTemplate('${raw(inputs.cmd)} --now')).toEqual([expect.objectContaining({ warning: true, offset: 0 })]);
     expect(checkShellTemplate('echo `cat ${inputs.f}`')).toEqual([expect.objectContaining({ message: expect.stringMatching(/backquotes/) })]);
     expect(checkShellTemplate('echo ${inputs.f}')).toEqual([]);
+    expect(checkShellTemplate('${inputs.cmd}')).toEqual([expect.objectContaining({ warning: true, message: expect.stringMatching(/one quoted word/) })]);
   });
 });
