@@ -106,6 +106,14 @@ describe('TLS follows libpq sslmode semantics (drctl and pg_dump agree)', () => 
     ['PGSSLCERT/PGSSLKEY authenticate too', () => [url('127.0.0.1', { sslmode: 'verify-full', sslrootcert: file('right-ca.crt') }, 'certuser'), { PGSSLCERT: file('client.crt'), PGSSLKEY: file('client.key') }], true],
     ['without the client certificate, cert auth fails', () => [url('127.0.0.1', { sslmode: 'verify-full', sslrootcert: file('right-ca.crt') }, 'certuser')], false],
   ];
+  it('a bad sslmode, or a weak one with sslrootcert=system, is a usage error (exit 2, one line)', async () => {
+    for (const params of [{ sslmode: 'verify-fully' }, { sslmode: 'require', sslrootcert: 'system' }, { sslmode: 'verify-ca', sslrootcert: file('missing.crt') }]) {
+      const r = await drctl(['run', PING, '--var', `url=${url('127.0.0.1', params)}`], { env: { HOME: home } });
+      expect(r.code, r.all).toBe(2);
+      expect(r.all).toMatch(/sslmode|sslrootcert|root certificate/);
+    }
+  });
+
   for (const [name, make, ok] of cases) {
     it(name, async () => {
       const [u, env] = make();
