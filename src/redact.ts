@@ -1,3 +1,5 @@
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+
 // Keeps secrets out of every output: logs, reports, errors, plan. Known secret values (from
 // secret-looking environment variables, runbook inputs marked `secret: true`, passwords found
 // in connection URLs) are replaced wherever they appear; URL passwords and token-like query
@@ -39,8 +41,30 @@ export class Redactor {
   addFromEnv(env: Record<string, string | undefined>): void {
     for (const [name, value] of Object.entries(env)) {
       if (!value) continue;
-      if (isSecretName(name)) this.add(value);
+      if (name.endsWith('_FILE') && isSecretName(name.slice(0, -5))) this.addFileContents(value);
+      else if (isSecretName(name)) this.add(value);
       this.addUrlPasswords(value);
+    }
+  }
+
+  /** Registers what a NAME_FILE variable points at (DRCTL_ENCRYPTION_KEY_FILE...), as drctl will read it. */
+  private addFileContents(file: string): void {
+    try {
+      // Only a regular file: opening a FIFO named by mistake would block start-up.
+      if (!statSync(file).isFile()) return;
+      const fd = openSync(file, 'r');
+      try {
+        // A key file is small; a larger file is not a secret value we could mask anyway.
+        const buf = Buffer.alloc(64 * 1024);
+        const n = readSync(fd, buf, 0, buf.length, 0);
+        const text = buf.subarray(0, n).toString('utf8');
+        this.add(text.trim());
+        for (const line of text.split('\n')) this.add(line.trim());
+      } finally {
+        closeSync(fd);
+      }
+    } catch {
+      // unreadable here: drctl will say so when it needs the file
     }
   }
 

@@ -60,3 +60,21 @@ describe('redaction of secret shapes', () => {
     }
   });
 });
+
+describe('secrets in *_FILE variables', () => {
+  it('the contents of DRCTL_ENCRYPTION_KEY_FILE and friends are masked, the path is not', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'drctl-redact-'));
+    try {
+      const keyFile = path.join(dir, 'key');
+      writeFileSync(keyFile, `${CANARY}-passphrase\n`, { mode: 0o600 });
+      const r = new Redactor();
+      r.addFromEnv({ DRCTL_ENCRYPTION_KEY_FILE: keyFile, TWILIO_AUTH_TOKEN_FILE: path.join(dir, 'missing') });
+      expect(r.redact(`key ${CANARY}-passphrase from ${keyFile}`)).toBe(`key *** from ${keyFile}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
