@@ -30,6 +30,8 @@ class ShellState {
   private stack: { mode: Mode; parens: number }[] = [{ mode: 'plain', parens: 0 }];
   escaped = false;
   backquote = false;
+  /** The last character was a bare `$`: bash would read `$'...'` as an ANSI-C string. */
+  private dollar = false;
   private wordStart = true;
   private pending: Heredoc[] = [];
   private heredoc: Heredoc | undefined;
@@ -52,6 +54,7 @@ class ShellState {
     if (this.escaped) throw new ShellTemplateError('an interpolation right after a backslash cannot be quoted; remove the backslash');
     if (this.backquote) throw new ShellTemplateError('interpolation inside `backquotes` cannot be quoted safely; use $( ) instead');
     if (this.reading) throw new ShellTemplateError('a here-document delimiter cannot be interpolated');
+    if (this.dollar && this.mode === 'plain') throw new ShellTemplateError('a bare $ right before an interpolation changes its quoting in bash; write \\$ for a literal $');
   }
 
   get heredocQuoted(): boolean {
@@ -105,11 +108,13 @@ class ShellState {
         else if (c === '"') this.pop();
         return;
       default: {
+        this.dollar = false;
         if (this.escaped) {
           this.escaped = false;
           this.wordStart = false;
           return;
         }
+        if (c === '$') this.dollar = true;
         if (c === '\\') this.escaped = true;
         else if (c === "'") this.push('single');
         else if (c === '"') this.push('double');

@@ -84,6 +84,9 @@ describe('shell templates', () => {
     expect(() => render('echo `echo ${inputs.x}`', 'a')).toThrow(/backquotes/);
     expect(() => render('echo \\${inputs.x}', 'a')).toThrow(/backslash/);
     expect(() => render('cat <<${inputs.x}\nhi\n', 'a')).toThrow(/delimiter/);
+    // The template syntax cannot put a bare $ before ${...} ($${ is a literal ${), but raw() can.
+    expect(() => render('echo ${raw(inputs.x)}${inputs.x}', 'a$')).toThrow(/bare \$/);
+    expect(sh(render("x=lit; printf %s $${x}${inputs.x}", "'; x"))).toBe("lit'; x");
     expect(() => renderShell('cat <<EOF\n${inputs.x}\nEOF', () => `EOF\ntouch ${marker}`)).toThrow(/here-document/);
   });
 
