@@ -210,8 +210,8 @@ function quoted(state: ShellState, v: unknown): string {
     case 'single':
       return ws.join(' ').replace(/'/g, `'\\''`);
     case 'double':
-      // Close the double quotes, add a single-quoted word, reopen: "a"'value'"b" is one word.
-      return `"${quoteWord(ws.join(' '))}"`;
+      // Inside "...", a backslash makes $ ` " and \ literal; everything else already is.
+      return ws.join(' ').replace(/[\\$`"]/g, '\\$&');
     case 'comment':
       // A newline would end the comment and start a command.
       return ws.join(' ').replace(/[\r\n]/g, ' ');
