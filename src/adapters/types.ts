@@ -37,6 +37,8 @@ export interface ActionSpec<S extends z.ZodType> {
   input: S;
   /** Names of the outputs, for reference checks of ${steps.<id>.outputs.<key>}. */
   outputs: readonly string[];
+  /** Inputs that are /bin/sh command lines: values interpolated into them are quoted as data. */
+  shellInputs?: readonly string[];
   /** One line for plan / --dry-run: what would happen. Must have no side effects. */
   describe(input: z.output<S>): string;
   run(ctx: ActionContext, input: z.output<S>): Promise<Outputs>;
@@ -48,6 +50,7 @@ export interface Action {
   summary: string;
   input: z.ZodType;
   outputs: readonly string[];
+  shellInputs: readonly string[];
   describe(input: unknown): string;
   run(ctx: ActionContext, input: unknown): Promise<Outputs>;
 }
@@ -59,6 +62,7 @@ export function defineAction<S extends z.ZodType>(spec: ActionSpec<S>): Action {
     summary: spec.summary,
     input: spec.input,
     outputs: spec.outputs,
+    shellInputs: spec.shellInputs ?? [],
     describe: (input) => spec.describe(spec.input.parse(input)),
     run: (ctx, input) => spec.run(ctx, spec.input.parse(input)),
   };

@@ -57,7 +57,13 @@ export function stepLimits(step: Step): Omit<StepPlan, 'id' | 'uses' | 'section'
 export function planRunbook(rb: Runbook, registry: Registry, scope: Scope): RunPlan {
   const describe = (step: Step, section: 'steps' | 'finally'): StepPlan => {
     let description: string;
-    const input = renderDeep(step.with, scope.lenient());
+    const shellKeys = registry.has(step.uses) ? registry.get(step.uses).shellInputs : [];
+    let input: unknown;
+    try {
+      input = renderDeep(step.with, scope.lenient(), shellKeys);
+    } catch (err) {
+      input = { error: (err as Error).message };
+    }
     try {
       description = registry.get(step.uses).describe(input);
     } catch {

@@ -231,7 +231,7 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
     for (let attempt = 1; attempt <= limits.attempts; attempt++) {
       let input: unknown;
       try {
-        input = renderDeep(step.with, scope.strict());
+        input = renderDeep(step.with, scope.strict(), action.shellInputs);
       } catch (err) {
         const msg = errorMessage(err);
         return { result: finish('failed', { attempts: attempt, reason: msg, errorCode: 'template' }, msg), outcome: 'failed' };

@@ -26,6 +26,8 @@ const FUNCTIONS: Record<string, (...args: unknown[]) => unknown> = {
   string: (s) => (s === undefined || s === null ? '' : String(s)),
   json: (s) => JSON.stringify(s),
   default: (v, d) => (v === undefined || v === null || v === '' ? d : v),
+  // In a shell command, raw(x) pastes x as shell code instead of quoting it; elsewhere it is x.
+  raw: (v) => v,
 };
 
 /** Parses an expression; throws ExpressionError with jsep's message. */

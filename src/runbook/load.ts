@@ -11,6 +11,8 @@ import { Runbook } from './schema.js';
 export interface LoadedRunbook {
   file: string;
   runbook: Runbook;
+  /** Allowed constructs worth a second look (raw shell interpolation). */
+  warnings: Problem[];
 }
 
 /** Reads and validates a runbook file. */
@@ -75,6 +77,7 @@ export function parseRunbook(source: string, file: string, registry: Registry): 
   const expanded = parsed.success ? withNotifySteps(parsed.data) : undefined;
   const ruleInput = expanded ?? looseRunbook(raw as Record<string, unknown>);
   const userFinally = parsed.success ? parsed.data.finally.length : Number.POSITIVE_INFINITY;
+  const warnings: Problem[] = [];
   for (const p of checkRunbook(ruleInput, registry)) {
     // Problems in steps generated from notify: point at the notify entry the user wrote.
     if (p.path[0] === 'finally' && typeof p.path[1] === 'number' && p.path[1] >= userFinally) {
@@ -83,13 +86,14 @@ export function parseRunbook(source: string, file: string, registry: Registry): 
       delete p.offset;
     }
     const problem = fromRule(file, locate, doc, p);
-    if (!taken.has(problem.path)) problems.push(problem);
+    if (p.warning) warnings.push({ ...problem, message: `warning: ${problem.message}` });
+    else if (!taken.has(problem.path)) problems.push(problem);
   }
   for (const [i, n] of (parsed.success ? parsed.data.notify : []).entries()) {
     if (!n.webhook && !n.sms) problems.push(at(file, locate(['notify', i], false), ['notify', i], 'give webhook and/or sms'));
   }
   if (problems.length || !parsed.success) throw new ValidationError(sortProblems(problems));
-  return { file, runbook: expanded ?? parsed.data };
+  return { file, runbook: expanded ?? parsed.data, warnings };
 }
 
 type Locate = (path: (string | number)[], atKey: boolean) => { line: number; col: number };

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import type { Registry } from '../adapters/registry.js';
 import { ExpressionError, parseExpression, analyze, type Reference } from './expression.js';
-
+import { checkShellTemplate } from './shell-template.js';
 import { isTemplate, templateReferences, walkStrings } from './template.js';
 
 // Cross-field rules the shape alone cannot express: unknown actions and their `with:` inputs,
@@ -15,6 +15,8 @@ export interface RuleProblem {
   atKey?: boolean;
   /** Offset inside the string value, for template problems. */
   offset?: number;
+  /** Allowed but worth a look: validate prints it and still passes. */
+  warning?: boolean;
 }
 
 const STEP_FIELDS = new Set(['outputs', 'status', 'durationMs', 'attempts', 'error']);
@@ -121,6 +123,11 @@ export function checkRunbook(rb: RuleRunbook, registry: Registry): RuleProblem[]
 
     for (const [value, sub] of walkStrings(step.with)) {
       if (isTemplate(value)) checkTemplate(value, [...here, 'with', ...sub], problems, resolve);
+    }
+    for (const key of action?.shellInputs ?? []) {
+      const value = step.with[key];
+      if (typeof value !== 'string' || !isTemplate(value)) continue;
+      for (const p of checkShellTemplate(value)) problems.push({ path: [...here, 'with', key], ...p });
     }
     if (typeof step.if === 'string') {
       if (isTemplate(step.if)) checkTemplate(step.if, [...here, 'if'], problems, resolve);

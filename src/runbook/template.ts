@@ -1,3 +1,4 @@
+import { renderShell } from './shell-template.js';
 import { analyze, evaluate, ExpressionError, parseExpression, type Expr, type Reference, type Resolver } from './expression.js';
 
 // `${...}` templates in `with:` values and `if:`. A string that is exactly one `${expr}` keeps
@@ -82,8 +83,16 @@ export function renderString(template: string, resolve: Resolver): unknown {
     .join('');
 }
 
-/** Renders every string inside a JSON-like value. */
-export function renderDeep(value: unknown, resolve: Resolver): unknown {
+/**
+ * Renders every string inside a JSON-like value. Top-level keys named in `shellKeys` are shell
+ * command lines: their interpolated values are quoted as literal words.
+ */
+export function renderDeep(value: unknown, resolve: Resolver, shellKeys: readonly string[] = []): unknown {
+  if (shellKeys.length && value && typeof value === 'object' && !Array.isArray(value)) {
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, shellKeys.includes(k) && typeof v === 'string' ? renderShell(v, resolve) : renderDeep(v, resolve)]),
+    );
+  }
   if (typeof value === 'string') return isTemplate(value) || value.includes('$${') ? renderString(value, resolve) : value;
   if (Array.isArray(value)) return value.map((v) => renderDeep(v, resolve));
   if (value && typeof value === 'object') {

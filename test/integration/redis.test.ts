@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
@@ -62,10 +62,17 @@ describe('Redis backup and restore', () => {
 
     const no = await drctl(['redis', 'restore', '--url', redis.url, '--repo', repo, '--start-command', redis.startCommand]);
     expect(no.code).toBe(4);
-    const r = await drctl(['redis', 'restore', '--url', redis.url, '--repo', repo, '--start-command', redis.startCommand, '--yes']);
+    // The start command is the operator's code, but it does not inherit drctl's secrets.
+    const envDump = path.join(tempDir(), 'start-env');
+    const r = await drctl(['redis', 'restore', '--url', redis.url, '--repo', repo, '--start-command', `env > '${envDump}'; ${redis.startCommand}`, '--yes'], {
+      env: { AWS_SECRET_ACCESS_KEY: 'canary-aws-redis-1f2e', TWILIO_AUTH_TOKEN: 'canary-twilio-redis-3d4c' },
+    });
     expect(r.code, r.all).toBe(0);
     expect(r.stdout).toBe(`restored ${id}: 8 keys\n`);
     expect(await read(redis.url)).toEqual(before);
+    const seen = readFileSync(envDump, 'utf8');
+    expect(seen).toContain('PATH=');
+    expect(seen).not.toMatch(/canary-(aws|twilio)-redis/);
   });
 
   it('waits for a BGSAVE that is already running, then takes its own', async () => {

@@ -37,7 +37,8 @@ describe('redaction', () => {
         'steps:',
         '  - id: echo-env',
         '    uses: shell.run',
-        '    with: { command: "echo token=$TWILIO_AUTH_TOKEN url=$DATABASE_URL; echo ${env.TWILIO_AUTH_TOKEN} >&2" }',
+        // drctl's own secrets reach a command only when the step names them in env:
+        '    with: { command: "echo token=$TWILIO_AUTH_TOKEN url=$DATABASE_URL; echo ${env.TWILIO_AUTH_TOKEN} >&2", env: { TWILIO_AUTH_TOKEN: "${env.TWILIO_AUTH_TOKEN}", DATABASE_URL: "${env.DATABASE_URL}" } }',
         '  - id: echo-input',
         '    uses: shell.run',
         '    with: { command: "echo key ${inputs.apikey}; exit 1" }',

@@ -1,38 +1,55 @@
 import type { Client, QueryResultRow } from 'pg';
 import { OperationError } from '../../errors.js';
+import type { ConnectionOptions } from 'node:tls';
 import { describeConn, type PgConn } from './conn.js';
+import { shouldFallBack, tlsPlan } from './tls.js';
 
-// A pg client (loaded lazily) with errors turned into one clear line each.
+// A pg client (loaded lazily) with errors turned into one clear line each, and TLS as libpq
+// would set it up for the same URL (see tls.ts).
 
 export interface Db {
   query<R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]>;
+  /** The underlying client, for COPY streams. */
+  client: Client;
   close(): Promise<void>;
 }
 
 export async function connect(conn: PgConn, o: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Db> {
   const pg = (await import('pg')).default;
-  const client: Client = new pg.Client({
-    host: conn.host,
-    port: conn.port,
-    user: conn.user,
-    password: conn.password,
-    database: conn.database,
-    connectionTimeoutMillis: o.timeoutMs ?? 10_000,
-    ssl: conn.params.sslmode && conn.params.sslmode !== 'disable' ? { rejectUnauthorized: conn.params.sslmode === 'verify-full' } : undefined,
-    application_name: 'drctl',
-  });
-  client.on('error', () => {
-    // a dropped connection surfaces on the next query; do not crash the process
-  });
-  const onAbort = () => void client.end().catch(() => {});
-  o.signal?.addEventListener('abort', onAbort, { once: true });
-  try {
+  const plan = tlsPlan(conn);
+  const open = async (ssl: ConnectionOptions | false): Promise<Client> => {
+    const client: Client = new pg.Client({
+      host: conn.host,
+      port: conn.port,
+      user: conn.user,
+      password: conn.password,
+      database: conn.database,
+      connectionTimeoutMillis: o.timeoutMs ?? 10_000,
+      ssl,
+      application_name: 'drctl',
+    });
+    client.on('error', () => {
+      // a dropped connection surfaces on the next query; do not crash the process
+    });
     await client.connect();
+    return client;
+  };
+  let client: Client;
+  try {
+    try {
+      client = await open(plan.first);
+    } catch (err) {
+      if (!shouldFallBack(plan, err) || o.signal?.aborted) throw err;
+      client = await open(plan.fallback as ConnectionOptions | false);
+    }
   } catch (err) {
-    o.signal?.removeEventListener('abort', onAbort);
     throw pgError(err, conn);
   }
+  const onAbort = () => void client.end().catch(() => {});
+  o.signal?.addEventListener('abort', onAbort, { once: true });
+  if (o.signal?.aborted) onAbort();
   return {
+    client,
     async query<R extends QueryResultRow>(sql: string, params?: unknown[]) {
       try {
         // A script of several statements returns one result per statement: keep the last.
@@ -69,6 +86,9 @@ export function pgError(err: unknown, conn: PgConn): OperationError {
     case '3D000':
       return final(new OperationError('postgres.noDatabase', `database "${conn.database}" does not exist on ${at}`));
     default:
+      if (/CERT|ERR_TLS|ERR_SSL/.test(e.code ?? '') || /does not support SSL|certificate|self.signed/i.test(e.message ?? '')) {
+        return final(new OperationError('postgres.tls', `TLS with PostgreSQL at ${at} failed: ${e.message ?? e.code}`));
+      }
       if (/timeout/i.test(e.message ?? '')) return new OperationError('postgres.connect', `cannot connect to PostgreSQL at ${at}: ${e.message}`);
       return new OperationError('postgres.query', `${where}: ${e.message ?? String(err)}`);
   }

@@ -1,5 +1,6 @@
 import { UsageError } from '../../errors.js';
 import { secrets } from '../../redact.js';
+import { SSL_PARAMS } from './tls.js';
 
 // PostgreSQL connection settings from a URL (or libpq PG* variables). The password never goes
 // on a command line: tools get it through PGPASSWORD, messages show host:port/db only.
@@ -24,7 +25,7 @@ export function parsePgUrl(url: string | undefined, env: Readonly<Record<string,
       user: env.PGUSER,
       password: env.PGPASSWORD,
       database: env.PGDATABASE ?? env.PGUSER ?? 'postgres',
-      params: {},
+      params: withTlsEnv({}, env),
     };
   }
   let parsed: URL;
@@ -40,6 +41,8 @@ export function parsePgUrl(url: string | undefined, env: Readonly<Record<string,
   secrets.add(password);
   const params: Record<string, string> = {};
   for (const [k, v] of parsed.searchParams) params[k] = v;
+  withTlsEnv(params, env);
+  secrets.add(params.sslpassword);
   const port = parsed.port ? Number(parsed.port) : Number(env.PGPORT ?? 5432);
   return {
     host: parsed.hostname ? decodeURIComponent(parsed.hostname).replace(/^\[|\]$/g, '') : (params.host ?? env.PGHOST ?? 'localhost'),
@@ -49,6 +52,15 @@ export function parsePgUrl(url: string | undefined, env: Readonly<Record<string,
     database: decodeURIComponent(parsed.pathname.replace(/^\//, '')) || env.PGDATABASE || 'postgres',
     params,
   };
+}
+
+/** libpq's order: a TLS setting in the URL wins over its PGSSL* variable. */
+function withTlsEnv(params: Record<string, string>, env: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  for (const [param, variable] of Object.entries(SSL_PARAMS)) {
+    const v = env[variable];
+    if (params[param] === undefined && v) params[param] = v;
+  }
+  return params;
 }
 
 /** host:port/db, safe to print. */
@@ -66,8 +78,7 @@ export function libpqEnv(c: PgConn): Record<string, string> {
   const env: Record<string, string> = { PGHOST: c.host, PGPORT: String(c.port), PGDATABASE: c.database, PGCONNECT_TIMEOUT: '10' };
   if (c.user) env.PGUSER = c.user;
   if (c.password) env.PGPASSWORD = c.password;
-  if (c.params.sslmode) env.PGSSLMODE = c.params.sslmode;
-  if (c.params.sslrootcert) env.PGSSLROOTCERT = c.params.sslrootcert;
+  for (const [param, variable] of Object.entries(SSL_PARAMS)) if (c.params[param]) env[variable] = c.params[param];
   if (c.params.application_name) env.PGAPPNAME = c.params.application_name;
   return env;
 }

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { ConfirmationError, OperationError, UsageError } from '../../errors.js';
+import { commandEnv, stringValues } from '../../process/child-env.js';
 import { runProcess, spawnProcess } from '../../process/run-process.js';
 import { parseDuration } from '../../time/duration.js';
 import { openRepo } from '../repo-settings.js';
@@ -125,9 +126,11 @@ export const redisRestore = defineAction({
     backup: z.string().default('latest'),
     startCommand: z.string().min(1).meta({ description: 'shell command that starts the server again (e.g. systemctl start redis-server)' }),
     stopCommand: z.string().optional().meta({ description: 'default: SHUTDOWN NOSAVE' }),
+    env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}).meta({ description: "Variables for the start and stop commands; drctl's own secrets reach them only when named here" }),
     timeout: z.string().default('2m'),
   }),
   outputs: ['backupId', 'keys', 'recoveryPoint'],
+  shellInputs: ['startCommand', 'stopCommand'],
   describe: (i) => `stop Redis, replace its RDB with backup ${i.backup}, start it with: ${i.startCommand}`,
   async run(ctx, i) {
     const t = parseRedisUrl(i.url ?? ctx.env.REDIS_URL);
@@ -165,7 +168,7 @@ export const redisRestore = defineAction({
     }
     if (i.stopCommand) {
       client.disconnect();
-      const r = await runProcess('/bin/sh', ['-c', i.stopCommand], { signal: ctx.signal, env: { ...ctx.env } });
+      const r = await runProcess('/bin/sh', ['-c', i.stopCommand], { signal: ctx.signal, env: commandEnv(ctx.env, stringValues(i.env)) });
       if (r.exitCode !== 0) throw new OperationError('redis.stop', `stop command exited with ${r.exitCode}: ${r.stderr.trim().split('\n').pop() ?? ''}`);
     } else {
       await client.call('SHUTDOWN', 'NOSAVE').catch(() => {});
@@ -173,7 +176,7 @@ export const redisRestore = defineAction({
     }
     await waitDown(ctx, t, parseDuration(i.timeout, 'timeout'));
     await rename(tmp, file);
-    const start = await spawnProcess('/bin/sh', ['-c', i.startCommand], { signal: new AbortController().signal, env: { ...ctx.env }, stdout: 'ignore' });
+    const start = await spawnProcess('/bin/sh', ['-c', i.startCommand], { signal: new AbortController().signal, env: commandEnv(ctx.env, stringValues(i.env)), stdout: 'ignore' });
     void start.done;
     const keys = await waitUp(ctx, t, parseDuration(i.timeout, 'timeout'));
     const want = Number(m.extra?.keys ?? -1);

@@ -17,7 +17,8 @@ export function registerValidate(program: Command, act: Action): void {
         for (const arg of runbooks) {
           try {
             const file = resolveRunbook(ctx, arg);
-            const { runbook } = await loadRunbook(file, registry);
+            const { runbook, warnings } = await loadRunbook(file, registry);
+            for (const w of warnings) process.stderr.write(`${formatProblem(w)}\n`);
             process.stdout.write(`${file}: ok (${runbook.name}, ${runbook.steps.length + runbook.finally.length} steps)\n`);
           } catch (err) {
             if (err instanceof ValidationError) for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
