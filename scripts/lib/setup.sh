@@ -9,6 +9,8 @@ export PG_BIN
 missing=()
 [ -x "$PG_BIN/initdb" ] || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# The HTML drill report is rendered in a real headless browser by its test.
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]}" >&2
   SUDO=""

@@ -61,7 +61,7 @@ export async function buildProgram(setExit: (code: number) => void, args: string
     .option('--runbooks <dir>', 'where runbook names are looked up (default ./runbooks, then the shipped ones)')
     .addOption(new Option('--log-format <format>', 'pretty or json (default: pretty on a TTY, json otherwise)'))
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
-    .option('--report <file>', 'write a report; format from extension: .json, .md, .xml (JUnit) (repeatable)', collect, [])
+    .option('--report <file>', 'write a report; format from extension: .json, .md, .xml (JUnit), .html (repeatable)', collect, [])
     .option('--dry-run', 'show what would be done and touch nothing')
     .option('-y, --yes', 'answer yes to confirmations (needed without a TTY)')
     .option('--no-color', 'no colours (also NO_COLOR)')
