@@ -125,9 +125,9 @@ function gantt(r: RunReport): string {
   const showDeadline = deadline !== undefined && deadline - t0 <= spanRun * 1.5;
   const span = showDeadline ? Math.max(spanRun, deadline - t0) * 1.04 : spanRun * 1.02;
   const x = (t: number) => LABEL_W + ((t - t0) / span) * PLOT_W;
-  const height = AXIS_H + r.steps.length * ROW_H + 24;
+  const height = AXIS_H + r.steps.length * ROW_H + 40;
   const out: string[] = [];
-  out.push(axis(span, height));
+  out.push(axis(span, AXIS_H + r.steps.length * ROW_H + 4));
   let cursor = t0;
   r.steps.forEach((s, i) => {
     const y = AXIS_H + i * ROW_H;
@@ -140,7 +140,12 @@ function gantt(r: RunReport): string {
     if (i % 2 === 1) parts.push(`<rect class="stripe" x="0" y="${y}" width="${WIDTH}" height="${ROW_H}"/>`);
     parts.push(`<text class="label" x="4" y="${y + 17}">${esc(truncate(s.id, 22))}${s.section === 'finally' ? ' <tspan class="muted">(finally)</tspan>' : ''}</text>`);
     if (s.budgetMs !== undefined && s.status !== 'skipped') {
-      parts.push(`<rect class="budget" x="${x1.toFixed(1)}" y="${y + 4}" width="${Math.max(1, x(start + s.budgetMs) - x1).toFixed(1)}" height="${ROW_H - 8}"/>`);
+      // A budget far beyond the run is cut at the plot's edge and drawn open-ended.
+      const bEnd = x(start + s.budgetMs);
+      const clipped = bEnd > LABEL_W + PLOT_W;
+      const bw = Math.max(1, Math.min(bEnd, LABEL_W + PLOT_W) - x1);
+      parts.push(`<rect class="budget${clipped ? ' clipped' : ''}" x="${x1.toFixed(1)}" y="${y + 4}" width="${bw.toFixed(1)}" height="${ROW_H - 8}"/>`);
+      if (clipped) parts.push(`<text class="tick" x="${(LABEL_W + PLOT_W - 2).toFixed(1)}" y="${y + 17}" text-anchor="end">budget →</text>`);
     }
     const title = `${s.id} (${s.uses}): ${s.status}${s.status === 'skipped' ? '' : `, ${formatDuration(s.durationMs)}`}${s.budgetMs !== undefined ? `, budget ${formatDuration(s.budgetMs)}` : ''}${s.reason ? ` — ${s.reason}` : ''}`;
     parts.push(`<rect class="bar ${s.status}" data-step="${esc(s.id)}" data-status="${s.status}" x="${x1.toFixed(1)}" y="${y + 7}" width="${w.toFixed(1)}" height="${ROW_H - 14}" fill="${COLOR[s.status]}"><title>${esc(title)}</title></rect>`);
@@ -167,17 +172,17 @@ function gantt(r: RunReport): string {
   out.push(`<g class="rto-span${rto && !rto.met ? ' missed' : ''}"><line x1="${x(disasterAt).toFixed(1)}" x2="${x(recoveredAt).toFixed(1)}" y1="${bracketY}" y2="${bracketY}"/><text x="${((x(disasterAt) + x(recoveredAt)) / 2).toFixed(1)}" y="${bracketY - 3}" text-anchor="middle">RTO ${esc(formatDuration(r.measured.rtoMs))}</text></g>`);
   if (deadline !== undefined) {
     if (showDeadline) out.push(mark('rto-deadline', deadline, `RTO target ${formatDuration(r.targets.rtoMs!)}`, 'end'));
-    else out.push(`<text class="tick rto-deadline-note" x="${WIDTH - VALUE_W}" y="${bottom + 17}" text-anchor="end">RTO target ${esc(formatDuration(r.targets.rtoMs!))} after the disaster →</text>`);
+    else out.push(`<text class="tick rto-deadline-note" x="${LABEL_W + PLOT_W}" y="${bottom + 33}" text-anchor="end">RTO target: ${esc(formatDuration(r.targets.rtoMs!))} after the disaster, off this scale →</text>`);
   }
   return `<svg class="gantt" viewBox="0 0 ${WIDTH} ${height}" width="${WIDTH}" role="img" aria-label="Step timeline">${out.join('')}</svg>`;
 }
 
-function axis(span: number, height: number): string {
+function axis(span: number, gridBottom: number): string {
   const step = niceStep(span / 6);
   const ticks: string[] = [];
   for (let t = 0; t <= span; t += step) {
     const tx = (LABEL_W + (t / span) * PLOT_W).toFixed(1);
-    ticks.push(`<line class="grid" x1="${tx}" x2="${tx}" y1="${AXIS_H - 4}" y2="${height - 22}"/><text class="tick" x="${tx}" y="12" text-anchor="middle">${esc(offset(t))}</text>`);
+    ticks.push(`<line class="grid" x1="${tx}" x2="${tx}" y1="${AXIS_H - 4}" y2="${gridBottom}"/><text class="tick" x="${tx}" y="12" text-anchor="middle">${esc(offset(t))}</text>`);
   }
   return `<g class="axis">${ticks.join('')}</g>`;
 }
