@@ -7,6 +7,7 @@ import { CronJob } from 'kubernetes-models/batch/v1/CronJob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { drctl, tempDir } from '../support/cli.js';
+import { destroyPostgres, startPostgres, type PgServer } from '../support/postgres.js';
 
 // examples/kubernetes: every object checked against the Kubernetes OpenAPI schemas (the
 // validators kubernetes-models generates from them: types, enums, required fields, quantities),
@@ -96,12 +97,28 @@ const container = (cj: Obj) => cj.spec.jobTemplate.spec.template.spec.containers
 const envOf = (cj: Obj, name: string) => (container(cj).env as Obj[]).find((e) => e.name === name)?.value as string | undefined;
 
 let root: string;
+let pg: PgServer | undefined;
 beforeAll(() => {
   root = tempDir('drctl-k8s-');
 });
-afterAll(() => {
+afterAll(async () => {
+  await destroyPostgres(pg);
   if (root) rmSync(root, { recursive: true, force: true });
 });
+
+/** The ConfigMap's files in a directory standing in for its mount at /etc/drctl. */
+function mountConfigMap(objs: Obj[]): string {
+  const dir = path.join(root, 'etc-drctl');
+  mkdirSync(dir, { recursive: true });
+  const cm = objs.find((o) => o.kind === 'ConfigMap')!;
+  for (const [k, v] of Object.entries(cm.data as Record<string, string>)) writeFileSync(path.join(dir, k), v);
+  return dir;
+}
+
+/** A CronJob's container args, with the ConfigMap mount moved to `dir`. */
+function jobArgs(cj: Obj, dir: string): string[] {
+  return (container(cj).args as string[]).map((a) => a.replace(/^\/etc\/drctl/, dir));
+}
 
 describe('examples/kubernetes', () => {
   const objs = load();
@@ -153,12 +170,8 @@ describe('examples/kubernetes', () => {
   });
 
   it('drctl accepts the ConfigMap: drctl.yaml as --config and the drill runbook', async () => {
-    const cm = objs.find((o) => o.kind === 'ConfigMap')!;
-    const dir = path.join(root, 'etc-drctl');
-    mkdirSync(dir);
-    for (const [k, v] of Object.entries(cm.data as Record<string, string>)) writeFileSync(path.join(dir, k), v);
-    const drill = [...jobsByDatabase(objs).get('orders')!.values()].find((j) => container(j).args.includes('drill'))!;
-    const args = (container(drill).args as string[]).map((a) => a.replace(/^\/etc\/drctl/, dir));
+    const dir = mountConfigMap(objs);
+    const args = jobArgs(jobsByDatabase(objs).get('orders')!.get('drill')!, dir);
     const runbook = args[args.indexOf('drill') + 1]!;
     const globals = args.slice(0, args.indexOf('drill'));
     const validate = await drctl([...globals, 'validate', runbook]);
@@ -169,4 +182,26 @@ describe('examples/kubernetes', () => {
     expect(plan.stdout).toContain('Targets: RTO 30m00s');
     expect(plan.all).not.toContain('canary-pw-1');
   });
+
+  it("one database's jobs run as their args say: backup, verify-backups, then the drill into the scratch database", async () => {
+    pg = await startPostgres();
+    await pg.sql('create database orders');
+    await pg.sql('create table items (id int primary key, name text); insert into items select g, md5(g::text) from generate_series(1, 500) g', 'orders');
+    const dir = mountConfigMap(objs);
+    const jobs = jobsByDatabase(objs).get('orders')!;
+    // A file:// repository stands in for the job's S3 prefix; everything else is as deployed.
+    const env = {
+      DRCTL_REPO: `file://${path.join(root, 'repo-orders')}`,
+      DRCTL_STATE_DIR: path.join(root, 'pod-state'),
+      DATABASE_URL: pg.url('orders'),
+      SCRATCH_DATABASE_URL: pg.url('orders_drill'),
+    };
+    for (const kind of ['backup', 'verify', 'drill']) {
+      const r = await drctl(jobArgs(jobs.get(kind)!, dir), { env, timeoutMs: 120_000 });
+      expect(r.code, `${kind}: ${r.stderr}`).toBe(0);
+    }
+    expect(await pg.sql('select count(*) from items', 'orders_drill')).toBe('500');
+    const history = await drctl(['history', '--runbook', 'restore-drill', '--json'], { env });
+    expect(JSON.parse(history.stdout)[0]).toMatchObject({ runbook: 'restore-drill', kind: 'drill', status: 'succeeded' });
+  }, 120_000);
 });
