@@ -62,7 +62,7 @@ export function registerComplete(program: Command, act: Action): void {
         if (what !== 'backups') return 0;
         try {
           const { Repository } = await import('../../repository/repository.js');
-          const list = (async () => (await (await Repository.open(o.repo, { env: ctx.env, config: ctx.config })).catalog()).backups.map((b) => b.id))();
+          const list = (async () => (await (await Repository.open(o.repo, { env: ctx.env, config: ctx.config })).catalog()).backups.map((b) => b.id))().catch(() => [] as string[]);
           // A slow or unreachable repository must not hang the shell.
           const ids = await Promise.race([list, new Promise<string[]>((resolve) => setTimeout(() => resolve([]), 3000).unref())]);
           if (ids.length) process.stdout.write(`${[...ids].reverse().join('\n')}\n`);
