@@ -9,12 +9,18 @@ export PG_BIN
 missing=()
 [ -x "$PG_BIN/initdb" ] || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]}" >&2
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# The HTML drill report's test renders it in a real headless browser (its test skips without one).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "==> installing chromium" >&2
+  { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; } \
+    || echo "warning: chromium did not install; the HTML report's browser test will be skipped" >&2
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.drctl-installed ]; then

@@ -32,6 +32,8 @@ export interface ExecuteOptions {
   repo?: string;
   /** Drills: how many earlier drills to compare with. */
   compare?: number;
+  /** Write a Prometheus textfile of the run. */
+  metricsFile?: string;
 }
 
 export interface Executed {
@@ -101,6 +103,10 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
     report.previous = await previousDrills(ctx, report, drillRepo, o.compare ?? 5);
   }
   await writeReports(report, ctx.reports);
+  if (o.metricsFile) {
+    const { runMetrics, writeMetricsFile } = await import('../report/metrics.js');
+    await writeMetricsFile(o.metricsFile, runMetrics(report));
+  }
   try {
     await saveRun(ctx.stateDir, report);
   } catch (err) {

@@ -13,6 +13,8 @@ interface CommandEntry {
   /** `name <args>` and the one line shown in `drctl --help`, for each name. */
   listing: [string, string][];
   load: () => Promise<Register>;
+  /** Left out of `drctl --help` (used by the completion scripts). */
+  hidden?: boolean;
 }
 
 const COMMANDS: CommandEntry[] = [
@@ -37,6 +39,8 @@ const COMMANDS: CommandEntry[] = [
   { names: ['redis'], listing: [['redis', 'Redis RDB snapshots into and out of the repository']], load: async () => (await import('./commands/redis.js')).registerRedis },
   { names: ['health'], listing: [['health [runbook]', 'check PostgreSQL, Redis, HTTP endpoints, Twilio, Vapi and backup age in parallel; one table; exit 1 on any failure']], load: async () => (await import('./commands/health.js')).registerHealth },
   { names: ['drill'], listing: [['drill <runbook>', 'run a runbook as a DR drill: measure RTO/RPO against its targets, record it, compare with earlier drills; exit 3 on a miss']], load: async () => (await import('./commands/drill.js')).registerDrill },
+  { names: ['completion'], listing: [['completion <shell>', 'print a completion script for bash, zsh or fish']], load: async () => (await import('./commands/completion.js')).registerCompletion },
+  { names: ['__complete'], listing: [['__complete <what>', 'candidates for the completion scripts']], load: async () => (await import('./commands/completion.js')).registerComplete, hidden: true },
   { names: ['rollback'], listing: [['rollback', 'deploy an earlier version, gate on health checks, revert automatically if the gate fails']], load: async () => (await import('./commands/rollback.js')).registerRollback },
 ];
 
@@ -53,7 +57,8 @@ export function requestedCommand(args: string[]): string | undefined {
 }
 
 
-export async function buildProgram(setExit: (code: number) => void, args: string[] = []): Promise<Command> {
+/** The program with the command argv asks for loaded; `loadAll` loads every command (completion needs their flags). */
+export async function buildProgram(setExit: (code: number) => void, args: string[] = [], o: { loadAll?: boolean } = {}): Promise<Command> {
   const program = new Command('drctl')
     .description('Disaster-recovery runbooks: validate, run, time against RTO/RPO, report.')
     .version(drctlVersion(), '--version')
@@ -62,7 +67,7 @@ export async function buildProgram(setExit: (code: number) => void, args: string
     .option('--runbooks <dir>', 'where runbook names are looked up (default ./runbooks, then the shipped ones)')
     .addOption(new Option('--log-format <format>', 'pretty or json (default: pretty on a TTY, json otherwise)'))
     .option('--log-level <level>', 'trace, debug, info, warn, error', 'info')
-    .option('--report <file>', 'write a report; format from extension: .json, .md, .xml (JUnit) (repeatable)', collect, [])
+    .option('--report <file>', 'write a report; format from extension: .json, .md, .xml (JUnit), .html (repeatable)', collect, [])
     .option('--dry-run', 'show what would be done and touch nothing')
     .option('-y, --yes', 'answer yes to confirmations (needed without a TTY)')
     .option('--no-color', 'no colours (also NO_COLOR)')
@@ -75,11 +80,11 @@ export async function buildProgram(setExit: (code: number) => void, args: string
   const act = actionFactory(setExit);
   const wanted = requestedCommand(args);
   for (const entry of COMMANDS) {
-    if (wanted !== undefined && entry.names.includes(wanted)) {
+    if (o.loadAll || (wanted !== undefined && entry.names.includes(wanted))) {
       (await entry.load())(program, act);
       // The one-line descriptions live in the table above, for the listing and the command alike.
       for (const [usage, summary] of entry.listing) program.commands.find((c) => c.name() === usage.split(' ')[0])?.description(summary);
-    } else for (const [usage, summary] of entry.listing) program.command(usage).description(summary);
+    } else for (const [usage, summary] of entry.listing) program.command(usage, { hidden: entry.hidden }).description(summary);
   }
   const override = (c: Command) => {
     c.exitOverride();

@@ -3,22 +3,24 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { RunReport } from '../engine/step-result.js';
 import { secrets } from '../redact.js';
+import { htmlReport } from './html.js';
 import { junitReport } from './junit.js';
 import { markdownReport } from './markdown.js';
 
-// Report files, format picked by extension in this one place: .json, .md, .xml (JUnit).
+// Report files, format picked by extension in this one place: .json, .md, .xml (JUnit), .html.
 
 const FORMATS: Record<string, (r: RunReport) => string> = {
   '.json': (r) => `${JSON.stringify(r, null, 2)}\n`,
   '.md': markdownReport,
   '.xml': junitReport,
+  '.html': htmlReport,
 };
 
 /** Rejects an unknown extension before anything runs. */
 export function checkReportPaths(files: string[]): void {
   for (const f of files) {
     if (!FORMATS[path.extname(f).toLowerCase()]) {
-      throw new UsageError(`--report ${f}: unknown format (use .json, .md or .xml for JUnit)`, 'usage.report');
+      throw new UsageError(`--report ${f}: unknown format (use .json, .md, .html or .xml for JUnit)`, 'usage.report');
     }
   }
 }

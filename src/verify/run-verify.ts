@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rename, rm, writeFile, chmod, chown, stat } from 'node:fs/promises';
+import { mkdtemp, rm, chmod, chown, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -194,29 +194,39 @@ async function restoreBase(ctx: ActionContext, repo: Repository, m: Manifest) {
   }
 }
 
+/** A verification that could not run at all (no repository, a wrong key) is a failure too. */
+export async function writeVerifyErrorMetrics(file: string, url: string | undefined): Promise<void> {
+  const { writeMetricsFile } = await import('../report/metrics.js');
+  const now = Math.floor(Date.now() / 1000);
+  await writeMetricsFile(file, (m) => {
+    // The repository as the last successful run named it, so its series carry on.
+    const known = [...new Set(m.previous.filter((s) => s.name === 'drctl_verify_ok').map((s) => s.labels.repo))];
+    const labels = { repo: (known.length === 1 ? known[0] : undefined) ?? url ?? 'unknown' };
+    m.gauge('drctl_verify_ok', '1 when the last verification passed every check', labels, 0);
+    m.gauge('drctl_verify_last_timestamp_seconds', 'time of the last verification', labels, now);
+    m.lastSuccess('drctl_verify_last_success_timestamp_seconds', 'time of the last successful verification', labels, false, now);
+  });
+}
+
 /** Prometheus textfile (node_exporter's textfile collector), written atomically. */
 async function writeMetrics(file: string, r: VerifyResult, repo: Repository): Promise<void> {
-  const label = `repo="${repo.storage.location.replace(/["\\]/g, '_')}"`;
-  const lines: string[] = [];
-  const metric = (name: string, help: string, value: number, extra = '') => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} gauge`, `${name}{${label}${extra}} ${value}`);
-  };
-  metric('drctl_verify_ok', '1 when the last verification passed every check', r.ok ? 1 : 0);
-  if (r.ok) metric('drctl_verify_last_success_timestamp_seconds', 'time of the last successful verification', Math.floor(Date.parse(r.startedAt) / 1000));
-  metric('drctl_verify_duration_seconds', 'duration of the last verification', r.durationMs / 1000);
-  if (r.newest) {
-    metric('drctl_backup_newest_age_seconds', 'age of the newest backup', Math.round((Date.parse(r.startedAt) - Date.parse(r.newest.stoppedAt)) / 1000));
-    metric('drctl_backup_newest_size_bytes', 'size of the newest backup', r.newest.size);
-  }
-  lines.push('# HELP drctl_verify_check_ok 1 when a check passed, 0 when it failed', '# TYPE drctl_verify_check_ok gauge');
-  const seen = new Set<string>();
-  for (const c of r.checks) {
-    if (c.status === 'skip' || seen.has(c.name)) continue;
-    seen.add(c.name);
-    const ok = r.checks.filter((x) => x.name === c.name).every((x) => x.status === 'pass');
-    lines.push(`drctl_verify_check_ok{${label},check="${c.name}"} ${ok ? 1 : 0}`);
-  }
-  const tmp = `${file}.tmp-${process.pid}`;
-  await writeFile(tmp, `${lines.join('\n')}\n`);
-  await rename(tmp, file);
+  const { writeMetricsFile } = await import('../report/metrics.js');
+  const labels = { repo: repo.storage.location };
+  const started = Math.floor(Date.parse(r.startedAt) / 1000);
+  await writeMetricsFile(file, (m) => {
+    m.gauge('drctl_verify_ok', '1 when the last verification passed every check', labels, r.ok ? 1 : 0);
+    m.gauge('drctl_verify_last_timestamp_seconds', 'time of the last verification', labels, started);
+    // Kept from the previous file on a failure, so "time since last success" keeps growing.
+    m.lastSuccess('drctl_verify_last_success_timestamp_seconds', 'time of the last successful verification', labels, r.ok, started);
+    m.gauge('drctl_verify_duration_seconds', 'duration of the last verification', labels, r.durationMs / 1000);
+    if (r.newest) {
+      m.gauge('drctl_backup_newest_age_seconds', 'age of the newest backup', labels, Math.round((Date.parse(r.startedAt) - Date.parse(r.newest.stoppedAt)) / 1000));
+      m.gauge('drctl_backup_newest_size_bytes', 'size of the newest backup', labels, r.newest.size);
+    }
+    const names = [...new Set(r.checks.filter((c) => c.status !== 'skip').map((c) => c.name))];
+    for (const name of names) {
+      const ok = r.checks.filter((x) => x.name === name).every((x) => x.status !== 'fail');
+      m.gauge('drctl_verify_check_ok', '1 when a check passed, 0 when it failed', { ...labels, check: name }, ok ? 1 : 0);
+    }
+  });
 }

@@ -5,7 +5,7 @@ import { CLI } from '../support/cli.js';
 
 // Fast start: --help and validate must not load the heavy SDKs; adapters import them lazily.
 const TRACE = path.resolve(import.meta.dirname, '..', 'support', 'trace-imports.mjs');
-const HEAVY = /node_modules\/(pg|pg-[a-z-]+|execa|twilio|ioredis|@aws-sdk|@smithy|pino)\//;
+const HEAVY = /node_modules\/(pg|pg-[a-z-]+|execa|twilio|ioredis|@aws-sdk|@smithy|pino|prom-client|playwright-core)\//;
 const RUNBOOKS = path.resolve(import.meta.dirname, '..', '..', 'runbooks');
 
 function importsOf(args: string[]): string[] {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { OperationError } from '../../errors.js';
 import { parseDuration } from '../../time/duration.js';
-import { verifyRepository } from '../../verify/run-verify.js';
+import { verifyRepository, writeVerifyErrorMetrics } from '../../verify/run-verify.js';
 import { parseSubset } from '../../verify/wal-read.js';
 import { openRepo } from '../repo-settings.js';
 import { defineAction } from '../types.js';
@@ -33,9 +33,8 @@ export const repoVerify = defineAction({
   outputs: ['ok', 'checks', 'failed', 'summary', 'newest'],
   describe: (i) => `verify ${i.repo ?? 'the configured repository'}: newest backup younger than ${i.maxAge}, checksums${i.testRestore ? ', test restore' : ''}`,
   async run(ctx, i) {
-    const repo = await openRepo(ctx, i.repo);
     const maxAgeMs = parseDuration(i.maxAge, '--max-age');
-    const r = await verifyRepository(ctx, repo, {
+    const verify = async () => verifyRepository(ctx, await openRepo(ctx, i.repo), {
       maxAgeMs,
       walMaxAgeMs: i.walMaxAge ? parseDuration(i.walMaxAge, 'walMaxAge') : maxAgeMs,
       all: i.all,
@@ -48,6 +47,13 @@ export const repoVerify = defineAction({
       metricsFile: i.metricsFile,
       readDataSubset: parseSubset(i.readDataSubset, 'readDataSubset'),
     });
+    let r: Awaited<ReturnType<typeof verify>>;
+    try {
+      r = await verify();
+    } catch (err) {
+      if (i.metricsFile) await writeVerifyErrorMetrics(i.metricsFile, i.repo).catch(() => {});
+      throw err;
+    }
     const failed = r.checks.filter((c) => c.status === 'fail').map((c) => `${c.name}${c.backup ? ` (${c.backup})` : ''}: ${c.figure}`);
     const summary = r.ok ? `all ${r.checks.filter((c) => c.status === 'pass').length} checks passed` : `${failed.length} check(s) failed: ${failed.join('; ')}`;
     const outputs = { ok: r.ok, checks: r.checks, failed, summary, newest: r.newest ?? {} };

@@ -9,14 +9,16 @@ export function registerBackup(program: Command, act: Action): void {
     .option('--repo <url>', 'repository: file:///path or s3://bucket/prefix (default: config repo, DRCTL_REPO)')
     .option('--type <type>', 'logical (pg_dump) or base (pg_basebackup, for point-in-time recovery)', 'logical')
     .option('--label <text>', 'free text stored with the backup')
+    .option('--metrics-file <path>', 'write a Prometheus textfile (node_exporter textfile collector)')
     .action(
-      act(async (ctx, o: { source?: string; repo?: string; type: string; label?: string }) => {
+      act(async (ctx, o: { source?: string; repo?: string; type: string; label?: string; metricsFile?: string }) => {
         const { UsageError } = await import('../../errors.js');
         if (o.type !== 'logical' && o.type !== 'base') throw new UsageError(`--type ${o.type}: use logical or base`, 'usage.type');
         const { executeRunbook } = await import('../execute.js');
         const { resolveRunbook } = await import('../context.js');
         const r = await executeRunbook(ctx, resolveRunbook(ctx, 'backup'), {
           inputs: { source: o.source ?? ctx.config.source, repo: o.repo ?? ctx.config.repo, type: o.type, label: o.label },
+          metricsFile: o.metricsFile,
         });
         const id = r.report?.steps.find((s) => s.id === 'backup')?.outputs.backupId;
         if (r.exitCode === 0 && typeof id === 'string') process.stdout.write(`${id}\n`);

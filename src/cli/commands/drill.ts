@@ -13,13 +13,14 @@ export function registerDrill(program: Command, act: Action): void {
     .option('--repo <url>', 'also keep the drill record in this repository (default: config repo, DRCTL_REPO)')
     .option('--compare <n>', 'compare with this many earlier drills', '5')
     .option('--incident <title>', 'also keep an incident record of the drill')
+    .option('--metrics-file <path>', 'write a Prometheus textfile (node_exporter textfile collector)')
     .action(
-      act(async (ctx, o: { var: string[]; repo?: string; compare: string; incident?: string }, runbook: string) => {
+      act(async (ctx, o: { var: string[]; repo?: string; compare: string; incident?: string; metricsFile?: string }, runbook: string) => {
         const { UsageError } = await import('../../errors.js');
         if (!/^\d+$/.test(o.compare)) throw new UsageError(`--compare ${o.compare}: expected a whole number`, 'usage.compare');
         const { executeRunbook } = await import('../execute.js');
         const { resolveRunbook } = await import('../context.js');
-        const r = await executeRunbook(ctx, resolveRunbook(ctx, runbook), { vars: o.var, kind: 'drill', repo: o.repo, compare: Number(o.compare), incident: o.incident });
+        const r = await executeRunbook(ctx, resolveRunbook(ctx, runbook), { vars: o.var, kind: 'drill', repo: o.repo, compare: Number(o.compare), incident: o.incident, metricsFile: o.metricsFile });
         if (r.report) {
           const { formatTable } = await import('../../report/table.js');
           const { DRILL_HEADER, drillRows } = await import('../../report/drills.js');
