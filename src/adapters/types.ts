@@ -15,6 +15,8 @@ export interface ActionContext {
   signal: AbortSignal;
   runId: string;
   stepId: string;
+  /** 'drill' when run by `drctl drill`: actions keep a drill from touching production (no WAL archiving). */
+  kind?: 'run' | 'drill';
   /** The environment the run sees (real environment over --env-file). */
   env: Readonly<Record<string, string | undefined>>;
   /** The parsed config file (drctl.yaml), if any. */

@@ -297,6 +297,7 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
       signal,
       runId,
       stepId,
+      kind: opts.kind ?? 'run',
       env: opts.env,
       config: opts.config,
       stateDir: opts.stateDir,

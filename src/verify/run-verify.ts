@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, chmod, chown, stat } from 'node:fs/promises';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { connect } from '../adapters/postgres/client.js';
 import { parsePgUrl, quoteIdent, withDatabase } from '../adapters/postgres/conn.js';
-import { logicalRestore } from '../adapters/postgres/restore.js';
+import { dropRoles, logicalRestore } from '../adapters/postgres/restore.js';
 import { collectStats } from '../adapters/postgres/stats.js';
 import type { ActionContext } from '../adapters/types.js';
 import { errorMessage } from '../errors.js';
@@ -140,12 +140,16 @@ async function testRestore(ctx: ActionContext, repo: Repository, m: Manifest, o:
   }
 }
 
+// A test restore is a restore into an empty server: the roles the backup holds are created
+// first, as in a real recovery onto a new machine, and (on a scratch URL) dropped afterwards.
 async function restoreLogical(ctx: ActionContext, repo: Repository, m: Manifest, o: VerifyRunOptions) {
   const scratch = !o.scratch || o.scratch === 'auto' ? await startScratchCluster(ctx.env, ctx.signal) : undefined;
-  const server = parsePgUrl(scratch?.url ?? o.scratch, ctx.env, '--scratch');
+  const server = scratch?.conn ?? parsePgUrl(o.scratch, ctx.env, '--scratch');
   const target = withDatabase(server, `drctl_verify_${randomBytes(4).toString('hex')}`);
+  let rolesCreated: string[] = [];
   try {
-    await logicalRestore(ctx, repo, m, target, { jobs: 1, clean: false, noOwner: false, schema: undefined, table: undefined });
+    const out = await logicalRestore(ctx, repo, m, target, { jobs: 1, clean: false, noOwner: false, roles: true, schema: undefined, table: undefined });
+    rolesCreated = Array.isArray(out.rolesCreated) ? out.rolesCreated.map(String) : [];
     const db = await connect(target, { signal: ctx.signal });
     try {
       return await collectStats(db);
@@ -158,25 +162,23 @@ async function restoreLogical(ctx: ActionContext, repo: Repository, m: Manifest,
       const admin = await connect(withDatabase(server, 'postgres')).catch(() => undefined);
       await admin?.query(`drop database if exists ${quoteIdent(target.database)}`).catch(() => {});
       await admin?.close();
+      if (rolesCreated.length) await dropRoles(ctx, server, rolesCreated);
     }
   }
 }
 
 async function restoreBase(ctx: ActionContext, repo: Repository, m: Manifest) {
-  const { physicalRestore } = await import('../adapters/postgres/restore-physical.js');
-  const { runTool } = await import('../adapters/postgres/tools.js');
+  const { physicalRestore, restoreOwner, stopCluster } = await import('../adapters/postgres/restore-physical.js');
+  // The work directory is the server user's and 0700: a copy of production data inside.
   const work = await mkdtemp(path.join(os.tmpdir(), 'drctl-verify-base-'));
-  await chmod(work, 0o755);
+  const own = restoreOwner(work);
+  if (own) await chown(work, own.uid, own.gid);
   const dataDir = path.join(work, 'data');
   const sock = path.join(work, 'sock');
-  const { mkdir } = await import('node:fs/promises');
-  await mkdir(sock, { mode: 0o777 });
-  await chmod(sock, 0o777);
   try {
     // A private socket directory and no TCP: the port number cannot clash with anything.
+    // A test restore never archives: its new timeline must not reach production's archive.
     await physicalRestore(ctx, repo, { backup: m.id, targetDir: dataDir, start: true, archive: false, startTimeoutMs: 600_000, privateSocketDir: sock, port: 5432, pitr: 'latest', immediate: true });
-    const s = await stat(path.join(dataDir, 'PG_VERSION'));
-    if (process.getuid?.() === 0) await chown(sock, s.uid, s.gid);
     const db = await connect({ host: sock, port: 5432, user: 'postgres', database: String(m.source.database ?? 'postgres'), params: {} }, { signal: ctx.signal });
     try {
       return await collectStats(db);
@@ -184,12 +186,8 @@ async function restoreBase(ctx: ActionContext, repo: Repository, m: Manifest) {
       await db.close();
     }
   } finally {
-    const { runProcess } = await import('../process/run-process.js');
-    const { toolPath } = await import('../adapters/postgres/tools.js');
-    const s = await stat(path.join(dataDir, 'PG_VERSION')).catch(() => undefined);
-    const args = ['-D', dataDir, '-m', 'immediate', '-w', 'stop'];
-    if (s && process.getuid?.() === 0) await runProcess('runuser', ['-u', 'postgres', '--', toolPath('pg_ctl', ctx.env), ...args], { signal: new AbortController().signal, env: { PATH: ctx.env.PATH } }).catch(() => {});
-    else await runTool('pg_ctl', args, { env: ctx.env, signal: new AbortController().signal }).catch(() => {});
+    // Also after a timeout or an interrupt: the throwaway server always goes.
+    await stopCluster({ ...ctx, signal: new AbortController().signal }, dataDir, 'immediate').catch(() => {});
     await rm(work, { recursive: true, force: true });
   }
 }

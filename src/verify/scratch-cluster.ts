@@ -2,19 +2,28 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import type { PgConn } from '../adapters/postgres/conn.js';
 import { runTool } from '../adapters/postgres/tools.js';
 import { OperationError } from '../errors.js';
 import { runProcess } from '../process/run-process.js';
 import { secrets } from '../redact.js';
-import { freePort } from '../net/free-port.js';
 
 // `--scratch auto`: a throwaway PostgreSQL that drctl starts for a test restore and always
-// removes, also when the restore fails. As root it runs as the postgres user.
+// removes, also when the restore fails. As root it runs as the postgres user. It holds a copy
+// of production data, so nobody else on the host can reach it: no TCP (listen_addresses ''),
+// a socket in a 0700 directory of its own, and a random password for every connection.
 
 export interface ScratchCluster {
-  url: string;
+  /** Connection to the postgres database over the private socket. */
+  conn: PgConn;
+  /** The cluster's directory (data, socket, log): 0700, removed by stop(). */
+  dir: string;
+  dataDir: string;
   stop(): Promise<void>;
 }
+
+/** The socket's port number: the directory is private, so nothing can clash with it. */
+const PORT = 5432;
 
 function postgresUser(): { uid: number; gid: number; name: string } | undefined {
   if (process.getuid?.() !== 0) return undefined;
@@ -28,15 +37,14 @@ function postgresUser(): { uid: number; gid: number; name: string } | undefined 
 export async function startScratchCluster(env: Readonly<Record<string, string | undefined>>, signal: AbortSignal): Promise<ScratchCluster> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'drctl-scratch-'));
   const user = postgresUser();
-  chmodSync(dir, 0o755);
+  chmodSync(dir, 0o700);
   if (user) chownSync(dir, user.uid, user.gid);
   const data = path.join(dir, 'data');
-  const password = randomBytes(12).toString('hex');
+  const password = randomBytes(18).toString('base64url');
   secrets.add(password);
   const pwfile = path.join(dir, 'pw');
   writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
   if (user) chownSync(pwfile, user.uid, user.gid);
-  const port = await freePort();
   const asPg = async (tool: 'initdb' | 'pg_ctl', args: string[]) => {
     if (!user) return runTool(tool, args, { env, signal });
     const { toolPath } = await import('../adapters/postgres/tools.js');
@@ -49,10 +57,11 @@ export async function startScratchCluster(env: Readonly<Record<string, string | 
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await asPg('initdb', ['-D', data, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
+    await asPg('initdb', ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
+    rmSync(pwfile);
     writeFileSync(
       path.join(data, 'postgresql.auto.conf'),
-      `port = ${port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '${dir}'\nfsync = off\nsynchronous_commit = off\n`,
+      `port = ${PORT}\nlisten_addresses = ''\nunix_socket_directories = '${dir.replace(/'/g, "''")}'\nunix_socket_permissions = 0700\nfsync = off\nsynchronous_commit = off\n`,
       { flag: 'a' },
     );
     await asPg('pg_ctl', ['-D', data, '-l', path.join(dir, 'log'), '-w', '-t', '60', 'start']);
@@ -60,5 +69,5 @@ export async function startScratchCluster(env: Readonly<Record<string, string | 
     await stop();
     throw err;
   }
-  return { url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`, stop };
+  return { conn: { host: dir, port: PORT, user: 'postgres', password, database: 'postgres', params: {} }, dir, dataDir: data, stop };
 }

@@ -30,7 +30,7 @@ describe('logical backup and restore through a file:// repository', () => {
 
     const list = JSON.parse((await drctl(['backups', 'list', '--json', '--repo', repo])).stdout);
     expect(list).toHaveLength(1);
-    expect(list[0]).toMatchObject({ id: backupId, kind: 'logical', label: 'round trip', database: 'app', objects: 1 });
+    expect(list[0]).toMatchObject({ id: backupId, kind: 'logical', label: 'round trip', database: 'app', objects: 2 });
 
     const manifest = JSON.parse((await drctl(['backups', 'show', backupId, '--repo', repo])).stdout);
     expect(manifest.objects[0].sha256).toMatch(/^[0-9a-f]{64}$/);

@@ -7,6 +7,7 @@ import { openRepo } from '../repo-settings.js';
 import { defineAction, type ActionContext, type Outputs } from '../types.js';
 import { connect, type Db } from './client.js';
 import { describeConn, parsePgUrl, type PgConn } from './conn.js';
+import { readRoles, ROLES_OBJECT, rolesBody } from './roles.js';
 import { collectStats } from './stats.js';
 import { storeToolOutput } from './store-output.js';
 import { spawnTool } from './tools.js';
@@ -16,7 +17,7 @@ import { lockWaitMs } from '../../repository/lock.js';
 // never buffered whole nor spooled to disk. pg_dump runs in a snapshot exported by a
 // REPEATABLE READ transaction, so the row counts recorded for verification describe exactly
 // the data in the dump. The manifest is written only after pg_dump exited 0 and every byte
-// was stored.
+// was stored. The roles the database needs are stored beside the dump (roles.ts).
 
 const Input = z.strictObject({
   source: z.string().optional().meta({ description: 'PostgreSQL URL (default: DATABASE_URL)' }),
@@ -85,7 +86,14 @@ async function logicalBackup(ctx: ActionContext, conn: PgConn, repoUrl: string |
       });
       if (entry.size === 0) throw new OperationError('postgres.backup', 'pg_dump produced no output');
       const stats = await statsRead;
+      // The roles the database needs, from the same snapshot: a fresh cluster has none of them.
+      const roles = await readRoles(db);
       await db.query('commit');
+      const rolesEntry = await repo.writeObject(id, ROLES_OBJECT, rolesBody(roles), { signal: ctx.signal });
+      const rolesNote = roles.passwords
+        ? undefined
+        : `password hashes not stored: ${conn.user ?? 'the backup user'} cannot read pg_authid (a superuser can); the ${roles.roles.length} role(s) restore without passwords`;
+      if (rolesNote) ctx.log(`warning: ${rolesNote}`);
       crashPoint('backup-before-manifest');
       const stoppedAt = new Date();
       const manifest = await repo.commit({
@@ -97,9 +105,9 @@ async function logicalBackup(ctx: ActionContext, conn: PgConn, repoUrl: string |
         stoppedAt: stoppedAt.toISOString(),
         durationMs: stoppedAt.getTime() - startedAt.getTime(),
         recoveryPoint: new Date(snap.now).toISOString(),
-        objects: [entry],
+        objects: [entry, rolesEntry],
         stats,
-        extra: { format: 'pg_dump custom' },
+        extra: { format: 'pg_dump custom', roles: { count: roles.roles.length, passwords: roles.passwords, ...(rolesNote ? { note: rolesNote } : {}) } },
       });
       ctx.log(`backup ${id}: ${entry.size} bytes, sha256 ${entry.sha256.slice(0, 12)}…, manifest written`);
       return { backupId: id, bytes: manifest.size, storedBytes: manifest.storedSize, recoveryPoint: manifest.recoveryPoint };

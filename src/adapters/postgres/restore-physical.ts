@@ -1,5 +1,6 @@
-import { chownSync, existsSync, readFileSync, statSync } from 'node:fs';
-import { appendFile, chmod, mkdir, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { appendFile, chmod, lchown, mkdir, mkdtemp, open, readdir, realpath, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -23,6 +24,9 @@ import { progressMeter } from '../progress.js';
 // data directory before the server starts; restore_command moves spooled files with a plain
 // `mv` (no process start per segment) and falls back to drctl wal-fetch. With start, success
 // is what the server says: promoted, and "recovery stopping before/after ..." at the target.
+// As root, nothing from the tar decides ownership or setuid bits, no chown follows a symlink,
+// and the credentials restore_command needs live outside the data directory, where the next
+// base backup cannot copy them.
 
 export interface PhysicalInput {
   backup: string;
@@ -32,9 +36,13 @@ export interface PhysicalInput {
   timeline?: number;
   start: boolean;
   port?: number;
-  archive: boolean;
+  /** False: archive_mode off on the restored server. Default: off in a drill, else as configured. */
+  archive?: boolean;
   startTimeoutMs: number;
-  /** Test restores: listen only on a socket in this directory and trust local connections. */
+  /**
+   * Test restores: listen only on a socket in this directory (made 0700, the server user's),
+   * and let in only drctl's own OS user, by peer authentication, as the postgres role.
+   */
   privateSocketDir?: string;
   /** Stop as soon as the base backup is consistent (recovery_target = 'immediate'). */
   immediate?: boolean;
@@ -44,14 +52,47 @@ const SPOOL = 'drctl_wal_spool';
 const LOG = 'drctl-recovery.log';
 const PREFETCH = 4;
 
-function owner(dir: string): { uid: number; gid: number } | undefined {
+interface Owner {
+  uid: number;
+  gid: number;
+}
+
+/** Who owns a restored data directory's files: lstat, so a symlink planted there proves nothing. */
+function owner(file: string): Owner | undefined {
   if (process.getuid?.() !== 0) return undefined;
-  const s = statSync(dir);
+  const s = lstatSync(file);
   return { uid: s.uid, gid: s.gid };
 }
 
+/**
+ * As root, the user the restored server runs as: the owner of the target directory or of its
+ * parent when that is not root, else the postgres user. Never the uid recorded in the tar,
+ * which names a user of another machine.
+ */
+export function restoreOwner(dir: string): Owner | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  for (const d of [dir, path.dirname(dir)]) {
+    try {
+      const s = lstatSync(d);
+      if (s.isDirectory() && s.uid !== 0) return { uid: s.uid, gid: s.gid };
+    } catch {
+      // absent: try the next
+    }
+  }
+  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
+    const [name, , uid, gid] = line.split(':');
+    if (name === 'postgres') return { uid: Number(uid), gid: Number(gid) };
+  }
+  throw new UsageError(`--target-dir ${dir}: running as root, and neither the directory, its parent nor a postgres user names the user the server should run as; create the directory owned by that user`, 'usage.targetDir');
+}
+
 export async function physicalRestore(ctx: ActionContext, repo: Repository, i: PhysicalInput): Promise<Outputs> {
-  const targetDir = path.resolve(i.targetDir);
+  // A symlinked target is followed once, here, so every later lchown acts on the real directory.
+  const targetDir = existsSync(i.targetDir) ? await realpath(i.targetDir) : path.resolve(i.targetDir);
+  // A drill (or a test restore) must never archive its new timeline into production's archive.
+  const drill = ctx.kind === 'drill';
+  if (drill && i.archive === true) ctx.log('a drill never archives: archive: true is ignored, archive_mode is off on the restored server');
+  const archive = drill ? false : (i.archive ?? true);
   const target: RecoveryTarget = !i.pitr || i.pitr === 'latest' ? 'latest' : parseTimePoint(i.pitr, '--pitr');
   ctx.log(target === 'latest' ? 'recovery target: the end of the archived WAL' : `recovery target: ${target.toISOString()} (UTC)`);
 
@@ -71,31 +112,48 @@ export async function physicalRestore(ctx: ActionContext, repo: Repository, i: P
   ctx.log(`base backup ${backup.id} (ended ${backup.stoppedAt}, timeline ${backup.pg?.timeline}); ${plan.files.length} WAL file(s) up to ${plan.lastSegment.name} (archived ${plan.lastSegment.mtime.toISOString()})`);
 
   // 2. The target directory: absent or empty, or replaced after confirmation.
+  const own = restoreOwner(targetDir);
   await prepareTargetDir(ctx, targetDir);
 
   // 3. Base backup, verified, then the WAL, verified, into the spool.
+  let secretsDir: string | undefined;
+  let archiving: string;
   try {
     await extract(ctx, repo, backup, targetDir);
-    // The files keep the server user's ownership from the tar; the directory follows them.
-    const own = owner(path.join(targetDir, 'PG_VERSION'));
     const spool = path.join(targetDir, SPOOL);
     await mkdir(spool, { recursive: true, mode: 0o700 });
     await prefetch(ctx, repo, plan.files, spool);
-    await writeRecoveryConfig(ctx, repo, targetDir, spool, target, i, plan);
-    if (own) await chownTree(targetDir, own.uid, own.gid);
+    secretsDir = await credentialsDir(targetDir);
+    await writeRecoveryConfig(ctx, repo, targetDir, spool, secretsDir, target, { ...i, archive }, plan);
+    if (own) {
+      await chownTree(targetDir, own.uid, own.gid);
+      await chownTree(secretsDir, own.uid, own.gid);
+      if (i.privateSocketDir) await lchown(i.privateSocketDir, own.uid, own.gid);
+    }
     await chmod(targetDir, 0o700);
+    archiving = archive ? await archivingAsConfigured(ctx, targetDir, own) : 'off';
   } catch (err) {
     await rm(targetDir, { recursive: true, force: true }).catch(() => {});
+    if (secretsDir) await rm(secretsDir, { recursive: true, force: true }).catch(() => {});
     throw err;
   }
+  if (archiving === 'off') ctx.log(`archiving: off${drill ? ' (a drill)' : ''}: the restored server's new timeline is not archived into ${repo.storage.location}`);
+  else ctx.log(`archiving: as configured in the restored data directory (${archiving}): its new timeline will be archived there — a real recovery; pass --no-archive (archive: false) for a scratch copy`);
 
-  const base = { backupId: backup.id, dataDir: targetDir, target: target === 'latest' ? 'latest' : target.toISOString(), walFiles: plan.files.length };
+  const base = { backupId: backup.id, dataDir: targetDir, target: target === 'latest' ? 'latest' : target.toISOString(), walFiles: plan.files.length, archiving };
   if (!i.start) {
     ctx.log(`prepared ${targetDir}; start it with: pg_ctl -D ${targetDir} start (recovery then runs to the target and promotes)`);
+    ctx.log(`${secretsDir} holds the repository credentials restore_command uses: remove it once the server has promoted`);
     return { ...base, restored: false, started: false, recoveryPoint: '' };
   }
-  const outcome = await startAndWatch(ctx, targetDir, i.startTimeoutMs);
-  checkOutcome(outcome, i.immediate ? 'immediate' : target, plan, segSize);
+  let outcome: Outcome;
+  try {
+    outcome = await startAndWatch(ctx, targetDir, i.startTimeoutMs);
+    checkOutcome(outcome, i.immediate ? 'immediate' : target, plan, segSize);
+  } finally {
+    // Promoted or failed, recovery no longer needs the credentials.
+    await rm(secretsDir, { recursive: true, force: true });
+  }
   await rm(path.join(targetDir, SPOOL), { recursive: true, force: true });
   // With no transaction replayed, the data is complete up to the newest WAL replayed (or, when
   // stopping at consistency, the backup's end).
@@ -122,9 +180,12 @@ async function prepareTargetDir(ctx: ActionContext, dir: string): Promise<void> 
 }
 
 async function extract(ctx: ActionContext, repo: Repository, m: Manifest, dir: string): Promise<void> {
-  const entry = m.objects[0];
+  const entry = m.objects.find((o) => o.path.split('/').pop() === 'base.tar.gz') ?? m.objects[0];
   if (!entry) throw new OperationError('backup.empty', `backup ${m.id} has no objects`);
-  const tar = await spawnProcess('tar', ['-x', '-f', '-', '-C', dir], { signal: ctx.signal, env: { PATH: ctx.env.PATH }, stdin: 'pipe', stdout: 'ignore' });
+  // Nothing of the tar's ownership or setuid/setgid bits survives (GNU tar keeps both by
+  // default as root): --no-same-permissions under umask 077 leaves owner-only rwx bits.
+  const tarArgs = ['-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions'];
+  const tar = await spawnProcess('/bin/sh', ['-c', 'umask 077 && exec tar "$@"', 'tar', ...tarArgs], { signal: ctx.signal, env: { PATH: ctx.env.PATH }, stdin: 'pipe', stdout: 'ignore' });
   const source = await repo.readObject(m, entry, { signal: ctx.signal });
   try {
     await pipeline(source, progressMeter(ctx, entry.size), createGunzip(), childStdinSink(tar.stdin as NodeJS.WritableStream), { signal: ctx.signal });
@@ -158,9 +219,35 @@ function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-async function writeRecoveryConfig(ctx: ActionContext, repo: Repository, dir: string, spool: string, target: RecoveryTarget, i: PhysicalInput, plan: WalPlan): Promise<void> {
+/**
+ * A 0700 directory beside the data directory for the credentials restore_command needs: inside
+ * PGDATA, the next base backup would copy them. A temp directory when the parent is not ours.
+ */
+async function credentialsDir(targetDir: string): Promise<string> {
+  try {
+    return await mkdtemp(path.join(path.dirname(targetDir), `.${path.basename(targetDir)}.drctl-`));
+  } catch {
+    return mkdtemp(path.join(os.tmpdir(), 'drctl-restore-env-'));
+  }
+}
+
+/** archive_mode and archive_command as the restored server will see them (postgres -C). */
+async function archivingAsConfigured(ctx: ActionContext, dir: string, own: Owner | undefined): Promise<string> {
+  const show = async (name: string) => {
+    const args = ['-D', dir, '-C', name];
+    const bin = toolPath('postgres', ctx.env);
+    const [cmd, argv] = own ? ['runuser', ['-u', userName(own.uid), '--', bin, ...args]] : [bin, args];
+    const r = await (await spawnProcess(cmd, argv, { signal: ctx.signal, env: { PATH: ctx.env.PATH, LANG: 'C.UTF-8' } })).done;
+    return r.exitCode === 0 ? r.stdout.trim() : '?';
+  };
+  const mode = await show('archive_mode');
+  if (mode === 'off') return 'off';
+  return `archive_mode ${mode}, archive_command '${await show('archive_command')}'`;
+}
+
+async function writeRecoveryConfig(ctx: ActionContext, repo: Repository, dir: string, spool: string, secretsDir: string, target: RecoveryTarget, i: PhysicalInput, plan: WalPlan): Promise<void> {
   // What wal-fetch needs under the server, in a file only the server's user can read.
-  const envFile = path.join(spool, 'drctl.env');
+  const envFile = path.join(secretsDir, 'drctl.env');
   const pass = ['PATH', 'DRCTL_ENCRYPTION_KEY', 'DRCTL_ENCRYPTION_KEY_FILE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'DRCTL_S3_CHECKSUMS', 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'];
   const lines = [`DRCTL_REPO=${repo.url}`, ...pass.filter((k) => ctx.env[k] !== undefined).map((k) => `${k}=${ctx.env[k]}`)];
   await writeFile(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });
@@ -175,22 +262,34 @@ async function writeRecoveryConfig(ctx: ActionContext, repo: Repository, dir: st
   if (target !== 'latest') settings.recovery_target_time = toPostgresTime(target);
   else if (i.immediate) settings.recovery_target = 'immediate';
   if (i.port !== undefined) settings.port = String(i.port);
-  if (!i.archive) settings.archive_mode = 'off';
+  if (i.archive === false) settings.archive_mode = 'off';
   if (i.privateSocketDir) {
+    // Only drctl's own OS user gets in, over the private socket: no TCP, no trust, and none of
+    // the source's own rules (which may trust every local user).
+    await mkdir(i.privateSocketDir, { recursive: true, mode: 0o700 });
+    await chmod(i.privateSocketDir, 0o700);
     settings.unix_socket_directories = i.privateSocketDir;
     settings.listen_addresses = '';
     const hba = path.join(dir, 'pg_hba.conf');
-    const old = existsSync(hba) ? readFileSync(hba, 'utf8') : '';
-    await writeFile(hba, `# drctl test restore: local trust first\nlocal all all trust\n${old}`);
+    const ident = path.join(dir, 'pg_ident.conf');
+    await writeFile(hba, '# drctl test restore: drctl\'s own OS user only, as postgres, by peer authentication\nlocal all postgres peer map=drctl\n', { mode: 0o600 });
+    await writeFile(ident, `drctl ${os.userInfo().username} postgres\n`, { mode: 0o600 });
+    settings.hba_file = hba;
+    settings.ident_file = ident;
   }
   const conf = Object.entries(settings).map(([k, v]) => `${k} = '${v.replace(/'/g, "''")}'`);
   await appendFile(path.join(dir, 'postgresql.auto.conf'), `\n# drctl restore of ${plan.backup.id}\n${conf.join('\n')}\n`);
   await writeFile(path.join(dir, 'recovery.signal'), '');
 }
 
+/** chown -R that never follows a symlink: a link to /etc/passwd in a backup stays a link. */
 async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
-  chownSync(dir, uid, gid);
-  for (const e of await readdir(dir, { recursive: true })) chownSync(path.join(dir, e as string), uid, gid);
+  await lchown(dir, uid, gid);
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    await lchown(p, uid, gid);
+    if (e.isDirectory()) await chownTree(p, uid, gid);
+  }
 }
 
 interface Outcome {

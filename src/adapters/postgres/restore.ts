@@ -13,6 +13,7 @@ import { parseDuration } from '../../time/duration.js';
 import { defineAction, type ActionContext, type Outputs } from '../types.js';
 import { connect } from './client.js';
 import { describeConn, parsePgUrl, quoteIdent, withDatabase, type PgConn } from './conn.js';
+import { createMissingRoles, dropCreatedRoles, loadRoles } from './roles.js';
 import { EXACT_COUNT_LIMIT, rowCounts, relationCount, userTables } from './stats.js';
 import { spawnTool, toolError } from './tools.js';
 import { childStdinSink } from '../../process/run-process.js';
@@ -35,10 +36,11 @@ const Input = z.strictObject({
   table: Names,
   clean: z.boolean().default(false),
   noOwner: z.boolean().default(false),
+  roles: z.boolean().default(true).meta({ description: 'logical: create the roles the backup needs that the target server lacks (false: --no-roles)' }),
   timeline: z.number().int().min(1).optional().meta({ description: 'PITR: follow this timeline (default: the newest)' }),
   start: z.boolean().default(false).meta({ description: 'PITR: start the server and wait until it reached the target and promoted' }),
   port: z.number().int().min(1).max(65535).optional().meta({ description: 'PITR: port for the restored server' }),
-  archive: z.boolean().default(true).meta({ description: 'PITR: false turns archive_mode off on the restored server (scratch restores)' }),
+  archive: z.boolean().optional().meta({ description: 'PITR: false turns archive_mode off on the restored server; default: off in a drill, as configured otherwise' }),
   startTimeout: z.string().default('30m'),
 });
 
@@ -46,7 +48,7 @@ export const postgresRestore = defineAction({
   name: 'postgres.restore',
   summary: 'Restore a backup from the repository (logical into a database)',
   input: Input,
-  outputs: ['restored', 'backupId', 'recoveryPoint', 'rowCounts', 'estimated', 'created', 'dataDir', 'started', 'timeline', 'target', 'stoppedAt', 'walFiles', 'dataLossMs'],
+  outputs: ['restored', 'backupId', 'recoveryPoint', 'rowCounts', 'estimated', 'created', 'dataDir', 'started', 'timeline', 'target', 'stoppedAt', 'walFiles', 'dataLossMs', 'rolesCreated', 'archiving'],
   describe: (i) =>
     i.targetDir ? `${i.pitr && i.pitr !== 'latest' ? `point-in-time restore to ${i.pitr}` : 'restore to the end of the archived WAL'} from ${i.backup === 'latest' ? 'the right base backup' : i.backup} into ${i.targetDir}` : `restore backup ${i.backup} into ${i.target ? 'the target database' : 'DATABASE_URL'}${i.clean ? ' (clean)' : ''}${i.jobs > 1 ? ` with ${i.jobs} jobs` : ''}`,
   async run(ctx, i) {
@@ -72,13 +74,16 @@ export const postgresRestore = defineAction({
   },
 });
 
-export type LogicalOptions = Pick<z.output<typeof Input>, 'jobs' | 'schema' | 'table' | 'clean' | 'noOwner'>;
+export type LogicalOptions = Pick<z.output<typeof Input>, 'jobs' | 'schema' | 'table' | 'clean' | 'noOwner' | 'roles'>;
 
 const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
 
 export async function logicalRestore(ctx: ActionContext, repo: Repository, m: Manifest, target: PgConn, i: LogicalOptions): Promise<Outputs> {
-  const entry = m.objects[0];
+  const entry = m.objects.find((o) => o.path.split('/').pop() === 'dump.pgc') ?? m.objects[0];
   if (!entry) throw new OperationError('backup.empty', `backup ${m.id} has no objects`);
+  // Read (and verified) before anything changes on the target.
+  const roles = i.roles ? await loadRoles(repo, m, { signal: ctx.signal }) : undefined;
+  if (i.roles && !roles) ctx.log(`backup ${m.id} holds no roles (made before drctl stored them): the roles it uses must already exist on the target`);
   ctx.log(`restoring ${m.id} (${m.source.database ?? '?'} at ${m.recoveryPoint}) into ${describeConn(target)}`);
 
   // Create the target database if absent; confirm before replacing a non-empty one.
@@ -107,6 +112,20 @@ export async function logicalRestore(ctx: ActionContext, repo: Repository, m: Ma
       const ok = await ctx.confirm(`Database ${describeConn(target)} is not empty (${n} relations). Replace its contents with backup ${m.id}?`);
       if (!ok) throw new ConfirmationError(`declined: ${describeConn(target)} left untouched`);
       clean = true;
+    }
+  }
+
+  let rolesCreated: string[] = [];
+  if (roles) {
+    const admin = await connect(withDatabase(target, 'postgres'), { signal: ctx.signal });
+    try {
+      const r = await createMissingRoles(ctx, admin, roles);
+      rolesCreated = r.created;
+      ctx.log(r.created.length ? `created role(s): ${r.created.join(', ')}` : 'every role the backup needs exists on the target');
+      if (r.existing.length && r.created.length) ctx.log(`left as they are: ${r.existing.join(', ')}`);
+      if (r.withoutPassword.length) ctx.log(`warning: created without a password (the backup holds no hashes): ${r.withoutPassword.join(', ')}; set them with ALTER ROLE ... PASSWORD`);
+    } finally {
+      await admin.close();
     }
   }
 
@@ -146,6 +165,7 @@ export async function logicalRestore(ctx: ActionContext, repo: Repository, m: Ma
     }
   } catch (err) {
     if (created) await dropDatabase(ctx, target);
+    if (rolesCreated.length) await dropRoles(ctx, target, rolesCreated);
     throw err;
   } finally {
     if (spool) await rm(spool, { recursive: true, force: true });
@@ -169,7 +189,22 @@ export async function logicalRestore(ctx: ActionContext, repo: Repository, m: Ma
     if (t.estimated) estimated.push(name);
   }
   for (const [name, rows] of Object.entries(byName)) ctx.log(`${name}: ${estimated.includes(name) ? '~' : ''}${rows} rows`);
-  return { restored: true, backupId: m.id, recoveryPoint: m.recoveryPoint, rowCounts: byName, estimated, created };
+  return { restored: true, backupId: m.id, recoveryPoint: m.recoveryPoint, rowCounts: byName, estimated, created, rolesCreated };
+}
+
+/** Removes the roles a failed or throwaway restore created; roles that existed are never touched. */
+export async function dropRoles(ctx: ActionContext, target: PgConn, names: string[]): Promise<void> {
+  try {
+    const admin = await connect(withDatabase(target, 'postgres'));
+    try {
+      await dropCreatedRoles(admin, names);
+      ctx.log(`dropped the role(s) this restore created: ${names.join(', ')}`);
+    } finally {
+      await admin.close();
+    }
+  } catch {
+    // best effort, as for the database
+  }
 }
 
 async function dropDatabase(ctx: ActionContext, target: PgConn): Promise<void> {

@@ -12,6 +12,7 @@ interface RestoreFlags {
   table?: string;
   clean?: boolean;
   owner: boolean;
+  roles: boolean;
   timeline?: string;
   start?: boolean;
   port?: string;
@@ -30,7 +31,7 @@ export function registerRestore(program: Command, act: Action): void {
     .option('--timeline <n>', 'PITR: follow this timeline (default: the newest)')
     .option('--start', 'PITR: start the server, wait until it reached the target and promoted')
     .option('--port <n>', 'PITR: port for the restored server')
-    .option('--no-archive', 'PITR: turn archive_mode off on the restored server (scratch restores)')
+    .option('--no-archive', 'PITR: turn archive_mode off on the restored server (scratch copies; always off in a drill)')
     .option('--target <pg-url>', 'database to restore into (created if absent; a non-empty one needs confirmation)')
     .option('--repo <url>', 'repository (default: config repo, DRCTL_REPO)')
     .option('--jobs <n>', 'parallel pg_restore jobs (spools the dump to a temp file)')
@@ -38,6 +39,7 @@ export function registerRestore(program: Command, act: Action): void {
     .option('--table <name>', 'restore only this table')
     .option('--clean', 'drop objects before recreating them')
     .option('--no-owner', 'do not restore ownership')
+    .option('--no-roles', 'do not create the roles the backup holds that the target lacks')
     .action(
       act(async (ctx, o: RestoreFlags) => {
         const { UsageError } = await import('../../errors.js');
@@ -69,6 +71,7 @@ export function registerRestore(program: Command, act: Action): void {
           const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
           const { formatDuration } = await import('../../time/duration.js');
           if (r.exitCode === 0 && out) {
+            if (out.archiving) process.stderr.write(out.archiving === 'off' ? 'archiving: off on the restored server\n' : `archiving: on (${String(out.archiving)}): the new timeline is archived\n`);
             process.stdout.write(
               out.started
                 ? `restored ${String(out.backupId)} into ${String(out.dataDir)}; promoted on timeline ${String(out.timeline)}; data as of ${String(out.recoveryPoint || out.stoppedAt)} (RPO ${formatDuration(Number(out.dataLossMs ?? 0))})\n`
@@ -89,6 +92,7 @@ export function registerRestore(program: Command, act: Action): void {
             table: o.table,
             clean: o.clean ? 'true' : undefined,
             noOwner: o.owner === false ? 'true' : undefined,
+            roles: o.roles === false ? 'false' : undefined,
           },
         });
         const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
@@ -97,6 +101,8 @@ export function registerRestore(program: Command, act: Action): void {
           const estimated = new Set((out.estimated ?? []) as string[]);
           const rows = Object.entries(out.rowCounts as Record<string, number>).map(([t, n]) => [t, `${estimated.has(t) ? '~' : ''}${n}`]);
           process.stdout.write(`restored ${String(out.backupId)} (data as of ${String(out.recoveryPoint)})\n${formatTable(['table', 'rows'], rows)}`);
+          const roles = Array.isArray(out.rolesCreated) ? out.rolesCreated.map(String) : [];
+          if (roles.length) process.stdout.write(`created role(s): ${roles.join(', ')}\n`);
           if (estimated.size) process.stdout.write('~ planner estimate after ANALYZE (tables of a million rows or more)\n');
         }
         return r.exitCode;
