@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createGunzip } from 'node:zlib';
 import { ConfirmationError, OperationError, UsageError } from '../../errors.js';
-import { childStdinSink, spawnProcess } from '../../process/run-process.js';
+import { childStdinSink, runProcess, spawnProcess } from '../../process/run-process.js';
 import type { Manifest } from '../../repository/manifest.js';
 import type { Repository } from '../../repository/repository.js';
 import { fetchWal, listWal, recoveryTimeline, type WalObject } from '../../pitr/wal-archive.js';
@@ -237,7 +237,7 @@ async function archivingAsConfigured(ctx: ActionContext, dir: string, own: Owner
     const args = ['-D', dir, '-C', name];
     const bin = toolPath('postgres', ctx.env);
     const [cmd, argv] = own ? ['runuser', ['-u', userName(own.uid), '--', bin, ...args]] : [bin, args];
-    const r = await (await spawnProcess(cmd, argv, { signal: ctx.signal, env: { PATH: ctx.env.PATH, LANG: 'C.UTF-8' } })).done;
+    const r = await runProcess(cmd, argv, { signal: ctx.signal, env: { PATH: ctx.env.PATH, LANG: 'C.UTF-8' } });
     return r.exitCode === 0 ? r.stdout.trim() : '?';
   };
   const mode = await show('archive_mode');
