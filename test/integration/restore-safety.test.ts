@@ -234,4 +234,19 @@ describe('restores that cannot harm production or the host', () => {
     expect(archived(repoDir, 2)).toContain('00000002.history');
     await stop(dir);
   });
+
+  it('a base backup warns when an older drctl restore left its credentials file inside the data directory', async () => {
+    const spool = path.join(pg.dataDir, 'drctl_wal_spool');
+    mkdirSync(spool);
+    writeFileSync(path.join(spool, 'drctl.env'), 'DRCTL_REPO=file:///nowhere\n');
+    const ids = postgresIds();
+    if (ids) for (const p of [spool, path.join(spool, 'drctl.env')]) chownSync(p, ids.uid, ids.gid);
+    try {
+      const b = await drctl(['backup', '--type', 'base', '--source', pg.url('app'), '--repo', repo], cli);
+      expect(b.code, b.all).toBe(0);
+      expect(b.all).toContain('warning: drctl_wal_spool/drctl.env in the data directory, left by an earlier drctl restore, holds repository credentials');
+    } finally {
+      rmSync(spool, { recursive: true, force: true });
+    }
+  });
 });

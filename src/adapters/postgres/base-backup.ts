@@ -41,6 +41,7 @@ export async function baseBackup(ctx: ActionContext, conn: PgConn, repoUrl: stri
     try {
       const source: Record<string, string | number> = { ...(await sourceInfo(db, conn)), walSegmentSize: segSize };
       const stats = await collectStats(db);
+      await warnLeftoverCredentials(ctx, db);
       const id = await repo.newBackupId('base');
       const startedAt = new Date();
       ctx.log(`backup ${id}: pg_basebackup of ${describeConn(conn)} into ${repo.storage.location}`);
@@ -115,5 +116,19 @@ export async function waitForArchived(
       );
     }
     await sleep(250, undefined, { signal: ctx.signal });
+  }
+}
+
+/**
+ * drctl restores before this version kept restore_command's credentials in
+ * drctl_wal_spool/drctl.env inside the data directory, where every base backup copies them.
+ * Only a superuser (or pg_read_server_files) may look; others are not warned.
+ */
+async function warnLeftoverCredentials(ctx: ActionContext, db: Awaited<ReturnType<typeof connect>>): Promise<void> {
+  try {
+    const [r] = await db.query<{ found: boolean }>(`select (pg_stat_file('drctl_wal_spool/drctl.env', true)).size is not null as found`);
+    if (r?.found) ctx.log(`warning: drctl_wal_spool/drctl.env in the data directory, left by an earlier drctl restore, holds repository credentials and is copied into this backup: remove drctl_wal_spool`);
+  } catch {
+    // not allowed to look
   }
 }

@@ -149,11 +149,14 @@ export async function physicalRestore(ctx: ActionContext, repo: Repository, i: P
   let outcome: Outcome;
   try {
     outcome = await startAndWatch(ctx, targetDir, i.startTimeoutMs);
-    checkOutcome(outcome, i.immediate ? 'immediate' : target, plan, segSize);
-  } finally {
-    // Promoted or failed, recovery no longer needs the credentials.
-    await rm(secretsDir, { recursive: true, force: true });
+  } catch (err) {
+    // Still replaying (timeout, interrupt): restore_command may yet need the credentials.
+    ctx.log(`${secretsDir} holds the repository credentials restore_command uses: remove it once the server has promoted`);
+    throw err;
   }
+  // Promoted or stopped, recovery no longer needs the credentials.
+  await rm(secretsDir, { recursive: true, force: true });
+  checkOutcome(outcome, i.immediate ? 'immediate' : target, plan, segSize);
   await rm(path.join(targetDir, SPOOL), { recursive: true, force: true });
   // With no transaction replayed, the data is complete up to the newest WAL replayed (or, when
   // stopping at consistency, the backup's end).
