@@ -290,8 +290,9 @@ async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
   await lchown(dir, uid, gid);
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
-    await lchown(p, uid, gid);
+    // A Dirent of a symlink is never a directory: the walk does not leave the tree.
     if (e.isDirectory()) await chownTree(p, uid, gid);
+    else await lchown(p, uid, gid);
   }
 }
 
