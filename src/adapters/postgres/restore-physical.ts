@@ -52,7 +52,7 @@ function owner(dir: string): { uid: number; gid: number } | undefined {
 
 export async function physicalRestore(ctx: ActionContext, repo: Repository, i: PhysicalInput): Promise<Outputs> {
   const targetDir = path.resolve(i.targetDir);
-  const target: RecoveryTarget = !i.pitr || i.pitr === 'latest' ? 'latest' : parseTimePoint(i.pitr, '--pitr');
+  const target: RecoveryTarget = !i.pitr || i.pitr === 'latest' ? 'latest' : parseTimePoint(i.pitr, '--pitr', ctx.runStartedAt);
   ctx.log(target === 'latest' ? 'recovery target: the end of the archived WAL' : `recovery target: ${target.toISOString()} (UTC)`);
 
   // 1. Plan, touching nothing.
