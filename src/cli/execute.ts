@@ -46,7 +46,12 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
   const registry = builtInRegistry();
   const { runbook } = await loadRunbook(file, registry);
   const given = { ...parseVars(o.vars ?? []) };
-  for (const [k, v] of Object.entries(o.inputs ?? {})) if (v !== undefined) given[k] = v;
+  for (const [k, v] of Object.entries(o.inputs ?? {})) {
+    if (v === undefined) continue;
+    // A runbook put in place of a built-in one must take the inputs the command's flags set.
+    if (!Object.hasOwn(runbook.inputs, k)) throw new UsageError(`${file}: no input "${k}", which this command sets from its flags (declare it under inputs:)`, 'usage.var');
+    given[k] = v;
+  }
   const startedAt = new Date();
   const inputs = resolveInputs(runbook, given, ctx.env, { lenient: ctx.dryRun, now: startedAt });
   // Relative times were resolved once, just now; say to what, before anything acts on them.

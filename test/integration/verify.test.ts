@@ -1,4 +1,4 @@
-import { cpSync, existsSync, ftruncateSync, openSync, closeSync, readdirSync, readFileSync, statSync, writeSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, ftruncateSync, openSync, closeSync, readdirSync, readFileSync, statSync, writeSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,12 @@ interface Check {
 }
 const checksOf = (r: CliResult): Check[] => JSON.parse(r.stdout).checks as Check[];
 const failed = (r: CliResult) => checksOf(r).filter((c) => c.status === 'fail');
+/** A TMPDIR for one drctl process, which the postgres user of a scratch cluster can traverse. */
+function privateTmp(): string {
+  const dir = tempDir('drctl-verify-tmp-');
+  chmodSync(dir, 0o755);
+  return dir;
+}
 const historyCount = (repoDir: string) => (existsSync(path.join(repoDir, 'history', 'verify')) ? readdirSync(path.join(repoDir, 'history', 'verify')).length : 0);
 
 describe('verify-backups', () => {
@@ -44,16 +50,17 @@ describe('verify-backups', () => {
   it('a healthy repository passes every check, with a test restore into a throwaway cluster that is removed afterwards', async () => {
     const { db, repoDir, repo } = await scenario();
     expect((await drctl(['backup', '--source', pg.url(db), '--repo', repo])).code).toBe(0);
-    const scratchBefore = readdirSync(os.tmpdir()).filter((d) => d.startsWith('drctl-scratch-'));
+    // The throwaway cluster goes under drctl's TMPDIR: a private one, which must end up empty.
+    const tmp = privateTmp();
     const metrics = path.join(tempDir(), 'drctl.prom');
-    const r = await drctl(['verify-backups', '--repo', repo, '--test-restore', '--scratch', 'auto', '--critical-tables', 'tenants,leads,billing.invoices', '--metrics-file', metrics, '--json']);
+    const r = await drctl(['verify-backups', '--repo', repo, '--test-restore', '--scratch', 'auto', '--critical-tables', 'tenants,leads,billing.invoices', '--metrics-file', metrics, '--json'], { env: { TMPDIR: tmp } });
     expect(r.code, r.all).toBe(0);
     const checks = checksOf(r);
     expect(checks.filter((c) => c.status === 'fail')).toEqual([]);
     for (const name of ['backup-exists', 'backup-age', 'backup-size', 'checksums', 'critical-tables', 'tables', 'row-counts', 'functions', 'policies', 'test-restore', 'restored-row-counts', 'restored-policies']) {
       expect(checks.find((c) => c.name === name)?.status, name).toBe('pass');
     }
-    expect(readdirSync(os.tmpdir()).filter((d) => d.startsWith('drctl-scratch-'))).toEqual(scratchBefore);
+    expect(readdirSync(tmp)).toEqual([]);
     expect(historyCount(repoDir)).toBe(1);
     const prom = readFileSync(metrics, 'utf8');
     expect(prom).toMatch(/^drctl_verify_ok\{repo="file:\/\/.*"\} 1$/m);
@@ -117,11 +124,11 @@ describe('verify-backups', () => {
     const fd = openSync(obj, 'r+');
     writeSync(fd, Buffer.from([0x00]), 0, 1, statSync(obj).size - 10);
     closeSync(fd);
-    const before = readdirSync(os.tmpdir()).filter((d) => d.startsWith('drctl-scratch-'));
-    const r = await drctl(['verify-backups', '--repo', repo, '--test-restore', '--json']);
+    const tmp = privateTmp();
+    const r = await drctl(['verify-backups', '--repo', repo, '--test-restore', '--json'], { env: { TMPDIR: tmp } });
     expect(r.code).toBe(1);
     expect(failed(r).map((c) => c.name)).toEqual(expect.arrayContaining(['checksums', 'test-restore']));
-    expect(readdirSync(os.tmpdir()).filter((d) => d.startsWith('drctl-scratch-'))).toEqual(before);
+    expect(readdirSync(tmp)).toEqual([]);
   });
 
   it('pages through the real Twilio client and a webhook when a check fails, without leaking the token', async () => {
