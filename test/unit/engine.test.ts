@@ -28,7 +28,8 @@ describe('engine', () => {
     expect(step?.status).toBe('failed');
     expect(step?.timedOut).toBe(true);
     expect(step?.reason).toBe('timed out after 700ms');
-    expect(step?.durationMs).toBeLessThan(5000);
+    // Far below the child's 30 s: the timeout stopped it (how fast depends on the machine).
+    expect(step?.durationMs).toBeLessThan(25_000);
     expect(report.exitCode).toBe(1);
     // The kill was sent; wait for the processes to be gone (a zombie counts as gone) rather
     // than for a fixed time.
