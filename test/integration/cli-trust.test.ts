@@ -129,7 +129,7 @@ describe('flags: a bad value or one that cannot apply is exit 2 naming the flag'
     ['--port out of range', ['restore', '--target-dir', '/nonexistent/d', '--start', '--port', '99999'], ['--port 99999', '1 to 65535']],
     ['--jobs 0', ['restore', '--target', pg, '--jobs', '0'], ['--jobs 0']],
     ['--keep-last -1', ['backups', 'expire', '--repo', 'file:///nonexistent/r', '--keep-last', '-1'], ['--keep-last -1']],
-    ['--keep-last 0 (would delete every backup)', ['backups', 'expire', '--repo', 'file:///nonexistent/r', '--keep-last', '0'], ['--keep-last 0', 'at least 1']],
+    ['--keep-last 0 (keeps none)', ['backups', 'expire', '--repo', 'file:///nonexistent/r', '--keep-last', '0'], ['--keep-last 0', 'at least 1']],
     ['--timeline 0', ['restore', '--target-dir', '/nonexistent/d', '--timeline', '0'], ['--timeline 0']],
     ['--table with --target-dir', ['restore', '--target-dir', '/nonexistent/d', '--table', 'orders'], ['--table', '--target-dir']],
     ['--schema, --jobs, --clean with --pitr', ['restore', '--target-dir', '/nonexistent/d', '--pitr', 'latest', '--schema', 's', '--jobs', '2', '--clean'], ['--schema, --jobs, --clean:']],
