@@ -78,14 +78,12 @@ export async function loadConfig(file: string | undefined, cwd = process.cwd()):
     throw new UsageError(`${target}: ${where}: ${i?.code === 'unrecognized_keys' ? 'unknown key' : i?.message}`, 'usage.config');
   }
   for (const v of Object.values(r.data)) if (typeof v === 'string') secrets.addUrlPasswords(v);
-  const config: Config = { ...r.data, runbooks: undefined };
-  if (r.data.runbooks) {
-    // Paths in the file are relative to the file, not to wherever drctl happens to run.
-    const dir = path.dirname(path.resolve(target));
-    config.runbooks = {};
-    for (const [name, file] of Object.entries(r.data.runbooks)) if (typeof file === 'string') config.runbooks[name as BuiltInRunbook] = path.resolve(dir, file);
-  } else delete config.runbooks;
-  return config;
+  const { runbooks, ...rest } = r.data;
+  if (!runbooks) return rest;
+  // Paths in the file are relative to the file, not to wherever drctl happens to run.
+  const dir = path.dirname(path.resolve(target));
+  const resolved = Object.entries(runbooks).flatMap(([name, file]) => (typeof file === 'string' ? [[name, path.resolve(dir, file)]] : []));
+  return { ...rest, runbooks: Object.fromEntries(resolved) as Config['runbooks'] };
 }
 
 /** Where run history and local state live. */

@@ -24,7 +24,9 @@ export function registerHealth(program: Command, act: Action): void {
         const shipped = runbook === undefined;
         const file = shipped ? builtInRunbook(ctx, 'health') : resolveRunbook(ctx, runbook);
         const inputs: Record<string, string | undefined> = {};
-        if (shipped && !ctx.config.runbooks?.health) for (const [input, key] of Object.entries(CONFIG_INPUTS)) inputs[input] = ctx.config[key];
+        // drctl.yaml settings feed the shipped runbook, below an explicit --var.
+        const explicit = new Set(o.var.map((v) => v.split('=')[0]));
+        if (shipped && !ctx.config.runbooks?.health) for (const [input, key] of Object.entries(CONFIG_INPUTS)) if (!explicit.has(input)) inputs[input] = ctx.config[key];
         const r = await executeRunbook(ctx, file, { vars: o.var, inputs });
         if (!r.report) return r.exitCode;
         const { runbook: rb } = await loadRunbook(r.report.file, builtInRegistry());
