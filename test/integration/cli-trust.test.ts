@@ -158,6 +158,18 @@ describe('drctl health with nothing configured', () => {
     for (const name of ['DATABASE_URL', 'REDIS_URL', 'HEALTH_URL', 'TWILIO_ACCOUNT_SID', 'VAPI_API_KEY', 'DRCTL_REPO', 'repo: in drctl.yaml']) expect(r.stderr).toContain(name);
     expect(r.stderr.trim().split('\n').at(-1)).toMatch(/^drctl: health: nothing was checked; configure at least one of: /);
   });
+
+  it('checks what drctl.yaml configures', async () => {
+    const cwd = tempDir();
+    const repoDir = path.join(cwd, 'repo');
+    mkdirSync(repoDir);
+    writeFileSync(path.join(cwd, 'drctl.yaml'), `repo: file://${repoDir}\n`);
+    const r = await drctl(['health', '--json'], { cwd, env: EMPTY });
+    expect(r.code, r.all).toBe(1);
+    const checks = JSON.parse(r.stdout).checks as { service: string; status: string; figure: string }[];
+    expect(checks.find((c) => c.service === 'Backups')).toMatchObject({ status: 'FAIL' });
+    expect(checks.filter((c) => c.status === 'skipped')).toHaveLength(checks.length - 1);
+  });
 });
 
 describe('a failed run never reports a target as met', () => {
