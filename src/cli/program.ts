@@ -18,8 +18,8 @@ export type Action = <O, A extends unknown[]>(
  */
 export const DRY_RUN_HONOURED = new Set([
   'run', 'drill', 'backup', 'restore', 'verify-backups', 'health', 'rollback', 'redis backup', 'redis restore',
-  'backups expire',
-  'validate', 'plan', 'schema', 'history', 'backups list', 'backups show', 'repo info',
+  'backups expire', 'repo unlock',
+  'validate', 'plan', 'schema', 'history', 'backups list', 'backups show', 'completion', '__complete',
 ]);
 
 /** `backups expire` for the expire subcommand of backups. */
