@@ -10,6 +10,10 @@ import { secrets } from './redact.js';
 // Settings come from flags, then the config file (drctl.yaml), then the environment
 // (real environment over --env-file). This module loads the latter two.
 
+/** The shipped runbooks that built-in commands run; drctl.yaml `runbooks:` may replace each. */
+export const BUILT_IN_RUNBOOKS = ['backup', 'restore', 'pitr-restore', 'verify-backups', 'health', 'rollback', 'redis-backup', 'redis-restore'] as const;
+export type BuiltInRunbook = (typeof BUILT_IN_RUNBOOKS)[number];
+
 // zod and yaml load only when a config file exists: wal-push runs once per WAL segment.
 async function configSchema() {
   const { z } = await import('zod');
@@ -18,6 +22,10 @@ async function configSchema() {
   source: z.string().optional().meta({ description: 'PostgreSQL URL to back up' }),
   redis: z.string().optional(),
   stateDir: z.string().optional(),
+  runbooks: z
+    .strictObject(Object.fromEntries(BUILT_IN_RUNBOOKS.map((n) => [n, z.string().optional()])))
+    .optional()
+    .meta({ description: 'Runbooks the built-in commands run instead of the shipped ones (paths relative to this file)' }),
   targets: z.strictObject({ rto: z.string().optional(), rpo: z.string().optional() }).optional(),
   s3: z
     .strictObject({
@@ -29,7 +37,9 @@ async function configSchema() {
     .optional(),
   });
 }
-export type Config = z.output<Awaited<ReturnType<typeof configSchema>>>;
+export type Config = Omit<z.output<Awaited<ReturnType<typeof configSchema>>>, 'runbooks'> & {
+  runbooks?: Partial<Record<BuiltInRunbook, string>>;
+};
 
 /** Reads the env file (explicit: must exist; default ./.env: only if present). Real env wins. */
 export async function loadEnv(file: string | undefined, cwd = process.cwd()): Promise<Record<string, string | undefined>> {
@@ -68,7 +78,12 @@ export async function loadConfig(file: string | undefined, cwd = process.cwd()):
     throw new UsageError(`${target}: ${where}: ${i?.code === 'unrecognized_keys' ? 'unknown key' : i?.message}`, 'usage.config');
   }
   for (const v of Object.values(r.data)) if (typeof v === 'string') secrets.addUrlPasswords(v);
-  return r.data;
+  const { runbooks, ...rest } = r.data;
+  if (!runbooks) return rest;
+  // Paths in the file are relative to the file, not to wherever drctl happens to run.
+  const dir = path.dirname(path.resolve(target));
+  const resolved = Object.entries(runbooks).flatMap(([name, file]) => (typeof file === 'string' ? [[name, path.resolve(dir, file)]] : []));
+  return { ...rest, runbooks: Object.fromEntries(resolved) as Config['runbooks'] };
 }
 
 /** Where run history and local state live. */

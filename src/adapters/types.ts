@@ -22,6 +22,8 @@ export interface ActionContext {
   /** The parsed config file (drctl.yaml), if any. */
   config: Readonly<Record<string, unknown>>;
   stateDir: string;
+  /** When the run started: relative times ("10 minutes ago") in a step mean before this instant. */
+  runStartedAt: Date;
   log(message: string): void;
   progress(p: Progress): void;
   /** Asks the operator; resolves false when declined, throws ConfirmationError without a TTY. */

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, loadEnv, stateDir, type Config } from '../config.js';
+import { loadConfig, loadEnv, stateDir, type BuiltInRunbook, type Config } from '../config.js';
 import { ConfirmationError, UsageError } from '../errors.js';
 import { checkReportPaths } from '../report/files.js';
 
@@ -90,10 +90,31 @@ export function resolveRunbook(ctx: Pick<CliContext, 'runbooksDirs'>, arg: strin
   for (const dir of ctx.runbooksDirs) {
     for (const ext of ['.yaml', '.yml']) {
       const p = path.join(dir, `${arg}${ext}`);
-      if (existsSync(p)) return p;
+      if (!existsSync(p)) continue;
+      // A local file of the same name as a shipped runbook wins here, so say which one runs.
+      if (dir !== PACKAGE_RUNBOOKS && existsSync(path.join(PACKAGE_RUNBOOKS, `${arg}.yaml`))) {
+        process.stderr.write(`using ${p}, not the shipped runbook ${arg}\n`);
+      }
+      return p;
     }
   }
   throw new UsageError(`runbook "${arg}": no such file, and no ${arg}.yaml in ${ctx.runbooksDirs.join(' or ')}`, 'usage.runbook');
+}
+
+/**
+ * The runbook a built-in command (backup, restore, ...) runs: always the one shipped with
+ * drctl, never a file that happens to be in the working directory. `--runbook <file>` or
+ * drctl.yaml's `runbooks: { <name>: <file> }` replaces it, and that is said on stderr.
+ */
+export function builtInRunbook(ctx: Pick<CliContext, 'config'>, name: BuiltInRunbook, flag?: string): string {
+  const chosen = flag ?? ctx.config.runbooks?.[name];
+  if (chosen === undefined) return path.join(PACKAGE_RUNBOOKS, `${name}.yaml`);
+  const file = path.resolve(chosen);
+  if (!existsSync(file)) {
+    throw new UsageError(`${flag !== undefined ? '--runbook' : `drctl.yaml runbooks.${name}:`} ${chosen}: no such file`, 'usage.runbook');
+  }
+  process.stderr.write(`using runbook ${file} instead of the built-in ${name}\n`);
+  return file;
 }
 
 function isDir(p: string): boolean {

@@ -5,6 +5,7 @@ import { newRunId, runRunbook } from '../engine/run.js';
 import { Scope } from '../engine/scope.js';
 import type { RunReport } from '../engine/step-result.js';
 import { UsageError } from '../errors.js';
+import { isRelativeTime } from '../time/time-point.js';
 import { secrets } from '../redact.js';
 import { writeReports } from '../report/files.js';
 import { saveRun } from '../report/history.js';
@@ -45,8 +46,21 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
   const registry = builtInRegistry();
   const { runbook } = await loadRunbook(file, registry);
   const given = { ...parseVars(o.vars ?? []) };
-  for (const [k, v] of Object.entries(o.inputs ?? {})) if (v !== undefined) given[k] = v;
-  const inputs = resolveInputs(runbook, given, ctx.env, { lenient: ctx.dryRun });
+  for (const [k, v] of Object.entries(o.inputs ?? {})) {
+    if (v === undefined) continue;
+    // A runbook put in place of a built-in one must take the inputs the command's flags set.
+    if (!Object.hasOwn(runbook.inputs, k)) throw new UsageError(`${file}: no input "${k}", which this command sets from its flags (declare it under inputs:)`, 'usage.var');
+    given[k] = v;
+  }
+  const startedAt = new Date();
+  const inputs = resolveInputs(runbook, given, ctx.env, { lenient: ctx.dryRun, now: startedAt });
+  // Relative times were resolved once, just now; say to what, before anything acts on them.
+  for (const [name, spec] of Object.entries(runbook.inputs)) {
+    const raw = given[name];
+    if (spec.type === 'time' && raw !== undefined && typeof inputs[name] === 'string' && inputs[name] !== raw && isRelativeTime(raw)) {
+      process.stderr.write(`${name}: "${raw}" is ${String(inputs[name])} (UTC)\n`);
+    }
+  }
   if (o.fromStep !== undefined && !runbook.steps.some((s) => s.id === o.fromStep)) {
     throw new UsageError(`--from-step ${o.fromStep}: no such step in ${runbook.name} (steps: ${runbook.steps.map((s) => s.id).join(', ')})`, 'usage.fromStep');
   }
@@ -89,7 +103,8 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
       fromStep: o.fromStep,
       resumeFrom,
       kind: o.kind ?? 'run',
-      runId: newRunId(),
+      runId: newRunId(startedAt),
+      startedAt: startedAt.getTime(),
     });
   } finally {
     interrupts.dispose();

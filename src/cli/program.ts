@@ -10,6 +10,25 @@ export type Action = <O, A extends unknown[]>(
   o?: { context?: boolean },
 ) => (...args: unknown[]) => Promise<void>;
 
+/**
+ * The commands that honour --dry-run: they print what they would do (a runbook's plan,
+ * expire's list) or only read. Every other command refuses --dry-run with exit 2 rather than
+ * act on it: an archive_command that silently archived, or an expire that deleted, under
+ * --dry-run would be worse than no flag at all.
+ */
+export const DRY_RUN_HONOURED = new Set([
+  'run', 'drill', 'backup', 'restore', 'verify-backups', 'health', 'rollback', 'redis backup', 'redis restore',
+  'backups expire', 'repo unlock',
+  'validate', 'plan', 'schema', 'history', 'backups list', 'backups show', 'completion', '__complete',
+]);
+
+/** `backups expire` for the expire subcommand of backups. */
+export function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
 /** Builds `act`, which stores each handler's exit code through `setExit`. */
 export function actionFactory(setExit: (code: number) => void): Action {
   return <O, A extends unknown[]>(handler: Handler<O, A>, o: { context?: boolean } = {}) =>
@@ -17,6 +36,10 @@ export function actionFactory(setExit: (code: number) => void): Action {
       const cmd = args[args.length - 1] as Command;
       const positional = args.slice(0, -2) as A;
       const globals = cmd.optsWithGlobals<GlobalOptions>();
+      if (globals.dryRun && !DRY_RUN_HONOURED.has(commandPath(cmd))) {
+        const { UsageError } = await import('../errors.js');
+        throw new UsageError(`--dry-run: ${commandPath(cmd)} has no dry run; run it without --dry-run, or not at all`, 'usage.dryRun');
+      }
       let ctx: CliContext;
       if (o.context === false) ctx = undefined as unknown as CliContext;
       else {

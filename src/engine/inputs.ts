@@ -2,6 +2,7 @@ import { UsageError } from '../errors.js';
 import { secrets } from '../redact.js';
 import type { Runbook } from '../runbook/schema.js';
 import { isTemplate, renderString } from '../runbook/template.js';
+import { parseTimePoint } from '../time/time-point.js';
 
 // Runbook inputs from --var k=v, defaults (which may use ${env.*}), and required checks.
 
@@ -21,8 +22,11 @@ export function resolveInputs(
   rb: Runbook,
   given: Record<string, string>,
   env: Readonly<Record<string, string | undefined>>,
-  opts: { lenient?: boolean } = {},
+  opts: { lenient?: boolean; now?: Date } = {},
 ): Record<string, unknown> {
+  // One instant for every relative time of the run: "10 minutes ago" means the same moment
+  // to every step and in the report, however long the steps before it take.
+  const now = opts.now ?? new Date();
   for (const name of Object.keys(given)) {
     if (!Object.hasOwn(rb.inputs, name)) {
       const known = Object.keys(rb.inputs);
@@ -44,14 +48,21 @@ export function resolveInputs(
       out[name] = undefined;
       continue;
     }
-    out[name] = convert(name, spec.type, value);
+    try {
+      out[name] = convert(name, spec.type, value, now);
+    } catch (err) {
+      // plan and dry runs show an unset ${env.X} default as <env.X>, which is no time.
+      if (!(opts.lenient && typeof value === 'string' && /^<.*>$/.test(value))) throw err;
+      out[name] = value;
+    }
     if (spec.secret) secrets.add(String(out[name]));
   }
   return out;
 }
 
-function convert(name: string, type: 'string' | 'number' | 'boolean', value: unknown): unknown {
+function convert(name: string, type: 'string' | 'number' | 'boolean' | 'time', value: unknown, now: Date): unknown {
   if (type === 'string' || typeof value !== 'string') return value;
+  if (type === 'time') return value.trim() === 'latest' ? 'latest' : parseTimePoint(value, `--var ${name}`, now).toISOString();
   if (type === 'number') {
     const n = Number(value);
     if (value.trim() === '' || Number.isNaN(n)) throw new UsageError(`--var ${name}=${value}: not a number`, 'usage.var');

@@ -38,6 +38,8 @@ export interface EngineOptions {
   resumeFrom?: { runId: string; steps: StepResult[] };
   kind?: 'run' | 'drill';
   runId?: string;
+  /** When the run started (epoch ms; default now): the instant relative input times were resolved against. */
+  startedAt?: number;
 }
 
 const TIMEOUT = Symbol('timeout');
@@ -51,7 +53,7 @@ export function newRunId(now = new Date()): string {
 
 export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
   const rb = opts.runbook;
-  const startedAt = Date.now();
+  const startedAt = opts.startedAt ?? Date.now();
   const runId = opts.runId ?? newRunId(new Date(startedAt));
   const scope = new Scope(opts.env, opts.inputs, { id: runId, name: rb.name, startedAt });
   const emit: Emit = (e) => opts.emit(secrets.redactDeep(e) as EngineEvent);
@@ -133,8 +135,8 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
   const endedAt = Date.now();
   const status = statusOf(halted?.why, failed);
   const rpoMs = rb.targets?.rpo === undefined ? undefined : tryParseDuration(rb.targets.rpo);
-  const measured = measure(startedAt, endedAt, results);
-  const v = status === 'succeeded' ? verdicts({ rtoMs, rpoMs }, measured, results) : verdicts({ rtoMs }, measured, results);
+  const measured = measure(startedAt, endedAt, results, status);
+  const v = verdicts({ rtoMs, rpoMs }, measured, results);
   const exitCode =
     status === 'interrupted' ? ExitCode.interrupted
     : status === 'declined' ? ExitCode.declined
@@ -155,8 +157,9 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
     inputs: opts.inputs,
     targets: { rtoMs, rpoMs },
     measured: {
+      recovered: measured.recovered,
       disasterAt: new Date(measured.disasterAt).toISOString(),
-      recoveredAt: new Date(measured.recoveredAt).toISOString(),
+      recoveredAt: measured.recoveredAt === undefined ? undefined : new Date(measured.recoveredAt).toISOString(),
       rtoMs: measured.rtoMs,
       rpoMs: measured.rpoMs,
       recoveryPoint: measured.recoveryPoint,
@@ -266,8 +269,10 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
         lastError = timedOut ? `timed out after ${formatDuration(limits.timeoutMs ?? 0)}` : describeError(err);
         lastCode = timedOut ? 'timeout' : err instanceof DrctlError ? err.code : 'error';
         lastOutputs = outputsOf(err);
-        if (err instanceof DrctlError && err.exitCode === ExitCode.usage && step.critical) usageFailure = true;
-        if (err instanceof DrctlError && !err.retryable) {
+        // A `with:` value its action refuses is bad input (exit 2), and trying again cannot help.
+        const badInput = err instanceof ZodError || (err instanceof DrctlError && err.exitCode === ExitCode.usage);
+        if (badInput && step.critical) usageFailure = true;
+        if (err instanceof ZodError || (err instanceof DrctlError && !err.retryable)) {
           return {
             result: finish('failed', { attempts: attempt, reason: lastError, errorCode: lastCode, outputs: lastOutputs }, lastError),
             outcome: 'failed',
@@ -301,6 +306,7 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
       env: opts.env,
       config: opts.config,
       stateDir: opts.stateDir,
+      runStartedAt: new Date(startedAt),
       log: (message) => emit({ type: 'step.log', id: stepId, message }),
       progress: (p: Progress) => {
         const now = performance.now();

@@ -32,8 +32,11 @@ export interface TargetVerdict {
   name: 'rto' | 'rpo' | 'budget';
   step?: string;
   targetMs: number;
-  achievedMs: number;
+  /** Absent when nothing was recovered: a failed run has no recovery time to compare. */
+  achievedMs?: number;
   met: boolean;
+  /** RTO/RPO of a run that failed, was declined or interrupted: the target was not met, nothing was recovered. */
+  notRecovered?: true;
 }
 
 export interface RunReport {
@@ -49,8 +52,11 @@ export interface RunReport {
   durationMs: number;
   inputs: Record<string, unknown>;
   targets: { rtoMs?: number; rpoMs?: number };
-  /** RTO from disaster to recovery; RPO from the recovery point reported by the restore. */
-  measured: { disasterAt: string; recoveredAt: string; rtoMs: number; rpoMs?: number; recoveryPoint?: string };
+  /**
+   * RTO from disaster to recovery; RPO from the recovery point reported by the restore. A run
+   * that did not succeed did not recover: `recovered` is false and there is no RTO or RPO.
+   */
+  measured: { recovered: boolean; disasterAt: string; recoveredAt?: string; rtoMs?: number; rpoMs?: number; recoveryPoint?: string };
   verdicts: TargetVerdict[];
   steps: StepResult[];
   /** The step that was running when the run was interrupted. */
@@ -67,7 +73,9 @@ export interface DrillSummary {
   runId: string;
   startedAt: string;
   status: RunStatus;
-  rtoMs: number;
+  /** False for a run that failed or was interrupted: then there is no RTO. */
+  recovered: boolean;
+  rtoMs?: number;
   rpoMs?: number;
   slowestStep?: string;
   slowestMs?: number;

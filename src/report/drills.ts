@@ -1,5 +1,6 @@
 import type { DrillSummary, RunReport } from '../engine/step-result.js';
 import { formatDuration } from '../time/duration.js';
+import { truthfulVerdicts, wasRecovered } from './verdicts.js';
 
 // Drill comparisons: each drill against the previous drills of the same runbook.
 
@@ -9,11 +10,12 @@ export function summarizeDrill(r: RunReport): DrillSummary {
     runId: r.runId,
     startedAt: r.startedAt,
     status: r.status,
-    rtoMs: r.measured?.rtoMs ?? r.durationMs,
-    rpoMs: r.measured?.rpoMs,
+    recovered: wasRecovered(r),
+    rtoMs: wasRecovered(r) ? (r.measured?.rtoMs ?? r.durationMs) : undefined,
+    rpoMs: wasRecovered(r) ? r.measured?.rpoMs : undefined,
     slowestStep: slowest?.id,
     slowestMs: slowest?.durationMs,
-    targetsMet: r.status === 'succeeded' && r.verdicts.every((v) => v.met),
+    targetsMet: wasRecovered(r) && truthfulVerdicts(r).every((v) => v.met),
   };
 }
 
@@ -21,7 +23,8 @@ export function summarizeDrill(r: RunReport): DrillSummary {
 export function drillRows(current: RunReport, previous: DrillSummary[]): string[][] {
   return [summarizeDrill(current), ...previous].map((d, i) => [
     `${d.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}${i === 0 ? ' (this drill)' : ''}`,
-    formatDuration(d.rtoMs),
+    // Summaries kept by earlier versions have no `recovered`: only a succeeded drill recovered.
+    d.recovered === false || d.rtoMs === undefined || d.status !== 'succeeded' ? 'not recovered' : formatDuration(d.rtoMs),
     d.rpoMs === undefined ? '-' : formatDuration(d.rpoMs),
     d.slowestStep ? `${d.slowestStep} ${formatDuration(d.slowestMs ?? 0)}` : '-',
     d.targetsMet ? 'pass' : d.status === 'succeeded' ? 'MISSED TARGET' : d.status.toUpperCase(),

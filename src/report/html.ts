@@ -1,6 +1,7 @@
 import type { DrillSummary, RunReport, StepResult, TargetVerdict } from '../engine/step-result.js';
 import { formatDuration } from '../time/duration.js';
 import { DRILL_HEADER, drillRows, summarizeDrill } from './drills.js';
+import { truthfulVerdicts, wasRecovered } from './verdicts.js';
 
 // The HTML drill report: one self-contained file (inline CSS and SVG, no script, and a
 // Content-Security-Policy that forbids any fetch) for people who read timelines rather than
@@ -43,7 +44,7 @@ export function htmlReport(r: RunReport): string {
     '<section class="steps"><h2>Steps</h2>',
     stepTable(r),
     '</section>',
-    r.verdicts.length ? `<section class="targets"><h2>Targets</h2>${targetTable(r.verdicts)}</section>` : '',
+    r.verdicts.length ? `<section class="targets"><h2>Targets</h2>${targetTable(truthfulVerdicts(r))}</section>` : '',
   ].join('\n');
   return `<!doctype html>
 <html lang="en">
@@ -63,7 +64,7 @@ ${body}
 }
 
 function overallVerdict(r: RunReport): { ok: boolean; text: string } {
-  const missed = r.verdicts.filter((v) => !v.met).map(verdictName);
+  const missed = truthfulVerdicts(r).filter((v) => !v.met).map(verdictName);
   if (r.status !== 'succeeded') {
     const where = r.interruptedStep ? ` during ${r.interruptedStep}` : '';
     return { ok: false, text: `${r.status.toUpperCase()}${where} (exit ${r.exitCode})${missed.length ? `; missed ${missed.join(', ')}` : ''}` };
@@ -85,6 +86,10 @@ function facts(r: RunReport): string {
   ];
   if (r.interruptedStep) rows.push(['Interrupted during', r.interruptedStep]);
   if (r.incident) rows.push(['Incident', r.incident]);
+  if (!wasRecovered(r) || r.measured.recoveredAt === undefined || r.measured.rtoMs === undefined) {
+    rows.push(['Disaster', r.measured.disasterAt], ['Recovered', 'not recovered'], ['Recovery time (disaster → recovered)', 'not recovered: the run did not succeed']);
+    return `<dl class="facts">${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>`;
+  }
   rows.push(['Disaster', r.measured.disasterAt], ['Recovered', r.measured.recoveredAt], ['Recovery time (disaster → recovered)', formatDuration(r.measured.rtoMs)]);
   if (r.measured.recoveryPoint) rows.push(['Recovery point', r.measured.recoveryPoint], ['Data lost (RPO)', r.measured.rpoMs === undefined ? 'n/a' : formatDuration(r.measured.rpoMs)]);
   return `<dl class="facts">${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>`;
@@ -92,16 +97,17 @@ function facts(r: RunReport): string {
 
 /** RTO and RPO as bars against their targets: the bar is what was achieved, the line the target. */
 function objectives(r: RunReport): string {
+  const recovered = wasRecovered(r);
   const items: { name: 'rto' | 'rpo'; label: string; achieved?: number; target?: number }[] = [
-    { name: 'rto', label: 'RTO', achieved: r.measured.rtoMs, target: r.targets.rtoMs },
-    { name: 'rpo', label: 'RPO', achieved: r.measured.rpoMs, target: r.targets.rpoMs },
+    { name: 'rto', label: 'RTO', achieved: recovered ? r.measured.rtoMs : undefined, target: r.targets.rtoMs },
+    { name: 'rpo', label: 'RPO', achieved: recovered ? r.measured.rpoMs : undefined, target: r.targets.rpoMs },
   ];
   const h = 34;
   const rows = items.map((it, i) => {
     const y = 14 + i * h;
     const label = `<text x="0" y="${y + 15}" class="label">${it.label}</text>`;
     if (it.achieved === undefined) {
-      return `<g class="objective" data-objective="${it.name}">${label}<text x="${LABEL_W}" y="${y + 15}" class="muted">not measured${it.target !== undefined ? ` (target ${esc(formatDuration(it.target))})` : ''}</text></g>`;
+      return `<g class="objective" data-objective="${it.name}">${label}<text x="${LABEL_W}" y="${y + 15}" class="${recovered ? 'muted' : 'bad'}">${recovered ? 'not measured' : 'not recovered'}${it.target !== undefined ? ` (target ${esc(formatDuration(it.target))})` : ''}</text></g>`;
     }
     const max = Math.max(it.achieved, it.target ?? 0) * 1.1 || 1;
     // Narrower than the Gantt's plot: the verdict beside the bar is longer than a duration.
@@ -164,12 +170,13 @@ function gantt(r: RunReport): string {
     return `<g class="mark ${cls}"><line x1="${mx}" x2="${mx}" y1="${AXIS_H - 6}" y2="${bottom + 4}"/><text x="${tx}" y="${bottom + 17}" text-anchor="${anchor}">${esc(label)}</text></g>`;
   };
   const disasterAt = Date.parse(r.measured.disasterAt);
-  const recoveredAt = Date.parse(r.measured.recoveredAt);
   out.push(mark('disaster', disasterAt, `disaster ${offset(disasterAt - t0)}`, 'end'));
-  out.push(mark('recovered', recoveredAt, `recovered ${offset(recoveredAt - t0)}`, 'start'));
+  // A run that did not recover has no recovered mark and no RTO span to draw.
+  const recoveredAt = wasRecovered(r) && r.measured.recoveredAt !== undefined ? Date.parse(r.measured.recoveredAt) : undefined;
+  if (recoveredAt !== undefined) out.push(mark('recovered', recoveredAt, `recovered ${offset(recoveredAt - t0)}`, 'start'));
   const rto = r.verdicts.find((v) => v.name === 'rto');
   const bracketY = AXIS_H - 10;
-  out.push(`<g class="rto-span${rto && !rto.met ? ' missed' : ''}"><line x1="${x(disasterAt).toFixed(1)}" x2="${x(recoveredAt).toFixed(1)}" y1="${bracketY}" y2="${bracketY}"/><text x="${((x(disasterAt) + x(recoveredAt)) / 2).toFixed(1)}" y="${bracketY - 3}" text-anchor="middle">RTO ${esc(formatDuration(r.measured.rtoMs))}</text></g>`);
+  if (recoveredAt !== undefined && r.measured.rtoMs !== undefined) out.push(`<g class="rto-span${rto && !rto.met ? ' missed' : ''}"><line x1="${x(disasterAt).toFixed(1)}" x2="${x(recoveredAt).toFixed(1)}" y1="${bracketY}" y2="${bracketY}"/><text x="${((x(disasterAt) + x(recoveredAt)) / 2).toFixed(1)}" y="${bracketY - 3}" text-anchor="middle">RTO ${esc(formatDuration(r.measured.rtoMs))}</text></g>`);
   if (deadline !== undefined) {
     if (showDeadline) out.push(mark('rto-deadline', deadline, `RTO target ${formatDuration(r.targets.rtoMs!)}`, 'end'));
     else out.push(`<text class="tick rto-deadline-note" x="${LABEL_W + PLOT_W}" y="${bottom + 33}" text-anchor="end">RTO target: ${esc(formatDuration(r.targets.rtoMs!))} after the disaster, off this scale →</text>`);
@@ -264,7 +271,11 @@ function stepTable(r: RunReport): string {
 }
 
 function targetTable(verdicts: TargetVerdict[]): string {
-  const rows = verdicts.map((v) => [v.name === 'budget' ? `budget: ${v.step}` : v.name.toUpperCase(), formatDuration(v.targetMs), formatDuration(v.achievedMs), v.met ? 'met' : `missed by ${formatDuration(v.achievedMs - v.targetMs)}`]);
+  const rows = verdicts.map((v) => {
+    const name = v.name === 'budget' ? `budget: ${v.step}` : v.name.toUpperCase();
+    if (v.notRecovered || v.achievedMs === undefined) return [name, formatDuration(v.targetMs), 'not recovered', 'not recovered'];
+    return [name, formatDuration(v.targetMs), formatDuration(v.achievedMs), v.met ? 'met' : `missed by ${formatDuration(v.achievedMs - v.targetMs)}`];
+  });
   return table(['Target', 'Objective', 'Achieved', 'Verdict'], rows, (row) => (row[3] === 'met' ? '' : 'bad'));
 }
 

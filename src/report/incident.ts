@@ -1,5 +1,6 @@
 import type { RunReport } from '../engine/step-result.js';
 import { formatDuration } from '../time/duration.js';
+import { truthfulVerdicts, verdictLine, wasRecovered } from './verdicts.js';
 
 // The incident record of a run started with --incident, in the shape of seed 002's incident
 // workflow and templates: summary, timeline (steps, operator confirmations with who/when,
@@ -32,12 +33,14 @@ export function incidentReport(r: RunReport): string {
   }
   out.push('', '## Impact', '');
   const m = r.measured;
-  out.push(`- Recovery time (RTO achieved): ${formatDuration(m?.rtoMs ?? r.durationMs)}${r.targets.rtoMs !== undefined ? ` against a target of ${formatDuration(r.targets.rtoMs)}` : ''}`);
-  if (m?.recoveryPoint) out.push(`- Data recovered up to: ${hhmmss(m.recoveryPoint)}; data lost (RPO achieved): ${m.rpoMs === undefined ? 'n/a' : formatDuration(m.rpoMs)}${r.targets.rpoMs !== undefined ? ` against a target of ${formatDuration(r.targets.rpoMs)}` : ''}`);
-  for (const v of r.verdicts.filter((x) => !x.met)) out.push(`- ${v.name === 'budget' ? `Budget of ${v.step}` : v.name.toUpperCase()} missed by ${formatDuration(v.achievedMs - v.targetMs)}`);
+  const target = r.targets.rtoMs !== undefined ? ` against a target of ${formatDuration(r.targets.rtoMs)}` : '';
+  if (!wasRecovered(r) || m?.rtoMs === undefined) out.push(`- Recovery time (RTO achieved): not recovered (the run ${r.status} after ${formatDuration(r.durationMs)})${target}`);
+  else out.push(`- Recovery time (RTO achieved): ${formatDuration(m.rtoMs)}${target}`);
+  if (wasRecovered(r) && m?.recoveryPoint) out.push(`- Data recovered up to: ${hhmmss(m.recoveryPoint)}; data lost (RPO achieved): ${m.rpoMs === undefined ? 'n/a' : formatDuration(m.rpoMs)}${r.targets.rpoMs !== undefined ? ` against a target of ${formatDuration(r.targets.rpoMs)}` : ''}`);
+  for (const v of truthfulVerdicts(r).filter((x) => !x.met)) out.push(`- ${verdictLine(v)}`);
   const failed = r.steps.filter((s) => s.status === 'failed');
   out.push('', '## Follow-ups (postmortem within 48 hours)', '');
-  if (!failed.length && r.verdicts.every((v) => v.met)) out.push('- [ ] Review the timeline and confirm nothing was missed');
+  if (!failed.length && truthfulVerdicts(r).every((v) => v.met)) out.push('- [ ] Review the timeline and confirm nothing was missed');
   for (const s of failed) out.push(`- [ ] ${s.id}: ${s.reason ?? 'failed'}`);
   for (const s of r.steps.filter((x) => x.overBudget)) out.push(`- [ ] ${s.id} took ${formatDuration(s.durationMs)}, over its ${formatDuration(s.budgetMs ?? 0)} budget`);
   out.push('');

@@ -1,4 +1,5 @@
 import type { RunReport } from '../engine/step-result.js';
+import { truthfulVerdicts } from './verdicts.js';
 
 // JUnit XML for CI: the runbook is a test suite, each step a test case with its time; a
 // failed step is a <failure>, a skipped one <skipped>; missed targets are failures of a
@@ -25,11 +26,15 @@ export function junitReport(r: RunReport): string {
       cases.push(`${open}/>`);
     }
   }
-  const rto = r.verdicts.find((v) => v.name === 'rto');
+  const rto = truthfulVerdicts(r).find((v) => v.name === 'rto');
   if (rto) {
-    const open = `    <testcase classname="${esc(r.runbook)}" name="RTO" time="${(rto.achievedMs / 1000).toFixed(3)}"`;
+    const open = `    <testcase classname="${esc(r.runbook)}" name="RTO" time="${((rto.achievedMs ?? r.durationMs) / 1000).toFixed(3)}"`;
     if (rto.met) cases.push(`${open}/>`);
-    else {
+    else if (rto.notRecovered || rto.achievedMs === undefined) {
+      failures++;
+      const msg = `RTO not met: the run ${r.status}, nothing was recovered (target ${rto.targetMs} ms)`;
+      cases.push(`${open}>\n      <failure message="${esc(msg)}" type="rto">${esc(msg)}</failure>\n    </testcase>`);
+    } else {
       failures++;
       const msg = `RTO missed: ${rto.achievedMs} ms > ${rto.targetMs} ms`;
       cases.push(`${open}>\n      <failure message="${esc(msg)}" type="rto">${esc(msg)}</failure>\n    </testcase>`);

@@ -1,6 +1,7 @@
 import type { RunReport } from '../engine/step-result.js';
 import { formatDuration } from '../time/duration.js';
 import { DRILL_HEADER, drillRows } from './drills.js';
+import { truthfulVerdicts, wasRecovered } from './verdicts.js';
 
 // The Markdown report: a recovery-time table in the shape of seed 004 (step, time, budget,
 // status), then the verdicts against RTO/RPO.
@@ -14,7 +15,8 @@ export function markdownReport(r: RunReport): string {
   out.push(`- Finished: ${r.endedAt} (${formatDuration(r.durationMs)})`);
   out.push(`- Result: **${r.status}** (exit ${r.exitCode})`);
   if (r.interruptedStep) out.push(`- Interrupted during: \`${r.interruptedStep}\``);
-  if (r.measured) {
+  if (r.measured && (!wasRecovered(r) || r.measured.rtoMs === undefined)) out.push('- Recovery time (disaster → recovered): **not recovered** (the run did not succeed)');
+  else if (r.measured?.rtoMs !== undefined) {
     out.push(`- Recovery time (disaster → recovered): ${formatDuration(r.measured.rtoMs)}`);
     if (r.measured.recoveryPoint) out.push(`- Recovery point: ${r.measured.recoveryPoint}; data lost (RPO): ${r.measured.rpoMs === undefined ? 'n/a' : formatDuration(r.measured.rpoMs)}`);
   }
@@ -24,11 +26,13 @@ export function markdownReport(r: RunReport): string {
     const time = s.status === 'skipped' ? '' : formatDuration(s.durationMs);
     out.push(`| ${cell(s.id)} | ${cell(s.uses)} | ${s.status} | ${time} | ${budget} | ${s.attempts || ''} | ${cell(s.reason ?? '')} |`);
   }
-  if (r.verdicts.length) {
+  const verdicts = truthfulVerdicts(r);
+  if (verdicts.length) {
     out.push('', '## Targets', '', '| Target | Objective | Achieved | Verdict |', '|---|---:|---:|---|');
-    for (const v of r.verdicts) {
+    for (const v of verdicts) {
       const name = v.name === 'budget' ? `budget: ${v.step}` : v.name.toUpperCase();
-      out.push(`| ${cell(name)} | ${formatDuration(v.targetMs)} | ${formatDuration(v.achievedMs)} | ${v.met ? 'met' : `**missed** by ${formatDuration(v.achievedMs - v.targetMs)}`} |`);
+      if (v.notRecovered || v.achievedMs === undefined) out.push(`| ${cell(name)} | ${formatDuration(v.targetMs)} | not recovered | **not recovered** |`);
+      else out.push(`| ${cell(name)} | ${formatDuration(v.targetMs)} | ${formatDuration(v.achievedMs)} | ${v.met ? 'met' : `**missed** by ${formatDuration(v.achievedMs - v.targetMs)}`} |`);
     }
   }
   if (r.previous !== undefined) {

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { RunReport } from '../engine/step-result.js';
 import { secrets } from '../redact.js';
 import { writeAtomic } from './files.js';
+import { truthfulVerdicts, wasRecovered } from './verdicts.js';
 
 // Prometheus textfiles (node_exporter's textfile collector) for verify-backups, drill and
 // backup, rendered by prom-client so label values are escaped, not mangled. prom-client loads
@@ -121,11 +122,13 @@ export function runMetrics(r: RunReport): (m: MetricsBuilder) => void {
     }
     if (r.kind === 'drill') {
       const d = { runbook: r.runbook };
-      m.gauge('drctl_drill_rto_seconds', 'recovery time of the last drill (disaster to recovered)', d, r.measured.rtoMs / 1000);
-      if (r.measured.rpoMs !== undefined) m.gauge('drctl_drill_rpo_seconds', 'data lost in the last drill (disaster minus recovery point)', d, r.measured.rpoMs / 1000);
+      // A drill that did not recover has no recovery time: no RTO sample rather than a fast one.
+      m.gauge('drctl_drill_recovered', '1 when the last drill recovered (succeeded), 0 when it failed or was interrupted', d, wasRecovered(r) ? 1 : 0);
+      if (wasRecovered(r) && r.measured.rtoMs !== undefined) m.gauge('drctl_drill_rto_seconds', 'recovery time of the last drill (disaster to recovered)', d, r.measured.rtoMs / 1000);
+      if (wasRecovered(r) && r.measured.rpoMs !== undefined) m.gauge('drctl_drill_rpo_seconds', 'data lost in the last drill (disaster minus recovery point)', d, r.measured.rpoMs / 1000);
       if (r.targets.rtoMs !== undefined) m.gauge('drctl_drill_target_seconds', 'RTO and RPO targets of the runbook', { ...d, objective: 'rto' }, r.targets.rtoMs / 1000);
       if (r.targets.rpoMs !== undefined) m.gauge('drctl_drill_target_seconds', 'RTO and RPO targets of the runbook', { ...d, objective: 'rpo' }, r.targets.rpoMs / 1000);
-      m.gauge('drctl_drill_targets_met', '1 when the last drill met every target', d, r.verdicts.every((v) => v.met) ? 1 : 0);
+      m.gauge('drctl_drill_targets_met', '1 when the last drill met every target', d, wasRecovered(r) && truthfulVerdicts(r).every((v) => v.met) ? 1 : 0);
     }
   };
 }

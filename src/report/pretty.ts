@@ -2,6 +2,7 @@ import type { EngineEvent } from '../engine/events.js';
 import type { RunReport, StepResult } from '../engine/step-result.js';
 import { formatDuration } from '../time/duration.js';
 import type { Reporter } from './reporter.js';
+import { truthfulVerdicts, verdictLine } from './verdicts.js';
 
 // Human output on stderr: one line per step as it ends, a live line for the running step on
 // a TTY (elapsed vs budget, bytes moved and rate), and a summary with the RTO verdict.
@@ -82,11 +83,7 @@ export class PrettyReporter implements Reporter {
     for (const s of r.steps) {
       if (s.status === 'failed' && s.critical) lines.push(this.paint(31, `  ${s.id} failed: ${s.reason ?? ''}`));
     }
-    for (const v of r.verdicts) {
-      const what = v.name === 'budget' ? `budget of ${v.step}` : v.name.toUpperCase();
-      const verdict = v.met ? this.paint(32, 'met') : this.paint(31, `MISSED by ${formatDuration(v.achievedMs - v.targetMs)}`);
-      lines.push(`  ${what}: ${formatDuration(v.achievedMs)} against ${formatDuration(v.targetMs)} — ${verdict}`);
-    }
+    for (const v of truthfulVerdicts(r)) lines.push(`  ${this.paint(v.met ? 32 : 31, verdictLine(v))}`);
     const over = r.steps.filter((s) => s.overBudget && !s.budgetEnforced);
     for (const s of over) lines.push(this.paint(33, `  over budget: ${s.id} took ${formatDuration(s.durationMs)} (budget ${formatDuration(s.budgetMs ?? 0)})`));
     if (r.interruptedStep) lines.push(`  interrupted during step "${r.interruptedStep}"`);

@@ -25,7 +25,10 @@ export const Targets = z
   .meta({ description: 'Recovery objectives this runbook is measured against' });
 
 export const InputSpec = z.strictObject({
-  type: z.enum(['string', 'number', 'boolean']).default('string'),
+  type: z
+    .enum(['string', 'number', 'boolean', 'time'])
+    .default('string')
+    .meta({ description: 'time: an instant (ISO 8601 with offset, "10 minutes ago", now-10m; or latest), resolved once when the run starts' }),
   description: z.string().optional(),
   required: z.boolean().default(false),
   default: z.union([z.string(), z.number(), z.boolean()]).optional(),

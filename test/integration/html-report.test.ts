@@ -17,7 +17,11 @@ if (!hasChromium) console.warn(`html-report: ${CHROMIUM} is missing (apt-get ins
 
 const t = (ms: number) => new Date(Date.parse('2026-11-20T02:30:00.000Z') + ms).toISOString();
 
-/** A drill that failed one step, ran one over budget, skipped one, and missed its RTO. */
+/**
+ * A drill that recovered but missed its RTO: one step over budget, one skipped, and one that
+ * failed after the recovery without failing the run (not critical). A run that fails recovers
+ * nothing, so a missed RTO is only drawn for a run that succeeded.
+ */
 const REPORT: RunReport = {
   runId: '20261120T023000Z-ab12',
   runbook: 'full-dr-drill',
@@ -25,13 +29,13 @@ const REPORT: RunReport = {
   description: 'Monthly drill: declare the primary lost, <PITR> to scratch & validate',
   kind: 'drill',
   dryRun: false,
-  status: 'failed',
+  status: 'succeeded',
   startedAt: t(0),
   endedAt: t(95_000),
   durationMs: 95_000,
   inputs: {},
   targets: { rtoMs: 60_000, rpoMs: 300_000 },
-  measured: { disasterAt: t(5_000), recoveredAt: t(80_000), rtoMs: 75_000, rpoMs: 42_000, recoveryPoint: t(5_000 - 42_000) },
+  measured: { recovered: true, disasterAt: t(5_000), recoveredAt: t(80_000), rtoMs: 75_000, rpoMs: 42_000, recoveryPoint: t(5_000 - 42_000) },
   verdicts: [
     { name: 'rto', targetMs: 60_000, achievedMs: 75_000, met: false },
     { name: 'rpo', targetMs: 300_000, achievedMs: 42_000, met: true },
@@ -42,16 +46,16 @@ const REPORT: RunReport = {
     step('declare-lost', 'manual.note', 4_000, 1_000, { disaster: true }),
     step('restore', 'postgres.restore', 5_000, 50_000, { budgetMs: 30_000, overBudget: true }),
     step('validate', 'postgres.assert', 55_000, 25_000, { recovered: true }),
-    step('copy-back', 'postgres.copyRows', 80_000, 10_000, { status: 'failed', reason: 'relation "leads" does not exist' }),
+    step('copy-back', 'postgres.copyRows', 80_000, 10_000, { status: 'failed', critical: false, reason: 'relation "leads" does not exist' }),
     { ...step('announce', 'notify.webhook', 0, 0), status: 'skipped', startedAt: undefined, endedAt: undefined, reason: 'if: false' },
     step('cleanup', 'shell.run', 90_000, 5_000, { section: 'finally' }),
   ],
   previous: [
-    { runId: 'r3', startedAt: '2026-10-20T02:30:00.000Z', status: 'succeeded', rtoMs: 58_000, rpoMs: 50_000, slowestStep: 'restore', slowestMs: 30_000, targetsMet: true },
-    { runId: 'r2', startedAt: '2026-09-20T02:30:00.000Z', status: 'failed', rtoMs: 71_000, rpoMs: 61_000, slowestStep: 'restore', slowestMs: 41_000, targetsMet: false },
-    { runId: 'r1', startedAt: '2026-08-20T02:30:00.000Z', status: 'succeeded', rtoMs: 49_000, rpoMs: 30_000, slowestStep: 'restore', slowestMs: 25_000, targetsMet: true },
+    { runId: 'r3', startedAt: '2026-10-20T02:30:00.000Z', status: 'succeeded', recovered: true, rtoMs: 58_000, rpoMs: 50_000, slowestStep: 'restore', slowestMs: 30_000, targetsMet: true },
+    { runId: 'r2', startedAt: '2026-09-20T02:30:00.000Z', status: 'succeeded', recovered: true, rtoMs: 71_000, rpoMs: 61_000, slowestStep: 'restore', slowestMs: 41_000, targetsMet: false },
+    { runId: 'r1', startedAt: '2026-08-20T02:30:00.000Z', status: 'succeeded', recovered: true, rtoMs: 49_000, rpoMs: 30_000, slowestStep: 'restore', slowestMs: 25_000, targetsMet: true },
   ],
-  exitCode: 1,
+  exitCode: 3,
 };
 
 function step(id: string, uses: string, at: number, ms: number, extra: Partial<RunReport['steps'][number]> = {}): RunReport['steps'][number] {
@@ -73,6 +77,25 @@ describe('HTML drill report', () => {
     expect(html).toContain("default-src 'none'");
     expect(html).toContain('&lt;PITR&gt; to scratch &amp; validate');
     expect(html).not.toContain('<PITR>');
+  });
+
+  it('a drill that failed recovered nothing: no RTO span, no recovered mark, RTO and RPO "not recovered"', () => {
+    const failed: RunReport = {
+      ...REPORT,
+      status: 'failed',
+      exitCode: 1,
+      measured: { recovered: false, disasterAt: t(5_000) },
+      verdicts: [
+        { name: 'rto', targetMs: 60_000, met: false, notRecovered: true },
+        { name: 'rpo', targetMs: 300_000, met: false, notRecovered: true },
+      ],
+    };
+    const html = htmlReport(failed);
+    expect(html).not.toContain('<g class="rto-span');
+    expect(html).not.toContain('class="mark recovered"');
+    expect(html).toContain('not recovered: the run did not succeed');
+    expect(html).not.toMatch(/<td>met<\/td>/);
+    expect(html.match(/<td>not recovered<\/td><td>not recovered<\/td>/g)).toHaveLength(2);
   });
 
   it.skipIf(!hasChromium)('renders in headless Chromium: a bar per step, the marks, the verdicts, the trend, and no network', async () => {
@@ -110,7 +133,7 @@ describe('HTML drill report', () => {
       expect(await page.locator('svg.gantt .rto-span.missed').count()).toBe(1);
 
       expect(await page.locator('.verdict-banner').getAttribute('data-verdict')).toBe('fail');
-      expect(await page.locator('.verdict-banner').innerText()).toContain('missed RTO');
+      expect(await page.locator('.verdict-banner').innerText()).toContain('Missed target: RTO');
       expect(await page.locator('svg.objectives-chart [data-objective="rto"]').getAttribute('data-met')).toBe('false');
       expect(await page.locator('svg.objectives-chart [data-objective="rpo"]').getAttribute('data-met')).toBe('true');
       expect(await page.locator('section.targets').innerText()).toContain('missed by 15.0s');

@@ -64,7 +64,8 @@ describe('point-in-time recovery', () => {
     const dir = path.join(ownedByPostgres(tempDir('drctl-pitr-target-')), 'data');
     const port = await freePort();
     restored.push(dir);
-    const r = await drctl(['restore', '--repo', repo, '--target-dir', dir, '--port', String(port), ...args]);
+    // --port is for a server drctl starts: only with --start.
+    const r = await drctl(['restore', '--repo', repo, '--target-dir', dir, ...(args.includes('--start') ? ['--port', String(port)] : []), ...args]);
     return { ...r, dir, port };
   }
 

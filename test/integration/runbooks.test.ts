@@ -26,6 +26,7 @@ describe('drills and PostgreSQL runbooks (archiving PostgreSQL)', () => {
   }, 120_000);
   afterAll(async () => destroyPostgres(pg));
 
+  // Scratch data directories live in this file's temp root, removed with it after the tests.
   async function scratch() {
     const dir = path.join(ownedByPostgres(tempDir('drctl-scratch-target-')), 'data');
     const port = await freePort();
@@ -65,13 +66,20 @@ describe('drills and PostgreSQL runbooks (archiving PostgreSQL)', () => {
     expect(hist).toHaveLength(2);
   });
 
-  it('a drill with a 1-second RTO target exits 3 and says by how much', async () => {
+  it('a drill that misses its RTO exits 3 and says by how much', async () => {
+    // The miss is certain, whatever the machine's speed: between the disaster and the recovery
+    // a step sleeps for longer than the whole RTO.
     const strict = path.join(tempDir(), 'full-dr-drill.yaml');
-    writeFileSync(strict, readFileSync(path.join(RUNBOOKS, 'full-dr-drill.yaml'), 'utf8').replace('targets: { rto: 2h, rpo: 1h }', 'targets: { rto: 1s, rpo: 1h }'));
+    const source = readFileSync(path.join(RUNBOOKS, 'full-dr-drill.yaml'), 'utf8');
+    const slow = '  - id: slow\n    uses: shell.run\n    with: { command: "sleep 0.5" }\n  - id: recover\n';
+    const edited = source.replace('targets: { rto: 2h, rpo: 1h }', 'targets: { rto: 200ms, rpo: 1h }').replace('  - id: recover\n', slow);
+    expect(edited).toContain('rto: 200ms');
+    expect(edited).toContain('id: slow');
+    writeFileSync(strict, edited);
     const r = await drill(strict);
     expect(r.code, r.all).toBe(3);
-    expect(r.stderr).toMatch(/RTO: \S+ against 1\.0s — MISSED by \S+/);
-    expect(r.md).toMatch(/\| RTO \| 1\.0s \| \S+ \| \*\*missed\*\* by \S+ \|/);
+    expect(r.stderr).toMatch(/RTO: \S+ against 200ms — MISSED by \S+/);
+    expect(r.md).toMatch(/\| RTO \| 200ms \| \S+ \| \*\*missed\*\* by \S+ \|/);
   });
 
   it('accidental deletion: recover to just before it on a scratch port and copy the rows back', async () => {

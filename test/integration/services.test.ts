@@ -143,7 +143,7 @@ describe('Twilio, Vapi, notifications and drctl health', () => {
       ['App health endpoint', 'ok'],
       ['Twilio', 'ok'],
       ['Vapi', 'ok'],
-      ['Backups', 'not configured'],
+      ['Backups', 'skipped'],
     ]);
     expect(rows[0]!.figure).toMatch(/^\d+\/50 connections, \d+ MB$/);
 

@@ -93,7 +93,7 @@ export async function physicalRestore(ctx: ActionContext, repo: Repository, i: P
   const drill = ctx.kind === 'drill';
   if (drill && i.archive === true) ctx.log('a drill never archives: archive: true is ignored, archive_mode is off on the restored server');
   const archive = drill ? false : (i.archive ?? true);
-  const target: RecoveryTarget = !i.pitr || i.pitr === 'latest' ? 'latest' : parseTimePoint(i.pitr, '--pitr');
+  const target: RecoveryTarget = !i.pitr || i.pitr === 'latest' ? 'latest' : parseTimePoint(i.pitr, '--pitr', ctx.runStartedAt);
   ctx.log(target === 'latest' ? 'recovery target: the end of the archived WAL' : `recovery target: ${target.toISOString()} (UTC)`);
 
   // 1. Plan, touching nothing.

@@ -10,14 +10,16 @@ export function registerBackup(program: Command, act: Action): void {
     .option('--type <type>', 'logical (pg_dump) or base (pg_basebackup, for point-in-time recovery)', 'logical')
     .option('--label <text>', 'free text stored with the backup')
     .option('--metrics-file <path>', 'write a Prometheus textfile (node_exporter textfile collector)')
+    .option('--runbook <file>', 'run this runbook instead of the built-in backup')
     .action(
-      act(async (ctx, o: { source?: string; repo?: string; type: string; label?: string; metricsFile?: string }) => {
+      act(async (ctx, o: { source?: string; repo?: string; type: string; label?: string; metricsFile?: string; runbook?: string }) => {
         const { UsageError } = await import('../../errors.js');
         if (o.type !== 'logical' && o.type !== 'base') throw new UsageError(`--type ${o.type}: use logical or base`, 'usage.type');
         const { executeRunbook } = await import('../execute.js');
-        const { resolveRunbook } = await import('../context.js');
-        const r = await executeRunbook(ctx, resolveRunbook(ctx, 'backup'), {
-          inputs: { source: o.source ?? ctx.config.source, repo: o.repo ?? ctx.config.repo, type: o.type, label: o.label },
+        const { builtInRunbook } = await import('../context.js');
+        const { pgUrlFlag } = await import('../flags.js');
+        const r = await executeRunbook(ctx, builtInRunbook(ctx, 'backup', o.runbook), {
+          inputs: { source: pgUrlFlag('--source', o.source) ?? ctx.config.source, repo: o.repo ?? ctx.config.repo, type: o.type, label: o.label },
           metricsFile: o.metricsFile,
         });
         const id = r.report?.steps.find((s) => s.id === 'backup')?.outputs.backupId;

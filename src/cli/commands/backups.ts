@@ -52,22 +52,22 @@ export function registerBackups(program: Command, act: Action): void {
     .option('--confirm', 'really delete')
     .action(
       act(async (ctx, o: { repo?: string; keepLast?: string; keepDays?: string; orphanGrace: string; confirm?: boolean }) => {
-        const { UsageError } = await import('../../errors.js');
         const { parseDuration } = await import('../../time/duration.js');
-        const int = (flag: string, v: string | undefined) => {
-          if (v === undefined) return undefined;
-          if (!/^\d+$/.test(v)) throw new UsageError(`${flag} ${v}: expected a whole number`, 'usage.retention');
-          return Number(v);
-        };
-        const keepLast = int('--keep-last', o.keepLast);
-        const keepDays = int('--keep-days', o.keepDays);
+        const { intFlag } = await import('../flags.js');
+        const int = (v: string | undefined) => (v === undefined ? undefined : Number(v));
+        // Keeping none would delete every backup: at least one is kept.
+        const keepLast = int(intFlag('--keep-last', o.keepLast, { min: 1 }));
+        const keepDays = int(intFlag('--keep-days', o.keepDays, { min: 0 }));
         const grace = parseDuration(o.orphanGrace, '--orphan-grace');
+        // --dry-run wins over --confirm: the operator asked that nothing be changed.
+        const confirm = o.confirm === true && !ctx.dryRun;
+        if (o.confirm && ctx.dryRun) process.stderr.write('--dry-run: nothing will be removed, whatever --confirm says\n');
         const { planExpire, applyExpire } = await import('../../repository/expire.js');
         const repo = await openRepository(ctx, o.repo);
         // Without a retention policy, expire only cleans up incomplete backups.
         const policy = keepLast === undefined && keepDays === undefined ? { keepLast: Number.MAX_SAFE_INTEGER } : { keepLast, keepDays };
         const plan = await planExpire(repo, policy, grace);
-        const verb = o.confirm ? 'removing' : 'would remove';
+        const verb = confirm ? 'removing' : 'would remove';
         for (const r of plan.remove) process.stdout.write(`${verb} ${r.id} (${r.why})\n`);
         for (const orphan of plan.orphans) process.stdout.write(`${verb} incomplete ${orphan.id} (${orphan.objects} object(s), no manifest, last written ${orphan.newest})\n`);
         for (const t of plan.tempFiles) process.stdout.write(`${verb} temp file ${t}\n`);
@@ -75,8 +75,8 @@ export function registerBackups(program: Command, act: Action): void {
         for (const k of plan.keep) process.stdout.write(`keeping ${k.id} (${k.why})\n`);
         const anything = plan.remove.length || plan.orphans.length || plan.tempFiles.length || plan.wal.keys.length;
         if (!anything) process.stdout.write('nothing to remove\n');
-        if (o.confirm) await applyExpire(repo, plan);
-        else if (anything) process.stdout.write('dry run: pass --confirm to delete\n');
+        if (confirm) await applyExpire(repo, plan);
+        else if (anything) process.stdout.write(ctx.dryRun ? 'dry run: nothing removed\n' : 'dry run: pass --confirm to delete\n');
         return 0;
       }),
     );

@@ -12,7 +12,7 @@ type Shell = (typeof SHELLS)[number];
 
 /** Flags whose value is a backup id, a file, or one of a few words. */
 const BACKUP_FLAGS = ['--backup'];
-const FILE_FLAGS = ['--config', '--env-file', '--runbooks', '--report', '--target-dir', '--metrics-file'];
+const FILE_FLAGS = ['--config', '--env-file', '--runbooks', '--runbook', '--report', '--target-dir', '--metrics-file'];
 const CHOICES: Record<string, string[]> = {
   '--log-format': ['pretty', 'json'],
   '--log-level': ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],

@@ -1,34 +1,66 @@
 import type { Command } from 'commander';
 import { collect, type Action } from '../program.js';
 
-// drctl health [runbook]: runs runbooks/health.yaml (or the given one) and prints one table:
-// service, check, status, figure, latency. Exit 1 if any check fails.
+// drctl health [runbook]: runs the shipped health runbook (or the one named) and prints one
+// table: service, check, status, figure, latency. Exit 1 if any check fails; exit 2 if nothing
+// was configured to check, so an empty EnvironmentFile is never a green light.
+
+/** drctl.yaml keys that feed the shipped health runbook's inputs. */
+const CONFIG_INPUTS = { database: 'source', redis: 'redis', repo: 'repo' } as const;
+
 export function registerHealth(program: Command, act: Action): void {
   program
     .command('health')
-    .argument('[runbook]', 'health runbook (default: health)', 'health')
+    .argument('[runbook]', 'health runbook (default: the shipped health runbook)')
     .option('--var <name=value>', 'set a runbook input (repeatable)', collect, [])
     .option('--json', 'print the table as JSON')
     .action(
-      act(async (ctx, o: { var: string[]; json?: boolean }, runbook: string) => {
+      act(async (ctx, o: { var: string[]; json?: boolean }, runbook: string | undefined) => {
         const { executeRunbook } = await import('../execute.js');
-        const { resolveRunbook } = await import('../context.js');
-        const r = await executeRunbook(ctx, resolveRunbook(ctx, runbook), { vars: o.var });
-        if (!r.report) return r.exitCode;
+        const { builtInRunbook, resolveRunbook } = await import('../context.js');
         const { loadRunbook } = await import('../../runbook/load.js');
         const { builtInRegistry } = await import('../../adapters/registry.js');
-        const names = new Map((await loadRunbook(r.report.file, builtInRegistry())).runbook.steps.map((s) => [s.id, s.name ?? s.id]));
-        const rows = r.report.steps.map((s) => ({
-          service: names.get(s.id) ?? s.id,
-          check: s.uses,
-          status: s.status === 'succeeded' ? 'ok' : s.status === 'skipped' ? 'not configured' : 'FAIL',
-          figure: s.status === 'failed' ? (s.reason ?? '') : s.status === 'skipped' ? '' : String(s.outputs.figure ?? ''),
-          latencyMs: s.status === 'skipped' ? undefined : s.durationMs,
-        }));
-        if (o.json) process.stdout.write(`${JSON.stringify({ ok: r.exitCode === 0, checks: rows }, null, 2)}\n`);
+        const { UsageError } = await import('../../errors.js');
+        const shipped = runbook === undefined;
+        const file = shipped ? builtInRunbook(ctx, 'health') : resolveRunbook(ctx, runbook);
+        const inputs: Record<string, string | undefined> = {};
+        // drctl.yaml settings feed the shipped runbook, below an explicit --var.
+        const explicit = new Set(o.var.map((v) => v.split('=')[0]));
+        if (shipped && !ctx.config.runbooks?.health) for (const [input, key] of Object.entries(CONFIG_INPUTS)) if (!explicit.has(input)) inputs[input] = ctx.config[key];
+        const r = await executeRunbook(ctx, file, { vars: o.var, inputs });
+        if (!r.report) return r.exitCode;
+        const { runbook: rb } = await loadRunbook(r.report.file, builtInRegistry());
+        const steps = new Map(rb.steps.map((s) => [s.id, s]));
+        // How to turn on a check that was skipped for want of configuration.
+        const howToConfigure = (id: string): string | undefined => {
+          const cond = steps.get(id)?.if;
+          const name = typeof cond === 'string' ? /^\s*(?:\$\{\s*)?inputs\.([A-Za-z0-9_-]+)\s*\}?\s*$/.exec(cond)?.[1] : undefined;
+          if (name === undefined) return undefined;
+          const def = rb.inputs[name]?.default;
+          const env = typeof def === 'string' ? /\$\{\s*env\.([A-Za-z0-9_]+)\s*\}/.exec(def)?.[1] : undefined;
+          const key = shipped ? (CONFIG_INPUTS as Record<string, string>)[name] : undefined;
+          return [env, key ? `${key}: in drctl.yaml` : undefined, `--var ${name}=...`].filter(Boolean).join(' or ');
+        };
+        const rows = r.report.steps.map((s) => {
+          const unconfigured = s.status === 'skipped' && s.reason === 'condition is false' ? howToConfigure(s.id) : undefined;
+          return {
+            service: steps.get(s.id)?.name ?? s.id,
+            check: s.uses,
+            status: s.status === 'succeeded' ? 'ok' : s.status === 'skipped' ? 'skipped' : 'FAIL',
+            figure: s.status === 'failed' ? (s.reason ?? '') : unconfigured !== undefined ? `not configured (set ${unconfigured})` : s.status === 'skipped' ? (s.reason ?? '') : String(s.outputs.figure ?? ''),
+            latencyMs: s.status === 'skipped' ? undefined : s.durationMs,
+            configure: unconfigured,
+          };
+        });
+        const nothing = rows.length > 0 && rows.every((x) => x.status === 'skipped');
+        if (o.json) process.stdout.write(`${JSON.stringify({ ok: r.exitCode === 0 && !nothing, checks: rows.map(({ configure: _, ...x }) => x) }, null, 2)}\n`);
         else {
           const { formatTable } = await import('../../report/table.js');
           process.stdout.write(formatTable(['service', 'check', 'status', 'figure', 'latency'], rows.map((x) => [x.service, x.check, x.status, x.figure, x.latencyMs === undefined ? '' : `${x.latencyMs} ms`])));
+        }
+        if (nothing && r.exitCode === 0) {
+          const what = rows.filter((x) => x.configure).map((x) => `${x.service} (${x.configure})`);
+          throw new UsageError(`health: nothing was checked; configure at least one of: ${what.length ? what.join(', ') : 'the runbook\'s inputs'}`, 'usage.health');
         }
         return r.exitCode;
       }),

@@ -18,6 +18,7 @@ export function registerHistory(program: Command, act: Action): void {
         if (opts.verify) return verifyHistory(ctx, opts.repo, limit, opts.json ?? false);
         const { listRuns } = await import('../../report/history.js');
         const { formatDuration } = await import('../../time/duration.js');
+        const { truthfulVerdicts } = await import('../../report/verdicts.js');
         const runs = await listRuns(ctx.stateDir, { runbook: opts.runbook, limit });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
@@ -28,7 +29,7 @@ export function registerHistory(program: Command, act: Action): void {
           return 0;
         }
         const rows = runs.map((r) => {
-          const rto = r.verdicts.find((v) => v.name === 'rto');
+          const rto = truthfulVerdicts(r).find((v) => v.name === 'rto');
           const slowest = [...r.steps].sort((a, b) => b.durationMs - a.durationMs)[0];
           return [
             r.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
@@ -36,7 +37,7 @@ export function registerHistory(program: Command, act: Action): void {
             r.kind,
             r.status,
             formatDuration(r.durationMs),
-            rto ? `${rto.met ? 'met' : 'MISSED'} (${formatDuration(rto.targetMs)})` : '-',
+            rto ? `${rto.notRecovered ? 'NOT RECOVERED' : rto.met ? 'met' : 'MISSED'} (${formatDuration(rto.targetMs)})` : '-',
             slowest ? `${slowest.id} ${formatDuration(slowest.durationMs)}` : '-',
             r.runId,
           ];

@@ -10,11 +10,12 @@ export function registerRedis(program: Command, act: Action): void {
     .option('--url <redis-url>', 'Redis (default: REDIS_URL)')
     .option('--repo <url>', 'repository (default: config repo, DRCTL_REPO)')
     .option('--label <text>', 'free text stored with the backup')
+    .option('--runbook <file>', 'run this runbook instead of the built-in redis-backup')
     .action(
-      act(async (ctx, o: { url?: string; repo?: string; label?: string }) => {
+      act(async (ctx, o: { url?: string; repo?: string; label?: string; runbook?: string }) => {
         const { executeRunbook } = await import('../execute.js');
-        const { resolveRunbook } = await import('../context.js');
-        const r = await executeRunbook(ctx, resolveRunbook(ctx, 'redis-backup'), { inputs: { url: o.url ?? ctx.config.redis, repo: o.repo ?? ctx.config.repo, label: o.label } });
+        const { builtInRunbook } = await import('../context.js');
+        const r = await executeRunbook(ctx, builtInRunbook(ctx, 'redis-backup', o.runbook), { inputs: { url: o.url ?? ctx.config.redis, repo: o.repo ?? ctx.config.repo, label: o.label } });
         const id = r.report?.steps.find((s) => s.id === 'backup')?.outputs.backupId;
         if (r.exitCode === 0 && typeof id === 'string') process.stdout.write(`${id}\n`);
         return r.exitCode;
@@ -28,13 +29,14 @@ export function registerRedis(program: Command, act: Action): void {
     .option('--repo <url>', 'repository')
     .option('--start-command <cmd>', 'command that starts Redis again (required)')
     .option('--stop-command <cmd>', 'command that stops Redis (default: SHUTDOWN NOSAVE)')
+    .option('--runbook <file>', 'run this runbook instead of the built-in redis-restore')
     .action(
-      act(async (ctx, o: { backup: string; url?: string; repo?: string; startCommand?: string; stopCommand?: string }) => {
+      act(async (ctx, o: { backup: string; url?: string; repo?: string; startCommand?: string; stopCommand?: string; runbook?: string }) => {
         const { UsageError } = await import('../../errors.js');
         if (!o.startCommand) throw new UsageError('redis restore needs --start-command (how to start Redis after the snapshot is in place)', 'usage.redis');
         const { executeRunbook } = await import('../execute.js');
-        const { resolveRunbook } = await import('../context.js');
-        const r = await executeRunbook(ctx, resolveRunbook(ctx, 'redis-restore'), {
+        const { builtInRunbook } = await import('../context.js');
+        const r = await executeRunbook(ctx, builtInRunbook(ctx, 'redis-restore', o.runbook), {
           inputs: { url: o.url ?? ctx.config.redis, repo: o.repo ?? ctx.config.repo, backup: o.backup, startCommand: o.startCommand, stopCommand: o.stopCommand },
         });
         const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;

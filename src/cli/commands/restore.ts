@@ -17,6 +17,7 @@ interface RestoreFlags {
   start?: boolean;
   port?: string;
   archive: boolean;
+  runbook?: string;
 }
 
 // drctl restore: a logical restore into a database (runbooks/restore.yaml; prints the row
@@ -30,7 +31,7 @@ export function registerRestore(program: Command, act: Action): void {
     .option('--target-dir <path>', 'data directory for a physical / point-in-time restore')
     .option('--timeline <n>', 'PITR: follow this timeline (default: the newest)')
     .option('--start', 'PITR: start the server, wait until it reached the target and promoted')
-    .option('--port <n>', 'PITR: port for the restored server')
+    .option('--port <n>', 'PITR with --start: port for the restored server')
     .option('--no-archive', 'PITR: turn archive_mode off on the restored server (scratch copies; always off in a drill)')
     .option('--target <pg-url>', 'database to restore into (created if absent; a non-empty one needs confirmation)')
     .option('--repo <url>', 'repository (default: config repo, DRCTL_REPO)')
@@ -40,31 +41,42 @@ export function registerRestore(program: Command, act: Action): void {
     .option('--clean', 'drop objects before recreating them')
     .option('--no-owner', 'do not restore ownership')
     .option('--no-roles', 'do not create the roles the backup holds that the target lacks')
+    .option('--runbook <file>', 'run this runbook instead of the built-in restore (pitr-restore with --target-dir)')
     .action(
       act(async (ctx, o: RestoreFlags) => {
         const { UsageError } = await import('../../errors.js');
         const { executeRunbook } = await import('../execute.js');
-        const { resolveRunbook } = await import('../context.js');
-        const int = (flag: string, v: string | undefined) => {
-          if (v !== undefined && !/^[1-9]\d*$/.test(v)) throw new UsageError(`${flag} ${v}: expected a positive integer`, 'usage.int');
-          return v;
-        };
-        if (o.pitr !== undefined && !o.targetDir) throw new UsageError('--pitr needs --target-dir <path>: point-in-time recovery restores into a data directory', 'usage.pitr');
-        if (o.targetDir) {
-          if (o.target) throw new UsageError('give either --target (logical restore) or --target-dir (physical restore), not both', 'usage.target');
-          if (o.pitr !== undefined && o.pitr !== 'latest') {
+        const { builtInRunbook } = await import('../context.js');
+        const { intFlag, pgUrlFlag, portFlag, refuseFlags } = await import('../flags.js');
+        if (o.target !== undefined && o.targetDir !== undefined) throw new UsageError('give either --target (logical restore) or --target-dir (physical restore), not both', 'usage.target');
+        if (o.pitr !== undefined && o.targetDir === undefined) {
+          throw new UsageError(`--pitr needs --target-dir <path>: point-in-time recovery restores into a data directory${o.target !== undefined ? ', not into the database --target names' : ''}`, 'usage.pitr');
+        }
+        if (o.targetDir !== undefined) {
+          refuseFlags(
+            { '--table': o.table !== undefined, '--schema': o.schema !== undefined, '--jobs': o.jobs !== undefined, '--clean': o.clean === true, '--no-owner': o.owner === false },
+            'only for a logical restore (--target), not with --target-dir (a physical restore brings back the whole cluster)',
+          );
+          if (o.port !== undefined && !o.start) throw new UsageError('--port needs --start: it is the port the restored server starts on', 'usage.flagConflict');
+          const timeline = intFlag('--timeline', o.timeline, { min: 1 });
+          const port = portFlag('--port', o.port);
+          let pitr = o.pitr;
+          if (pitr !== undefined && pitr !== 'latest') {
+            // Resolved once, here: "10 minutes ago" means ten minutes before the command was
+            // typed, whatever the steps before the restore take.
             const { parseTimePoint } = await import('../../time/time-point.js');
-            process.stderr.write(`recovery target: ${parseTimePoint(o.pitr, '--pitr').toISOString()} (UTC)\n`);
+            pitr = parseTimePoint(pitr, '--pitr').toISOString();
+            process.stderr.write(`recovery target: ${pitr} (UTC)\n`);
           }
-          const r = await executeRunbook(ctx, resolveRunbook(ctx, 'pitr-restore'), {
+          const r = await executeRunbook(ctx, builtInRunbook(ctx, 'pitr-restore', o.runbook), {
             inputs: {
-              pitr: o.pitr,
+              pitr,
               targetDir: o.targetDir,
               backup: o.backup,
               repo: o.repo ?? ctx.config.repo,
-              timeline: int('--timeline', o.timeline),
+              timeline,
               start: o.start ? 'true' : undefined,
-              port: int('--port', o.port),
+              port,
               archive: o.archive === false ? 'false' : undefined,
             },
           });
@@ -80,14 +92,17 @@ export function registerRestore(program: Command, act: Action): void {
           }
           return r.exitCode;
         }
-        if (!o.target) throw new UsageError('restore needs --target <pg-url> (logical) or --target-dir <path> (physical / --pitr)', 'usage.target');
-        int('--jobs', o.jobs);
-        const r = await executeRunbook(ctx, resolveRunbook(ctx, 'restore'), {
+        if (o.target === undefined) throw new UsageError('restore needs --target <pg-url> (logical) or --target-dir <path> (physical / --pitr)', 'usage.target');
+        refuseFlags(
+          { '--timeline': o.timeline !== undefined, '--start': o.start === true, '--port': o.port !== undefined, '--no-archive': o.archive === false },
+          'only for a physical restore (--target-dir), not with --target (a logical restore into a database)',
+        );
+        const r = await executeRunbook(ctx, builtInRunbook(ctx, 'restore', o.runbook), {
           inputs: {
             backup: o.backup,
-            target: o.target,
+            target: pgUrlFlag('--target', o.target),
             repo: o.repo ?? ctx.config.repo,
-            jobs: o.jobs,
+            jobs: intFlag('--jobs', o.jobs, { min: 1, max: 1024 }),
             schema: o.schema,
             table: o.table,
             clean: o.clean ? 'true' : undefined,

@@ -11,12 +11,13 @@ export function registerRollback(program: Command, act: Action): void {
     .option('--deploy-command <cmd>', 'deploys $VERSION (default: DRCTL_DEPLOY_COMMAND)')
     .option('--version-url <url>', 'returns the running version as JSON {"version": ...} (default: DRCTL_VERSION_URL)')
     .option('--health-url <url>', 'health gate (default: HEALTH_URL)')
+    .option('--runbook <file>', 'run this runbook instead of the built-in rollback')
     .action(
-      act(async (ctx, o: { toVersion: string; deployCommand?: string; versionUrl?: string; healthUrl?: string }) => {
+      act(async (ctx, o: { toVersion: string; deployCommand?: string; versionUrl?: string; healthUrl?: string; runbook?: string }) => {
         const { executeRunbook } = await import('../execute.js');
-        const { resolveRunbook } = await import('../context.js');
+        const { builtInRunbook } = await import('../context.js');
         return (
-          await executeRunbook(ctx, resolveRunbook(ctx, 'rollback'), {
+          await executeRunbook(ctx, builtInRunbook(ctx, 'rollback', o.runbook), {
             inputs: { toVersion: o.toVersion, deployCommand: o.deployCommand, versionUrl: o.versionUrl, healthUrl: o.healthUrl },
           })
         ).exitCode;

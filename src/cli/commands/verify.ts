@@ -15,6 +15,7 @@ interface VerifyFlags {
   metricsFile?: string;
   readDataSubset?: string;
   json?: boolean;
+  runbook?: string;
 }
 
 // drctl verify-backups: runs runbooks/verify-backups.yaml; prints each check with its figure;
@@ -35,23 +36,26 @@ export function registerVerify(program: Command, act: Action): void {
     .option('--read-data-subset <N%|n/m>', 're-read only part of the archived WAL: a random N% sample, or part n of m (default: all since the newest base backup)')
     .option('--metrics-file <path>', 'write a Prometheus textfile (node_exporter textfile collector)')
     .option('--json', 'print the result as JSON')
+    .option('--runbook <file>', 'run this runbook instead of the built-in verify-backups')
     .action(
       act(async (ctx, o: VerifyFlags) => {
         const { UsageError } = await import('../../errors.js');
         const { parseDuration } = await import('../../time/duration.js');
-        const fraction = (flag: string, v: string | undefined) => {
-          if (v === undefined) return undefined;
-          if (!/^\d*\.?\d+$/.test(v)) throw new UsageError(`${flag} ${v}: expected a number such as 0.5`, 'usage.number');
-          return v;
-        };
+        const { numberFlag, pgUrlFlag } = await import('../flags.js');
+        if (o.scratch !== undefined && o.scratch !== 'auto') pgUrlFlag('--scratch', o.scratch);
+        if (o.scratch !== undefined && o.scratch !== 'auto' && !o.testRestore) {
+          throw new UsageError('--scratch needs --test-restore: it is where the test restore goes', 'usage.flagConflict');
+        }
+        const sizeBand = numberFlag('--size-band', o.sizeBand, { min: 0, max: 1, example: '0.5' });
+        const rowTolerance = numberFlag('--row-tolerance', o.rowTolerance, { min: 0, example: '0.1' });
         const maxAge = o.maxAge ?? ctx.config.targets?.rpo ?? '24h';
         parseDuration(maxAge, '--max-age');
         if (o.walMaxAge) parseDuration(o.walMaxAge, '--wal-max-age');
         const { parseSubset } = await import('../../verify/wal-read.js');
         parseSubset(o.readDataSubset);
         const { executeRunbook } = await import('../execute.js');
-        const { resolveRunbook } = await import('../context.js');
-        const r = await executeRunbook(ctx, resolveRunbook(ctx, 'verify-backups'), {
+        const { builtInRunbook } = await import('../context.js');
+        const r = await executeRunbook(ctx, builtInRunbook(ctx, 'verify-backups', o.runbook), {
           inputs: {
             repo: o.repo ?? ctx.config.repo,
             maxAge,
@@ -61,8 +65,8 @@ export function registerVerify(program: Command, act: Action): void {
             scratch: o.scratch,
             criticalTables: o.criticalTables,
             databases: o.database.length ? o.database.join(',') : undefined,
-            sizeBand: fraction('--size-band', o.sizeBand),
-            rowTolerance: fraction('--row-tolerance', o.rowTolerance),
+            sizeBand,
+            rowTolerance,
             metricsFile: o.metricsFile,
             readDataSubset: o.readDataSubset,
           },
