@@ -8,7 +8,7 @@ import { UsageError } from './errors.js';
 import { secrets } from './redact.js';
 
 // Settings come from flags, then the config file (drctl.yaml), then the environment
-// (real environment over --env-file). This module loads the latter two.
+// (real environment over --env-file). This module finds and loads the latter two.
 
 /** The shipped runbooks that built-in commands run; drctl.yaml `runbooks:` may replace each. */
 export const BUILT_IN_RUNBOOKS = ['backup', 'restore', 'pitr-restore', 'verify-backups', 'health', 'rollback', 'redis-backup', 'redis-restore'] as const;
@@ -59,17 +59,60 @@ export async function loadEnv(file: string | undefined, cwd = process.cwd()): Pr
   return env;
 }
 
-/** Reads the config file (explicit: must exist; default ./drctl.yaml: only if present). */
-export async function loadConfig(file: string | undefined, cwd = process.cwd()): Promise<Config> {
-  const target = file ?? path.join(cwd, 'drctl.yaml');
-  if (file === undefined && !existsSync(target)) return {};
+/** Where the config file came from: a flag, an environment variable, or a place looked in. */
+export interface ConfigSource {
+  file?: string;
+  from: '--config' | 'DRCTL_CONFIG' | 'working directory' | 'XDG_CONFIG_HOME' | 'system' | 'none';
+  /** The places looked in, in order, when none was named. */
+  searched: string[];
+}
+
+/**
+ * The config file: --config, then DRCTL_CONFIG (both must exist), then the first that exists of
+ * ./drctl.yaml, $XDG_CONFIG_HOME/drctl/config.yaml (default ~/.config) and /etc/drctl/drctl.yaml.
+ * DRCTL_SYSCONF_DIR replaces /etc/drctl, so packagers and tests need not touch the real /etc.
+ */
+export function findConfig(flag: string | undefined, env: Readonly<Record<string, string | undefined>>, cwd = process.cwd()): ConfigSource {
+  if (flag !== undefined) return { file: path.resolve(cwd, flag), from: '--config', searched: [] };
+  if (env.DRCTL_CONFIG) return { file: path.resolve(cwd, env.DRCTL_CONFIG), from: 'DRCTL_CONFIG', searched: [] };
+  const home = env.HOME || os.homedir();
+  const xdg = env.XDG_CONFIG_HOME && path.isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : path.join(home, '.config');
+  const places: [string, ConfigSource['from']][] = [
+    [path.join(cwd, 'drctl.yaml'), 'working directory'],
+    [path.join(xdg, 'drctl', 'config.yaml'), 'XDG_CONFIG_HOME'],
+    [path.join(env.DRCTL_SYSCONF_DIR || '/etc/drctl', 'drctl.yaml'), 'system'],
+  ];
+  const searched = places.map(([p]) => p);
+  for (const [file, from] of places) if (existsSync(file)) return { file, from, searched };
+  return { from: 'none', searched };
+}
+
+/** Reads the config file findConfig chooses; one named by --config or DRCTL_CONFIG must exist. */
+export async function loadConfig(
+  file: string | undefined,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  cwd = process.cwd(),
+): Promise<Config> {
+  return (await loadConfigWithSource(file, env, cwd)).config;
+}
+
+/** The config and the file it came from (`drctl config` shows both). */
+export async function loadConfigWithSource(
+  file: string | undefined,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  cwd = process.cwd(),
+): Promise<{ config: Config; source: ConfigSource }> {
+  const source = findConfig(file, env, cwd);
+  const target = source.file;
+  if (target === undefined) return { config: {}, source };
+  const named = source.from === '--config' ? '--config ' : source.from === 'DRCTL_CONFIG' ? 'DRCTL_CONFIG=' : '';
   let raw: unknown;
   const { parse: parseYaml } = await import('yaml');
   try {
     raw = parseYaml(await readFile(target, 'utf8')) ?? {};
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`--config ${target}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message.split('\n')[0]}`, 'usage.config');
+    throw new UsageError(`${named}${target}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message.split('\n')[0]}`, 'usage.config');
   }
   const r = (await configSchema()).safeParse(raw);
   if (!r.success) {
@@ -79,11 +122,11 @@ export async function loadConfig(file: string | undefined, cwd = process.cwd()):
   }
   for (const v of Object.values(r.data)) if (typeof v === 'string') secrets.addUrlPasswords(v);
   const { runbooks, ...rest } = r.data;
-  if (!runbooks) return rest;
+  if (!runbooks) return { config: rest, source };
   // Paths in the file are relative to the file, not to wherever drctl happens to run.
-  const dir = path.dirname(path.resolve(target));
-  const resolved = Object.entries(runbooks).flatMap(([name, file]) => (typeof file === 'string' ? [[name, path.resolve(dir, file)]] : []));
-  return { ...rest, runbooks: Object.fromEntries(resolved) as Config['runbooks'] };
+  const dir = path.dirname(target);
+  const resolved = Object.entries(runbooks).flatMap(([name, f]) => (typeof f === 'string' ? [[name, path.resolve(dir, f)]] : []));
+  return { config: { ...rest, runbooks: Object.fromEntries(resolved) as Config['runbooks'] }, source };
 }
 
 /** Where run history and local state live. */

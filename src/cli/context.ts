@@ -4,7 +4,10 @@ import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, loadEnv, stateDir, type BuiltInRunbook, type Config } from '../config.js';
 import { ConfirmationError, UsageError } from '../errors.js';
+import { colorEnabled } from '../report/colors.js';
 import { checkReportPaths } from '../report/files.js';
+import { progressInterval } from '../report/progress.js';
+import { note, setQuiet } from './output.js';
 
 // What every command needs from the global options: environment, config, state dir,
 // runbook lookup, output settings and the confirmation policy.
@@ -19,6 +22,7 @@ export interface GlobalOptions {
   dryRun?: boolean;
   yes?: boolean;
   color?: boolean;
+  quiet?: boolean;
 }
 
 export interface CliContext {
@@ -32,6 +36,10 @@ export interface CliContext {
   dryRun: boolean;
   yes: boolean;
   color: boolean;
+  /** --quiet: nothing on success, the failures on failure. */
+  quiet: boolean;
+  /** Off a TTY: how often a running step logs a progress line (DRCTL_PROGRESS_INTERVAL). */
+  progressIntervalMs: number;
   /** Called before a prompt so live output does not overwrite it. */
   beforePrompt?: () => void;
   confirm(message: string): Promise<boolean>;
@@ -44,7 +52,9 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'
 
 export async function createContext(g: GlobalOptions): Promise<CliContext> {
   const env = await loadEnv(g.envFile);
-  const config = await loadConfig(g.config);
+  const config = await loadConfig(g.config, env);
+  const quiet = g.quiet ?? false;
+  setQuiet(quiet);
   const logFormat = g.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json');
   if (logFormat !== 'pretty' && logFormat !== 'json') {
     throw new UsageError(`--log-format ${logFormat}: use pretty or json`, 'usage.logFormat');
@@ -65,7 +75,9 @@ export async function createContext(g: GlobalOptions): Promise<CliContext> {
     reports,
     dryRun: g.dryRun ?? false,
     yes,
-    color: (g.color ?? true) && !env.NO_COLOR && process.stderr.isTTY === true,
+    color: colorEnabled(env, process.stderr, g.color ?? true),
+    quiet,
+    progressIntervalMs: progressInterval(env),
     async confirm(message: string): Promise<boolean> {
       if (yes) return true;
       if (!process.stdin.isTTY) {
@@ -93,7 +105,7 @@ export function resolveRunbook(ctx: Pick<CliContext, 'runbooksDirs'>, arg: strin
       if (!existsSync(p)) continue;
       // A local file of the same name as a shipped runbook wins here, so say which one runs.
       if (dir !== PACKAGE_RUNBOOKS && existsSync(path.join(PACKAGE_RUNBOOKS, `${arg}.yaml`))) {
-        process.stderr.write(`using ${p}, not the shipped runbook ${arg}\n`);
+        note(`using ${p}, not the shipped runbook ${arg}`);
       }
       return p;
     }
@@ -113,7 +125,7 @@ export function builtInRunbook(ctx: Pick<CliContext, 'config'>, name: BuiltInRun
   if (!existsSync(file)) {
     throw new UsageError(`${flag !== undefined ? '--runbook' : `drctl.yaml runbooks.${name}:`} ${chosen}: no such file`, 'usage.runbook');
   }
-  process.stderr.write(`using runbook ${file} instead of the built-in ${name}\n`);
+  note(`using runbook ${file} instead of the built-in ${name}`);
   return file;
 }
 

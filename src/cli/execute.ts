@@ -15,6 +15,7 @@ import type { Reporter } from '../report/reporter.js';
 import { loadRunbook } from '../runbook/load.js';
 import type { CliContext } from './context.js';
 import { trapInterrupts } from './interrupt.js';
+import { note } from './output.js';
 import { formatPlan } from './print-plan.js';
 
 // Runs one runbook for a command: load, inputs, reporters, signals, report files, history.
@@ -35,6 +36,8 @@ export interface ExecuteOptions {
   compare?: number;
   /** Write a Prometheus textfile of the run. */
   metricsFile?: string;
+  /** --json: stdout is for the command's JSON document, so a dry run's plan goes to stderr. */
+  json?: boolean;
 }
 
 export interface Executed {
@@ -58,7 +61,7 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
   for (const [name, spec] of Object.entries(runbook.inputs)) {
     const raw = given[name];
     if (spec.type === 'time' && raw !== undefined && typeof inputs[name] === 'string' && inputs[name] !== raw && isRelativeTime(raw)) {
-      process.stderr.write(`${name}: "${raw}" is ${String(inputs[name])} (UTC)\n`);
+      note(`${name}: "${raw}" is ${String(inputs[name])} (UTC)`);
     }
   }
   if (o.fromStep !== undefined && !runbook.steps.some((s) => s.id === o.fromStep)) {
@@ -67,14 +70,18 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
 
   if (ctx.dryRun) {
     const scope = new Scope(ctx.env, inputs, { id: 'dry-run', name: runbook.name, startedAt: Date.now() });
-    process.stdout.write(secrets.redact(`DRY RUN: nothing will be changed\n${formatPlan(planRunbook(runbook, registry, scope))}`));
+    (o.json ? process.stderr : process.stdout).write(secrets.redact(`DRY RUN: nothing will be changed\n${formatPlan(planRunbook(runbook, registry, scope))}`));
     return { exitCode: 0 };
   }
 
   let reporter: Reporter;
-  if (ctx.logFormat === 'json') reporter = await createJsonLogReporter(ctx.logLevel);
+  if (ctx.quiet) {
+    const { QuietReporter } = await import('../report/quiet.js');
+    reporter = new QuietReporter(process.stderr);
+  } else if (ctx.logFormat === 'json') reporter = await createJsonLogReporter(ctx.logLevel, { progressIntervalMs: ctx.progressIntervalMs });
   else {
-    const pretty = new PrettyReporter({ out: process.stderr, color: ctx.color, live: process.stderr.isTTY === true });
+    const live = process.stderr.isTTY === true;
+    const pretty = new PrettyReporter({ out: process.stderr, color: ctx.color, live, progressIntervalMs: ctx.progressIntervalMs });
     ctx.beforePrompt = () => void pretty.close();
     reporter = pretty;
   }
@@ -136,7 +143,7 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
     const { writeAtomic } = await import('../report/files.js');
     const file = `${ctx.stateDir}/incidents/${report.runId}.md`;
     await writeAtomic(file, secrets.redact(incidentReport(report)), { private: true });
-    process.stderr.write(`incident record: ${file}\n`);
+    note(`incident record: ${file}`);
   }
   return { exitCode: report.exitCode, report };
 }

@@ -62,7 +62,7 @@ export async function buildProgram(setExit: (code: number) => void, args: string
   const program = new Command('drctl')
     .description('Disaster-recovery runbooks: validate, run, time against RTO/RPO, report.')
     .version(drctlVersion(), '--version')
-    .option('--config <file>', 'config file (default ./drctl.yaml if present)')
+    .option('--config <file>', 'config file (default: DRCTL_CONFIG, ./drctl.yaml, ~/.config/drctl/config.yaml, /etc/drctl/drctl.yaml; see drctl config)')
     .option('--env-file <file>', 'environment file (default ./.env if present; the real environment wins)')
     .option('--runbooks <dir>', 'where runbook names are looked up (default ./runbooks, then the shipped ones)')
     .addOption(new Option('--log-format <format>', 'pretty or json (default: pretty on a TTY, json otherwise)'))
@@ -70,7 +70,8 @@ export async function buildProgram(setExit: (code: number) => void, args: string
     .option('--report <file>', 'write a report; format from extension: .json, .md, .xml (JUnit), .html (repeatable)', collect, [])
     .option('--dry-run', 'show what would be done and touch nothing')
     .option('-y, --yes', 'answer yes to confirmations (needed without a TTY)')
-    .option('--no-color', 'no colours (also NO_COLOR)')
+    .option('-q, --quiet', 'print nothing on success, only the failures on failure (cron)')
+    .option('--no-color', 'no colours (also NO_COLOR; FORCE_COLOR forces them, TERM=dumb turns them off)')
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({

@@ -23,7 +23,7 @@ export async function walFastPath(argv: string[]): Promise<number | undefined> {
   if (args.length !== (cmd === 'wal-push' ? 1 : 2)) return undefined;
   try {
     const env = await loadEnv(envFile);
-    const config = await loadConfig(undefined);
+    const config = await loadConfig(undefined, env);
     const { RepoHandle } = await import('../repository/repo-handle.js');
     const wal = await import('../pitr/wal-archive.js');
     const settings = { env, config };

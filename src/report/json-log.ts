@@ -1,11 +1,14 @@
 import type { Logger } from 'pino';
 import type { EngineEvent } from '../engine/events.js';
+import { ProgressTicker } from './progress.js';
 import type { Reporter } from './reporter.js';
 
-// JSON lines on stderr (pino), for cron and log shippers. Events arrive already redacted;
-// pino's own redaction is a second net for anything shaped like a credential.
+// JSON lines on stderr (pino), for cron, CI and log shippers. Events arrive already redacted;
+// pino's own redaction is a second net for anything shaped like a credential. Every adapter
+// progress event is a debug line; a running step also logs one info line per interval, so a
+// CI log at the default level shows a long restore moving.
 
-export async function createJsonLogReporter(level: string): Promise<Reporter> {
+export async function createJsonLogReporter(level: string, o: { progressIntervalMs?: number } = {}): Promise<Reporter> {
   const { pino } = await import('pino');
   const log: Logger = pino(
     {
@@ -16,8 +19,12 @@ export async function createJsonLogReporter(level: string): Promise<Reporter> {
     },
     pino.destination({ fd: 2, sync: true }),
   );
+  const ticker = new ProgressTicker(o.progressIntervalMs, ({ text, ...t }) =>
+    log.info({ event: 'step.running', step: t.id, elapsedMs: Math.round(t.elapsedMs), bytes: t.bytes, total: t.total, bytesPerSecond: t.bytesPerSecond, etaMs: t.etaMs }, `step ${t.id} ${text}`),
+  );
   return {
     onEvent(e: EngineEvent) {
+      ticker.onEvent(e);
       switch (e.type) {
         case 'run.start':
           log.info({ event: e.type, runId: e.runId, runbook: e.runbook, file: e.file, rtoMs: e.rtoMs }, `run ${e.runbook} started`);
@@ -51,6 +58,7 @@ export async function createJsonLogReporter(level: string): Promise<Reporter> {
       }
     },
     async close() {
+      ticker.close();
       log.flush();
     },
   };

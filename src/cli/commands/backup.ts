@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
 
-// drctl backup: runs runbooks/backup.yaml with the flags as inputs; prints the new backup id.
+// drctl backup: runs runbooks/backup.yaml with the flags as inputs; prints the new backup id
+// (--json: the whole result as one document).
 export function registerBackup(program: Command, act: Action): void {
   program
     .command('backup')
@@ -11,8 +12,9 @@ export function registerBackup(program: Command, act: Action): void {
     .option('--label <text>', 'free text stored with the backup')
     .option('--metrics-file <path>', 'write a Prometheus textfile (node_exporter textfile collector)')
     .option('--runbook <file>', 'run this runbook instead of the built-in backup')
+    .option('--json', 'print the result as one JSON document on stdout (backup id, sizes, recovery point, failures)')
     .action(
-      act(async (ctx, o: { source?: string; repo?: string; type: string; label?: string; metricsFile?: string; runbook?: string }) => {
+      act(async (ctx, o: { source?: string; repo?: string; type: string; label?: string; metricsFile?: string; runbook?: string; json?: boolean }) => {
         const { UsageError } = await import('../../errors.js');
         if (o.type !== 'logical' && o.type !== 'base') throw new UsageError(`--type ${o.type}: use logical or base`, 'usage.type');
         const { executeRunbook } = await import('../execute.js');
@@ -21,9 +23,16 @@ export function registerBackup(program: Command, act: Action): void {
         const r = await executeRunbook(ctx, builtInRunbook(ctx, 'backup', o.runbook), {
           inputs: { source: pgUrlFlag('--source', o.source) ?? ctx.config.source, repo: o.repo ?? ctx.config.repo, type: o.type, label: o.label },
           metricsFile: o.metricsFile,
+          json: o.json,
         });
+        const output = await import('../output.js');
+        if (o.json) {
+          const { runResult } = await import('../run-result.js');
+          output.jsonResult(runResult(r, { dryRun: ctx.dryRun, step: 'backup', as: 'backup' }));
+          return r.exitCode;
+        }
         const id = r.report?.steps.find((s) => s.id === 'backup')?.outputs.backupId;
-        if (r.exitCode === 0 && typeof id === 'string') process.stdout.write(`${id}\n`);
+        if (r.exitCode === 0 && typeof id === 'string') output.result(`${id}\n`);
         return r.exitCode;
       }),
     );

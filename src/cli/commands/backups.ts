@@ -50,8 +50,9 @@ export function registerBackups(program: Command, act: Action): void {
     .option('--keep-days <n>', 'keep backups younger than N days')
     .option('--orphan-grace <duration>', 'leave incomplete backups younger than this alone (a backup may be running)', '6h')
     .option('--confirm', 'really delete')
+    .option('--json', 'print what was (or would be) removed and kept as one JSON document on stdout')
     .action(
-      act(async (ctx, o: { repo?: string; keepLast?: string; keepDays?: string; orphanGrace: string; confirm?: boolean }) => {
+      act(async (ctx, o: { repo?: string; keepLast?: string; keepDays?: string; orphanGrace: string; confirm?: boolean; json?: boolean }) => {
         const { parseDuration } = await import('../../time/duration.js');
         const { intFlag } = await import('../flags.js');
         const int = (v: string | undefined) => (v === undefined ? undefined : Number(v));
@@ -61,22 +62,40 @@ export function registerBackups(program: Command, act: Action): void {
         const grace = parseDuration(o.orphanGrace, '--orphan-grace');
         // --dry-run wins over --confirm: the operator asked that nothing be changed.
         const confirm = o.confirm === true && !ctx.dryRun;
-        if (o.confirm && ctx.dryRun) process.stderr.write('--dry-run: nothing will be removed, whatever --confirm says\n');
+        const output = await import('../output.js');
+        // With --json, stdout is the document; the same words go to stderr for whoever watches.
+        const say = o.json ? (line: string) => output.note(line) : (line: string) => output.result(`${line}\n`);
+        if (o.confirm && ctx.dryRun) output.note('--dry-run: nothing will be removed, whatever --confirm says');
         const { planExpire, applyExpire } = await import('../../repository/expire.js');
         const repo = await openRepository(ctx, o.repo);
         // Without a retention policy, expire only cleans up incomplete backups.
         const policy = keepLast === undefined && keepDays === undefined ? { keepLast: Number.MAX_SAFE_INTEGER } : { keepLast, keepDays };
         const plan = await planExpire(repo, policy, grace);
         const verb = confirm ? 'removing' : 'would remove';
-        for (const r of plan.remove) process.stdout.write(`${verb} ${r.id} (${r.why})\n`);
-        for (const orphan of plan.orphans) process.stdout.write(`${verb} incomplete ${orphan.id} (${orphan.objects} object(s), no manifest, last written ${orphan.newest})\n`);
-        for (const t of plan.tempFiles) process.stdout.write(`${verb} temp file ${t}\n`);
-        if (plan.wal.keys.length) process.stdout.write(`${verb} ${plan.wal.keys.length} archived WAL file(s) older than ${plan.wal.before}, which no kept base backup needs\n`);
-        for (const k of plan.keep) process.stdout.write(`keeping ${k.id} (${k.why})\n`);
+        for (const r of plan.remove) say(`${verb} ${r.id} (${r.why})`);
+        for (const orphan of plan.orphans) say(`${verb} incomplete ${orphan.id} (${orphan.objects} object(s), no manifest, last written ${orphan.newest})`);
+        for (const t of plan.tempFiles) say(`${verb} temp file ${t}`);
+        if (plan.wal.keys.length) say(`${verb} ${plan.wal.keys.length} archived WAL file(s) older than ${plan.wal.before}, which no kept base backup needs`);
+        for (const k of plan.keep) say(`keeping ${k.id} (${k.why})`);
         const anything = plan.remove.length || plan.orphans.length || plan.tempFiles.length || plan.wal.keys.length;
-        if (!anything) process.stdout.write('nothing to remove\n');
+        if (!anything) say('nothing to remove');
         if (confirm) await applyExpire(repo, plan);
-        else if (anything) process.stdout.write(ctx.dryRun ? 'dry run: nothing removed\n' : 'dry run: pass --confirm to delete\n');
+        else if (anything) say(ctx.dryRun ? 'dry run: nothing removed' : 'dry run: pass --confirm to delete');
+        if (o.json) {
+          const { secrets } = await import('../../redact.js');
+          output.jsonResult(
+            secrets.redactDeep({
+              repo: repo.storage.location,
+              dryRun: !confirm,
+              removed: confirm,
+              remove: plan.remove,
+              orphans: plan.orphans,
+              tempFiles: plan.tempFiles,
+              wal: { count: plan.wal.keys.length, before: plan.wal.before ?? null },
+              keep: plan.keep,
+            }),
+          );
+        }
         return 0;
       }),
     );

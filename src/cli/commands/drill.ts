@@ -24,7 +24,8 @@ export function registerDrill(program: Command, act: Action): void {
         if (r.report) {
           const { formatTable } = await import('../../report/table.js');
           const { DRILL_HEADER, drillRows } = await import('../../report/drills.js');
-          process.stdout.write(formatTable(DRILL_HEADER, drillRows(r.report, r.report.previous ?? [])));
+          const { result } = await import('../output.js');
+          result(formatTable(DRILL_HEADER, drillRows(r.report, r.report.previous ?? [])));
         }
         return r.exitCode;
       }),

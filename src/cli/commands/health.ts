@@ -54,7 +54,8 @@ export function registerHealth(program: Command, act: Action): void {
         });
         const nothing = rows.length > 0 && rows.every((x) => x.status === 'skipped');
         if (o.json) process.stdout.write(`${JSON.stringify({ ok: r.exitCode === 0 && !nothing, checks: rows.map(({ configure: _, ...x }) => x) }, null, 2)}\n`);
-        else {
+        // --quiet (cron): the table only when something failed.
+        else if (!ctx.quiet || r.exitCode !== 0) {
           const { formatTable } = await import('../../report/table.js');
           process.stdout.write(formatTable(['service', 'check', 'status', 'figure', 'latency'], rows.map((x) => [x.service, x.check, x.status, x.figure, x.latencyMs === undefined ? '' : `${x.latencyMs} ms`])));
         }

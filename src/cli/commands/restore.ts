@@ -18,6 +18,7 @@ interface RestoreFlags {
   port?: string;
   archive: boolean;
   runbook?: string;
+  json?: boolean;
 }
 
 // drctl restore: a logical restore into a database (runbooks/restore.yaml; prints the row
@@ -42,12 +43,15 @@ export function registerRestore(program: Command, act: Action): void {
     .option('--no-owner', 'do not restore ownership')
     .option('--no-roles', 'do not create the roles the backup holds that the target lacks')
     .option('--runbook <file>', 'run this runbook instead of the built-in restore (pitr-restore with --target-dir)')
+    .option('--json', 'print the result as one JSON document on stdout (backup, recovery point, row counts or data directory, failures)')
     .action(
       act(async (ctx, o: RestoreFlags) => {
         const { UsageError } = await import('../../errors.js');
         const { executeRunbook } = await import('../execute.js');
         const { builtInRunbook } = await import('../context.js');
         const { intFlag, pgUrlFlag, portFlag, refuseFlags } = await import('../flags.js');
+        const output = await import('../output.js');
+        const { runResult } = await import('../run-result.js');
         if (o.target !== undefined && o.targetDir !== undefined) throw new UsageError('give either --target (logical restore) or --target-dir (physical restore), not both', 'usage.target');
         if (o.pitr !== undefined && o.targetDir === undefined) {
           throw new UsageError(`--pitr needs --target-dir <path>: point-in-time recovery restores into a data directory${o.target !== undefined ? ', not into the database --target names' : ''}`, 'usage.pitr');
@@ -66,7 +70,7 @@ export function registerRestore(program: Command, act: Action): void {
             // typed, whatever the steps before the restore take.
             const { parseTimePoint } = await import('../../time/time-point.js');
             pitr = parseTimePoint(pitr, '--pitr').toISOString();
-            process.stderr.write(`recovery target: ${pitr} (UTC)\n`);
+            output.note(`recovery target: ${pitr} (UTC)`);
           }
           const r = await executeRunbook(ctx, builtInRunbook(ctx, 'pitr-restore', o.runbook), {
             inputs: {
@@ -79,12 +83,17 @@ export function registerRestore(program: Command, act: Action): void {
               port,
               archive: o.archive === false ? 'false' : undefined,
             },
+            json: o.json,
           });
+          if (o.json) {
+            output.jsonResult(runResult(r, { dryRun: ctx.dryRun, step: 'restore', as: 'restore' }));
+            return r.exitCode;
+          }
           const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
           const { formatDuration } = await import('../../time/duration.js');
           if (r.exitCode === 0 && out) {
-            if (out.archiving) process.stderr.write(out.archiving === 'off' ? 'archiving: off on the restored server\n' : `archiving: on (${String(out.archiving)}): the new timeline is archived\n`);
-            process.stdout.write(
+            if (out.archiving) output.note(out.archiving === 'off' ? 'archiving: off on the restored server' : `archiving: on (${String(out.archiving)}): the new timeline is archived`);
+            output.result(
               out.started
                 ? `restored ${String(out.backupId)} into ${String(out.dataDir)}; promoted on timeline ${String(out.timeline)}; data as of ${String(out.recoveryPoint || out.stoppedAt)} (RPO ${formatDuration(Number(out.dataLossMs ?? 0))})\n`
                 : `restored ${String(out.backupId)} into ${String(out.dataDir)} with ${String(out.walFiles)} WAL file(s) spooled; start it with: pg_ctl -D ${String(out.dataDir)} start\n`,
@@ -109,16 +118,21 @@ export function registerRestore(program: Command, act: Action): void {
             noOwner: o.owner === false ? 'true' : undefined,
             roles: o.roles === false ? 'false' : undefined,
           },
+          json: o.json,
         });
+        if (o.json) {
+          output.jsonResult(runResult(r, { dryRun: ctx.dryRun, step: 'restore', as: 'restore' }));
+          return r.exitCode;
+        }
         const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
         if (r.exitCode === 0 && out?.rowCounts && typeof out.rowCounts === 'object') {
           const { formatTable } = await import('../../report/table.js');
           const estimated = new Set((out.estimated ?? []) as string[]);
           const rows = Object.entries(out.rowCounts as Record<string, number>).map(([t, n]) => [t, `${estimated.has(t) ? '~' : ''}${n}`]);
-          process.stdout.write(`restored ${String(out.backupId)} (data as of ${String(out.recoveryPoint)})\n${formatTable(['table', 'rows'], rows)}`);
+          output.result(`restored ${String(out.backupId)} (data as of ${String(out.recoveryPoint)})\n${formatTable(['table', 'rows'], rows)}`);
           const roles = Array.isArray(out.rolesCreated) ? out.rolesCreated.map(String) : [];
-          if (roles.length) process.stdout.write(`created role(s): ${roles.join(', ')}\n`);
-          if (estimated.size) process.stdout.write('~ planner estimate after ANALYZE (tables of a million rows or more)\n');
+          if (roles.length) output.result(`created role(s): ${roles.join(', ')}\n`);
+          if (estimated.size) output.result('~ planner estimate after ANALYZE (tables of a million rows or more)\n');
         }
         return r.exitCode;
       }),

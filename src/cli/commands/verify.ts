@@ -76,7 +76,9 @@ export function registerVerify(program: Command, act: Action): void {
         if (o.json) process.stdout.write(`${JSON.stringify({ ok: out?.ok ?? false, checks }, null, 2)}\n`);
         else if (checks.length) {
           const { formatTable } = await import('../../report/table.js');
-          process.stdout.write(formatTable(['check', 'status', 'figure', 'backup'], checks.map((c) => [c.name, c.status.toUpperCase(), c.figure, c.backup ?? ''])));
+          // --quiet (cron): nothing when all is well; the checks that failed when not.
+          const shown = ctx.quiet ? (r.exitCode === 0 ? [] : checks.filter((c) => c.status === 'fail')) : checks;
+          if (shown.length) process.stdout.write(formatTable(['check', 'status', 'figure', 'backup'], shown.map((c) => [c.name, c.status.toUpperCase(), c.figure, c.backup ?? ''])));
         }
         return r.exitCode;
       }),

@@ -1,0 +1,36 @@
+import type { RunReport } from '../engine/step-result.js';
+import { secrets } from '../redact.js';
+import type { Executed } from './execute.js';
+
+// The --json document of a built-in command that runs a runbook (backup, restore): whether it
+// worked, why not, and the outputs of the step that did the work. Scripts read this instead of
+// scraping the human text, which may change.
+
+export interface RunResultDocument {
+  ok: boolean;
+  exitCode: number;
+  dryRun: boolean;
+  runId?: string;
+  runbook?: string;
+  status?: RunReport['status'];
+  durationMs?: number;
+  failures: { step: string; reason: string }[];
+  [key: string]: unknown;
+}
+
+/** The document for an executed run; `step` names the step whose outputs are the result. */
+export function runResult(r: Executed, o: { dryRun: boolean; step: string; as: string }): RunResultDocument {
+  const report = r.report;
+  const doc: RunResultDocument = {
+    ok: r.exitCode === 0,
+    exitCode: r.exitCode,
+    dryRun: o.dryRun,
+    runId: report?.runId,
+    runbook: report?.runbook,
+    status: report?.status,
+    durationMs: report?.durationMs,
+    failures: (report?.steps ?? []).filter((s) => s.status === 'failed').map((s) => ({ step: s.id, reason: s.reason ?? '' })),
+    [o.as]: report?.steps.find((s) => s.id === o.step)?.outputs ?? null,
+  };
+  return secrets.redactDeep(doc);
+}
