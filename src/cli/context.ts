@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, loadEnv, stateDir, type BuiltInRunbook, type Config } from '../config.js';
+import { loadConfigWithSource, loadEnv, stateDir, type BuiltInRunbook, type Config, type ConfigSource } from '../config.js';
 import { ConfirmationError, UsageError } from '../errors.js';
 import { colorEnabled } from '../report/colors.js';
 import { checkReportPaths } from '../report/files.js';
@@ -28,6 +28,10 @@ export interface GlobalOptions {
 export interface CliContext {
   env: Record<string, string | undefined>;
   config: Config;
+  /** Which config file was read, and why that one (`drctl config` shows it). */
+  configSource: ConfigSource;
+  /** The global options as given, for commands that say where a setting came from. */
+  globals: GlobalOptions;
   stateDir: string;
   runbooksDirs: string[];
   logFormat: 'pretty' | 'json';
@@ -52,7 +56,7 @@ const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'
 
 export async function createContext(g: GlobalOptions): Promise<CliContext> {
   const env = await loadEnv(g.envFile);
-  const config = await loadConfig(g.config, env);
+  const { config, source: configSource } = await loadConfigWithSource(g.config, env);
   const quiet = g.quiet ?? false;
   setQuiet(quiet);
   const logFormat = g.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json');
@@ -68,6 +72,8 @@ export async function createContext(g: GlobalOptions): Promise<CliContext> {
   const ctx: CliContext = {
     env,
     config,
+    configSource,
+    globals: g,
     stateDir: stateDir(config, env),
     runbooksDirs: [g.runbooks ?? path.resolve('runbooks'), PACKAGE_RUNBOOKS],
     logFormat,

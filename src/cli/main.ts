@@ -39,6 +39,7 @@ const COMMANDS: CommandEntry[] = [
   { names: ['redis'], listing: [['redis', 'Redis RDB snapshots into and out of the repository']], load: async () => (await import('./commands/redis.js')).registerRedis },
   { names: ['health'], listing: [['health [runbook]', 'check PostgreSQL, Redis, HTTP endpoints, Twilio, Vapi and backup age in parallel; one table; exit 1 on any failure']], load: async () => (await import('./commands/health.js')).registerHealth },
   { names: ['drill'], listing: [['drill <runbook>', 'run a runbook as a DR drill: measure RTO/RPO against its targets, record it, compare with earlier drills; exit 3 on a miss']], load: async () => (await import('./commands/drill.js')).registerDrill },
+  { names: ['config'], listing: [['config', 'show the settings in effect and where each came from (config file, environment, flag, default); secrets hidden']], load: async () => (await import('./commands/config.js')).registerConfig },
   { names: ['completion'], listing: [['completion <shell>', 'print a completion script for bash, zsh or fish']], load: async () => (await import('./commands/completion.js')).registerCompletion },
   { names: ['__complete'], listing: [['__complete <what>', 'candidates for the completion scripts']], load: async () => (await import('./commands/completion.js')).registerComplete, hidden: true },
   { names: ['rollback'], listing: [['rollback', 'deploy an earlier version, gate on health checks, revert automatically if the gate fails']], load: async () => (await import('./commands/rollback.js')).registerRollback },

@@ -19,7 +19,7 @@ export type Action = <O, A extends unknown[]>(
 export const DRY_RUN_HONOURED = new Set([
   'run', 'drill', 'backup', 'restore', 'verify-backups', 'health', 'rollback', 'redis backup', 'redis restore',
   'backups expire', 'repo unlock',
-  'validate', 'plan', 'schema', 'history', 'backups list', 'backups show', 'completion', '__complete',
+  'validate', 'plan', 'schema', 'history', 'backups list', 'backups show', 'completion', '__complete', 'config',
 ]);
 
 /** `backups expire` for the expire subcommand of backups. */
