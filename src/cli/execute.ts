@@ -1,5 +1,5 @@
 import { builtInRegistry } from '../adapters/registry.js';
-import { parseVars, resolveInputs } from '../engine/inputs.js';
+import { parseVars, resolveInputs, type MissingInput } from '../engine/inputs.js';
 import { planRunbook } from '../engine/plan.js';
 import { newRunId, runRunbook } from '../engine/run.js';
 import { Scope } from '../engine/scope.js';
@@ -56,7 +56,8 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
     given[k] = v;
   }
   const startedAt = new Date();
-  const inputs = resolveInputs(runbook, given, ctx.env, { lenient: ctx.dryRun, now: startedAt });
+  const missing: MissingInput[] = [];
+  const inputs = resolveInputs(runbook, given, ctx.env, { lenient: ctx.dryRun, now: startedAt, missing });
   // Relative times were resolved once, just now; say to what, before anything acts on them.
   for (const [name, spec] of Object.entries(runbook.inputs)) {
     const raw = given[name];
@@ -70,7 +71,7 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
 
   if (ctx.dryRun) {
     const scope = new Scope(ctx.env, inputs, { id: 'dry-run', name: runbook.name, startedAt: Date.now() });
-    (o.json ? process.stderr : process.stdout).write(secrets.redact(`DRY RUN: nothing will be changed\n${formatPlan(planRunbook(runbook, registry, scope))}`));
+    (o.json ? process.stderr : process.stdout).write(secrets.redact(`DRY RUN: nothing will be changed\n${formatPlan(planRunbook(runbook, registry, scope), missing)}`));
     return { exitCode: 0 };
   }
 

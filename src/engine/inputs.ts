@@ -17,12 +17,38 @@ export function parseVars(vars: string[]): Record<string, string> {
   return out;
 }
 
-/** The value of every declared input, typed; secret ones registered for redaction. */
+/** A required input with no value: its name, and the variable its default reads, if any. */
+export interface MissingInput {
+  name: string;
+  env?: string;
+}
+
+/** The placeholder plan and dry runs show for a required input nobody gave. */
+export function missingMarker(name: string): string {
+  return `<missing: inputs.${name}>`;
+}
+
+/** "pass --var a=... (or set A)" for one input, or all of them at once: one message, exit 2. */
+export function missingInputsError(missing: MissingInput[]): UsageError {
+  const how = missing.map((m) => `--var ${m.name}=...${m.env ? ` (or set ${m.env})` : ''}`);
+  const names = missing.map((m) => `"${m.name}"`);
+  const message =
+    missing.length === 1
+      ? `input ${names[0]} is required: pass ${how[0]}`
+      : `inputs ${names.join(', ')} are required: pass ${how.join(', ')}`;
+  return new UsageError(message, 'usage.var');
+}
+
+/**
+ * The value of every declared input, typed; secret ones registered for redaction. A required
+ * input without a value is an error naming every such input at once; lenient (plan, dry run):
+ * it shows as <missing: inputs.name> and is listed in `missing`.
+ */
 export function resolveInputs(
   rb: Runbook,
   given: Record<string, string>,
   env: Readonly<Record<string, string | undefined>>,
-  opts: { lenient?: boolean; now?: Date } = {},
+  opts: { lenient?: boolean; now?: Date; missing?: MissingInput[] } = {},
 ): Record<string, unknown> {
   // One instant for every relative time of the run: "10 minutes ago" means the same moment
   // to every step and in the report, however long the steps before it take.
@@ -34,18 +60,26 @@ export function resolveInputs(
     }
   }
   const out: Record<string, unknown> = {};
+  const missing: MissingInput[] = [];
   for (const [name, spec] of Object.entries(rb.inputs)) {
     let value: unknown = given[name];
+    let unsetEnv: string | undefined;
     if (value === undefined && spec.default !== undefined) {
       value =
         typeof spec.default === 'string' && isTemplate(spec.default)
-          ? renderString(spec.default, (ref) => env[ref[1] ?? ''] ?? (opts.lenient ? `<${ref.join('.')}>` : undefined))
+          ? renderString(spec.default, (ref) => {
+              const v = env[ref[1] ?? ''];
+              if (v === undefined && ref[0] === 'env') unsetEnv ??= ref[1];
+              return v ?? (opts.lenient && !spec.required ? `<${ref.join('.')}>` : undefined);
+            })
           : spec.default;
       if (value === '') value = undefined;
     }
     if (value === undefined) {
-      if (spec.required && !opts.lenient) throw new UsageError(`input "${name}" is required: pass --var ${name}=...`, 'usage.var');
-      out[name] = undefined;
+      if (spec.required) {
+        missing.push({ name, env: unsetEnv });
+        out[name] = opts.lenient ? missingMarker(name) : undefined;
+      } else out[name] = undefined;
       continue;
     }
     try {
@@ -57,6 +91,8 @@ export function resolveInputs(
     }
     if (spec.secret) secrets.add(String(out[name]));
   }
+  opts.missing?.push(...missing);
+  if (missing.length && !opts.lenient) throw missingInputsError(missing);
   return out;
 }
 

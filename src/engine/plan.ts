@@ -24,6 +24,8 @@ export interface StepPlan {
   critical: boolean;
   disaster: boolean;
   recovered: boolean;
+  /** `with:` values that rest on an input nobody gave or an unset variable: `url=<missing: inputs.target>`. */
+  unresolved?: string[];
 }
 
 export interface RunPlan {
@@ -69,7 +71,12 @@ export function planRunbook(rb: Runbook, registry: Registry, scope: Scope): RunP
     } catch {
       description = `${step.uses} ${JSON.stringify(input)}`;
     }
-    return { id: step.id, uses: step.uses, section, description: secrets.redact(description), if: step.if, ...stepLimits(step) };
+    // An adapter's description may hide a value ("connect to PostgreSQL"); a plan must not read
+    // as settled when a value it rests on is missing, so those values are named beside it.
+    const unresolved = unresolvedValues(input);
+    const plan: StepPlan = { id: step.id, uses: step.uses, section, description: secrets.redact(description), if: step.if, ...stepLimits(step) };
+    if (unresolved.length) plan.unresolved = unresolved;
+    return plan;
   };
   return {
     runbook: rb.name,
@@ -79,4 +86,14 @@ export function planRunbook(rb: Runbook, registry: Registry, scope: Scope): RunP
     inputs: secrets.redactDeep(scope.inputs as Record<string, unknown>),
     steps: [...rb.steps.map((s) => describe(s, 'steps')), ...rb.finally.map((s) => describe(s, 'finally'))],
   };
+}
+
+const UNRESOLVED = /<missing: inputs\.[A-Za-z0-9_-]+>|<env\.[A-Za-z0-9_]+>/g;
+
+/** `key=<placeholder>` for every missing input or unset variable inside a rendered `with:`. */
+function unresolvedValues(input: unknown, key = ''): string[] {
+  if (typeof input === 'string') return [...new Set(input.match(UNRESOLVED) ?? [])].map((m) => (key ? `${key}=${m}` : m));
+  if (Array.isArray(input)) return input.flatMap((v, i) => unresolvedValues(v, `${key}[${i}]`));
+  if (input && typeof input === 'object') return Object.entries(input).flatMap(([k, v]) => unresolvedValues(v, key ? `${key}.${k}` : k));
+  return [];
 }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { collect, type Action } from '../program.js';
 
 // drctl plan <runbook>: the resolved steps with timeouts, budgets and targets; touches nothing.
+// Required inputs nobody gave are marked, never filled in.
 export function registerPlan(program: Command, act: Action): void {
   program
     .command('plan')
@@ -20,9 +21,10 @@ export function registerPlan(program: Command, act: Action): void {
         const { resolveRunbook } = await import('../context.js');
         const registry = builtInRegistry();
         const { runbook } = await loadRunbook(resolveRunbook(ctx, arg), registry);
-        const inputs = resolveInputs(runbook, parseVars(opts.var), ctx.env, { lenient: true });
+        const missing: import('../../engine/inputs.js').MissingInput[] = [];
+        const inputs = resolveInputs(runbook, parseVars(opts.var), ctx.env, { lenient: true, missing });
         const plan = planRunbook(runbook, registry, new Scope(ctx.env, inputs, { id: 'plan', name: runbook.name, startedAt: Date.now() }));
-        process.stdout.write(secrets.redact(opts.json ? `${JSON.stringify(plan, null, 2)}\n` : formatPlan(plan)));
+        process.stdout.write(secrets.redact(opts.json ? `${JSON.stringify({ ...plan, missingInputs: missing }, null, 2)}\n` : formatPlan(plan, missing)));
         return 0;
       }),
     );
