@@ -21,6 +21,7 @@ export interface RunResultDocument {
 /** The document for an executed run; `step` names the step whose outputs are the result. */
 export function runResult(r: Executed, o: { dryRun: boolean; step: string; as: string }): RunResultDocument {
   const report = r.report;
+  const step = report?.steps.find((s) => s.id === o.step);
   const doc: RunResultDocument = {
     ok: r.exitCode === 0,
     exitCode: r.exitCode,
@@ -30,7 +31,8 @@ export function runResult(r: Executed, o: { dryRun: boolean; step: string; as: s
     status: report?.status,
     durationMs: report?.durationMs,
     failures: (report?.steps ?? []).filter((s) => s.status === 'failed').map((s) => ({ step: s.id, reason: s.reason ?? '' })),
-    [o.as]: report?.steps.find((s) => s.id === o.step)?.outputs ?? null,
+    // Only a step that did its work has a result; a failed one's partial outputs are no backup.
+    [o.as]: step?.status === 'succeeded' ? step.outputs : null,
   };
   return secrets.redactDeep(doc);
 }
