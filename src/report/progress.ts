@@ -1,5 +1,6 @@
 import type { Progress } from '../adapters/types.js';
 import type { EngineEvent } from '../engine/events.js';
+import { UsageError } from '../errors.js';
 import { formatDuration, tryParseDuration } from '../time/duration.js';
 
 // Off a TTY there is no live line, so a long step would leave a CI log silent for as long as a
@@ -14,7 +15,8 @@ export function progressInterval(env: Readonly<Record<string, string | undefined
   const v = env.DRCTL_PROGRESS_INTERVAL;
   if (v === undefined || v.trim() === '') return DEFAULT_PROGRESS_INTERVAL_MS;
   const ms = /^\d+$/.test(v.trim()) ? Number(v) * 1000 : tryParseDuration(v);
-  return ms === undefined ? DEFAULT_PROGRESS_INTERVAL_MS : ms;
+  if (ms === undefined || ms < 0) throw new UsageError(`DRCTL_PROGRESS_INTERVAL=${v}: expected a duration such as 10s or 1m (0: no progress lines)`, 'usage.env');
+  return ms;
 }
 
 export interface ProgressTick {

@@ -18,6 +18,8 @@ describe('start-up', () => {
     const mods = importsOf(['--help']);
     expect(mods.some((m) => m.includes('/commander/'))).toBe(true);
     expect(mods.filter((m) => HEAVY.test(m) || /\/(zod|yaml)\//.test(m))).toEqual([]);
+    // Colours are for runs: the help text loads no colour library either.
+    expect(mods.filter((m) => /\/picocolors\//.test(m))).toEqual([]);
   });
 
   it('validate of every shipped runbook loads no SDK', () => {
