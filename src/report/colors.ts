@@ -8,12 +8,13 @@ export type Colors = ReturnType<typeof createColors>;
 
 /**
  * Whether to colour a stream: --no-color and NO_COLOR (any non-empty value) win; FORCE_COLOR
- * (other than 0/false) turns colour on, also off a TTY (CI logs that render ANSI); TERM=dumb turns it off;
- * otherwise only a TTY gets colour.
+ * (other than 0/false) turns colour on, also off a TTY (CI logs that render ANSI); TERM=dumb
+ * turns it off; otherwise only a TTY gets colour.
  */
 export function colorEnabled(env: Readonly<Record<string, string | undefined>>, stream: { isTTY?: boolean }, flag = true): boolean {
   if (!flag || env.NO_COLOR) return false;
-  if (env.FORCE_COLOR !== undefined) return !/^(0|false)$/i.test(env.FORCE_COLOR);
+  // Empty counts as unset, as everywhere in drctl: an env file copied with FORCE_COLOR= forces nothing.
+  if (env.FORCE_COLOR) return !/^(0|false)$/i.test(env.FORCE_COLOR);
   if (env.TERM === 'dumb') return false;
   return stream.isTTY === true;
 }
