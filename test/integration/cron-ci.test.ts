@@ -296,6 +296,18 @@ describe('--json on backup, restore and backups expire (real PostgreSQL)', () =>
     expect(JSON.parse(done.stdout)).toMatchObject({ dryRun: false, removed: true });
     const list = JSON.parse((await drctl(['backups', 'list', '--json', '--repo', repo])).stdout) as unknown[];
     expect(list).toHaveLength(1);
+
+    // verify-backups -q: silent while the checks pass; the failed checks only once one fails
+    // (a backup is always older than 1 ms by the time it is checked).
+    const fine = await drctl(['-q', 'verify-backups', '--repo', repo, '--max-age', '1d']);
+    expect(fine.code, fine.stderr).toBe(0);
+    expect(fine.all).toBe('');
+    const stale = await drctl(['-q', 'verify-backups', '--repo', repo, '--max-age', '1ms']);
+    expect(stale.code).toBe(1);
+    expect(stale.stdout).toMatch(/^check\s+status\s+figure/);
+    expect(stale.stdout).toMatch(/backup-age\s+FAIL/);
+    expect(stale.stdout).not.toMatch(/PASS/);
+    expect(stale.stderr).toMatch(/^FAILED verify-backups in /);
   });
 
   it('a failed backup is a JSON document too, with the failure and exit 1', async () => {
