@@ -17,7 +17,8 @@ export function registerRedis(program: Command, act: Action): void {
         const { builtInRunbook } = await import('../context.js');
         const r = await executeRunbook(ctx, builtInRunbook(ctx, 'redis-backup', o.runbook), { inputs: { url: o.url ?? ctx.config.redis, repo: o.repo ?? ctx.config.repo, label: o.label } });
         const id = r.report?.steps.find((s) => s.id === 'backup')?.outputs.backupId;
-        if (r.exitCode === 0 && typeof id === 'string') process.stdout.write(`${id}\n`);
+        const { result } = await import('../output.js');
+        if (r.exitCode === 0 && typeof id === 'string') result(`${id}\n`);
         return r.exitCode;
       }),
     );
@@ -40,7 +41,8 @@ export function registerRedis(program: Command, act: Action): void {
           inputs: { url: o.url ?? ctx.config.redis, repo: o.repo ?? ctx.config.repo, backup: o.backup, startCommand: o.startCommand, stopCommand: o.stopCommand },
         });
         const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
-        if (r.exitCode === 0 && out) process.stdout.write(`restored ${String(out.backupId)}: ${String(out.keys)} keys\n`);
+        const { result } = await import('../output.js');
+        if (r.exitCode === 0 && out) result(`restored ${String(out.backupId)}: ${String(out.keys)} keys\n`);
         return r.exitCode;
       }),
     );
