@@ -23,6 +23,7 @@ import { envBackup, envRestore } from './env/env-file.js';
 import { postgresCopyRows } from './postgres/copy-rows.js';
 import { postgresStop } from './postgres/stop.js';
 import { postgresArchiveNow } from './postgres/switch-wal.js';
+import { actions as s3Actions } from './s3/index.js';
 
 // The one place that lists the actions. Adapter modules are light: heavy SDKs are imported
 // inside run(), so building the registry costs nothing at start-up.
@@ -101,5 +102,6 @@ export function builtInRegistry(): Registry {
     postgresCopyRows,
     postgresStop,
     postgresArchiveNow,
+    ...s3Actions,
   ]);
 }

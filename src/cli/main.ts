@@ -43,6 +43,7 @@ const COMMANDS: CommandEntry[] = [
   { names: ['completion'], listing: [['completion <shell>', 'print a completion script for bash, zsh or fish']], load: async () => (await import('./commands/completion.js')).registerCompletion },
   { names: ['__complete'], listing: [['__complete <what>', 'candidates for the completion scripts']], load: async () => (await import('./commands/completion.js')).registerComplete, hidden: true },
   { names: ['rollback'], listing: [['rollback', 'deploy an earlier version, gate on health checks, revert automatically if the gate fails']], load: async () => (await import('./commands/rollback.js')).registerRollback },
+  { names: ['s3'], listing: [['s3', 'versioned S3 buckets: bring a prefix back to a point in time']], load: async () => (await import('./commands/s3.js')).registerS3 },
 ];
 
 const VALUE_OPTIONS = new Set(['--config', '--env-file', '--runbooks', '--log-format', '--log-level', '--report']);

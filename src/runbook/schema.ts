@@ -6,7 +6,7 @@ import { tryParseDuration } from '../time/duration.js';
 // JSON Schema generated from it.
 
 const ID = /^[A-Za-z][A-Za-z0-9_-]*$/;
-const ACTION = /^[a-z][a-z0-9_-]*\.[a-z][a-zA-Z0-9_-]*$/;
+const ACTION = /^[a-z][a-z0-9_-]*(\.[a-z][a-zA-Z0-9_-]*)+$/;
 
 export const Duration = z
   .union([z.string(), z.number().nonnegative()])

@@ -39,6 +39,11 @@ export class S3Storage implements Storage {
     return this.s.prefix ? `${this.s.prefix}/${k}` : k;
   }
 
+  /** The configured SDK client, for adapters that work on the bucket itself (versioned restore). */
+  sdkClient() {
+    return this.connect();
+  }
+
   private connect() {
     this.client ??= (async () => {
       // The SDK warns on every start under Node 20 (supported until 2027); on stderr that

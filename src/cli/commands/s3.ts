@@ -1,0 +1,46 @@
+import type { Command } from 'commander';
+import type { Action } from '../program.js';
+
+// drctl s3 restore: every object under a prefix of a versioned bucket back to a point in time
+// (runbooks/s3-restore.yaml). A dry run listing the changes unless --confirm.
+export function registerS3(program: Command, act: Action): void {
+  const s3 = program.command('s3');
+  s3.command('restore')
+    .description('bring every object under s3://bucket/prefix back to its version at --to; lists the changes unless --confirm')
+    .argument('<url>', 's3://bucket/prefix')
+    .requiredOption('--to <time>', 'the point in time: ISO 8601 with offset, "2 hours ago", now-2h')
+    .option('--delete-newer', 'hide objects created after the time behind a delete marker (their data stays in the bucket)')
+    .option('--confirm', 'really change the bucket (asks first; --yes without a TTY)')
+    .option('--show <n>', 'how many changed keys to list', '20')
+    .action(
+      act(async (ctx, o: { to: string; deleteNewer?: boolean; confirm?: boolean; show: string }, url: string) => {
+        const { UsageError } = await import('../../errors.js');
+        const { parseS3Url } = await import('../../adapters/s3/bucket.js');
+        const { parseTimePoint } = await import('../../time/time-point.js');
+        if (!/^\d+$/.test(o.show)) throw new UsageError(`--show ${o.show}: expected a whole number`, 'usage.int');
+        parseS3Url(url, 'url');
+        process.stderr.write(`restore point: ${parseTimePoint(o.to, '--to').toISOString()} (UTC)\n`);
+        const { executeRunbook } = await import('../execute.js');
+        const { resolveRunbook } = await import('../context.js');
+        const r = await executeRunbook(ctx, resolveRunbook(ctx, 's3-restore'), {
+          inputs: { url, to: o.to, deleteNewer: o.deleteNewer ? 'true' : undefined, confirm: o.confirm ? 'true' : undefined, show: o.show },
+        });
+        const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
+        if (r.exitCode === 0 && out) {
+          const { formatBytes } = await import('../../report/pretty.js');
+          const lines = [`${out.applied ? 'restored' : o.confirm ? 'nothing to change in' : 'dry run:'} ${String(out.location)} to ${String(out.target)}`];
+          lines.push(
+            `${out.applied ? '' : 'would: '}overwrite ${String(out.overwrite)}, undelete ${String(out.undelete)}, delete-mark ${String(out.deleteNewer)} (${formatBytes(Number(out.bytes))}); newer kept ${String(out.keptNewer)}, unchanged ${String(out.unchanged)}`,
+          );
+          for (const c of (out.changes ?? []) as { object: string; action: string; bytes: number }[]) lines.push(`  ${c.action.padEnd(12)} ${c.object} (${formatBytes(c.bytes)})`);
+          const total = Number(out.changed) + Number(out.keptNewer);
+          const listed = ((out.changes ?? []) as unknown[]).length;
+          if (total > listed) lines.push(`  ... and ${total - listed} more`);
+          if (!out.applied && Number(out.changed) > 0) lines.push('dry run: pass --confirm to change the bucket');
+          if (Number(out.keptNewer) > 0 && !o.deleteNewer) lines.push(`${String(out.keptNewer)} object(s) created after the time were left in place (--delete-newer hides them)`);
+          process.stdout.write(`${lines.join('\n')}\n`);
+        }
+        return r.exitCode;
+      }),
+    );
+}
