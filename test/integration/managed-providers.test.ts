@@ -27,7 +27,7 @@ describe('managed PostgreSQL: Supabase and Render', () => {
     const file = path.join(root, `report-${++n}.json`);
     const md = path.join(root, `report-${n}.md`);
     const r = await drctl(['--log-format', 'pretty', '--report', file, '--report', md, ...args], {
-      env: { SUPABASE_API_URL: sb.baseUrl, SUPABASE_ACCESS_TOKEN: sb.token, RENDER_API_URL: rd.baseUrl, RENDER_API_KEY: rd.token, DRCTL_API_BACKOFF: '20ms', ...env },
+      env: { SUPABASE_API_URL: sb.baseUrl, SUPABASE_ACCESS_TOKEN: sb.token, RENDER_API_URL: rd.baseUrl, RENDER_API_KEY: rd.token, DRCTL_API_BACKOFF: '20ms', DRCTL_POLL_INTERVAL: '10ms', ...env },
     });
     let report = { exitCode: -1, steps: [] } as Report;
     try {
@@ -198,6 +198,39 @@ describe('managed PostgreSQL: Supabase and Render', () => {
       expect(r.code, r.all).toBe(1);
       expect(r.all).toContain('Render API rejected RENDER_API_KEY (401): the token is wrong or expired');
       expect(r.all).not.toContain('rnd_expired_canary_77');
+    });
+  });
+
+  describe('drctl restore --pitr --provider', () => {
+    it('supabase: the resolved target first, then a one-line result with the time the project was unavailable', async () => {
+      const { r, report } = await run(['restore', '--pitr', '10 minutes ago', '--provider', 'supabase', '--project', sb.ref, '--yes'], { SUPABASE_PROJECT_REF: '' });
+      expect(r.code, r.all).toBe(0);
+      expect(r.stderr).toMatch(/recovery target: \d{4}-\d\d-\d\dT[\d:.]+Z \(UTC\)/);
+      expect(r.stdout).toMatch(new RegExp(`^restored Supabase project ${sb.ref} in place to .*Z; unavailable for \\d`));
+      expect(report.steps.map((s) => s.id)).toEqual(['window', 'restore', 'verify']);
+      expect(r.all).toMatch(/RPO: 10m0\ds against 15m00s — met/);
+    });
+
+    it('render: names the new instance; its password is never printed', async () => {
+      const { r } = await run(['restore', '--pitr', '12 minutes ago', '--provider', 'render', '--project', rd.sourceId]);
+      expect(r.code, r.all).toBe(0);
+      expect(r.stdout).toContain(`into new instance ${rd.newId} (prod-pitr)`);
+      expect(r.all).not.toContain(pg.password);
+    });
+
+    it('bad combinations are one line and exit 2', async () => {
+      for (const [args, msg] of [
+        [['--provider', 'heroku', '--project', 'x'], '--provider heroku: use supabase or render'],
+        [['--provider', 'supabase'], '--provider supabase needs --project'],
+        [['--provider', 'supabase', '--project', sb.ref, '--target-dir', '/tmp/x'], '--target-dir: not with --provider supabase'],
+        [['--provider', 'render', '--project', rd.sourceId, '--pitr', '2026-11-25 09:00'], 'has no time zone'],
+      ] as const) {
+        const { r } = await run(['restore', ...args]);
+        expect(r.code, r.all).toBe(2);
+        expect(r.stderr).toContain(msg);
+      }
+      expect(sb.requests('POST', /./)).toHaveLength(0);
+      expect(rd.requests('POST', /./)).toHaveLength(0);
     });
   });
 });

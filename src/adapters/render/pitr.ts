@@ -21,13 +21,13 @@ export const renderPitr = defineAction({
     to: z.string().min(1).meta({ description: 'target time: ISO 8601 with offset, "20 minutes ago", now-20m, or latest' }),
     name: z.string().optional().meta({ description: 'name of the new instance (default: Render picks one)' }),
     timeout: z.string().default('45m').meta({ description: 'how long to wait for the new instance' }),
-    pollInterval: z.string().default('10s').meta({ description: 'how often to read its status' }),
+    pollInterval: z.string().default('').meta({ description: 'how often to read its status (default: DRCTL_POLL_INTERVAL, else 10s)' }),
   }),
   outputs: ['sourceId', 'postgresId', 'name', 'target', 'recoveryPoint', 'windowStart', 'windowEnd', 'status', 'url', 'internalUrl', 'psqlCommand', 'waitedMs', 'polls', 'figure'],
   describe: (i) => `recover Render Postgres ${i.postgres} to ${i.to} into a new instance${i.name ? ` ${i.name}` : ''}, then wait until available (up to ${i.timeout})`,
   async run(ctx, i) {
     const timeoutMs = parseDuration(i.timeout, 'timeout');
-    const intervalMs = parseDuration(i.pollInterval, 'pollInterval');
+    const intervalMs = parseDuration(i.pollInterval || ctx.env.DRCTL_POLL_INTERVAL || '10s', 'pollInterval');
     const api = renderApi(ctx);
     const info = await recoveryInfo(api, i.postgres);
     if (info.status !== 'AVAILABLE' || !info.start) {

@@ -22,13 +22,13 @@ export const supabasePitr = defineAction({
     to: z.string().optional().meta({ description: 'target time: ISO 8601 with offset, "20 minutes ago", now-20m, or latest' }),
     backup: z.string().optional().meta({ description: 'daily backup id to restore (projects without PITR; default: the newest at or before the target)' }),
     timeout: z.string().default('45m').meta({ description: 'how long to wait for the project to be healthy again' }),
-    pollInterval: z.string().default('10s').meta({ description: 'how often to read the project status' }),
+    pollInterval: z.string().default('').meta({ description: 'how often to read the project status (default: DRCTL_POLL_INTERVAL, else 10s)' }),
   }),
   outputs: ['project', 'mode', 'target', 'recoveryPoint', 'windowStart', 'windowEnd', 'backupId', 'restored', 'status', 'unavailableMs', 'unavailable', 'polls', 'figure'],
   describe: (i) => `restore Supabase project ${i.project} in place to ${i.backup ? `daily backup ${i.backup}` : (i.to ?? 'latest')}, then wait until healthy (up to ${i.timeout})`,
   async run(ctx, i) {
     const timeoutMs = parseDuration(i.timeout, 'timeout');
-    const intervalMs = parseDuration(i.pollInterval, 'pollInterval');
+    const intervalMs = parseDuration(i.pollInterval || ctx.env.DRCTL_POLL_INTERVAL || '10s', 'pollInterval');
     const api = supabaseApi(ctx);
     const path = projectPath(i.project);
     // Runbook inputs left empty arrive as "".

@@ -19,11 +19,14 @@ interface RestoreFlags {
   archive: boolean;
   runbook?: string;
   json?: boolean;
+  provider?: string;
+  project?: string;
 }
 
 // drctl restore: a logical restore into a database (runbooks/restore.yaml; prints the row
 // count of every table), or a physical / point-in-time restore into a data directory
-// (runbooks/pitr-restore.yaml).
+// (runbooks/pitr-restore.yaml), or a managed database's own point-in-time recovery
+// (--provider: runbooks/supabase-pitr.yaml, runbooks/render-pitr.yaml).
 export function registerRestore(program: Command, act: Action): void {
   program
     .command('restore')
@@ -42,6 +45,8 @@ export function registerRestore(program: Command, act: Action): void {
     .option('--clean', 'drop objects before recreating them')
     .option('--no-owner', 'do not restore ownership')
     .option('--no-roles', 'do not create the roles the backup holds that the target lacks')
+    .option('--provider <name>', 'managed PostgreSQL: supabase (restores the project in place) or render (recovers into a new instance)')
+    .option('--project <ref>', 'with --provider: the Supabase project ref, or the Render Postgres id (dpg-...)')
     .option('--runbook <file>', 'run this runbook instead of the built-in restore (pitr-restore with --target-dir)')
     .option('--json', 'print the result as one JSON document on stdout (backup, recovery point, row counts or data directory, failures)')
     .action(
@@ -52,6 +57,7 @@ export function registerRestore(program: Command, act: Action): void {
         const { intFlag, pgUrlFlag, portFlag, refuseFlags } = await import('../flags.js');
         const output = await import('../output.js');
         const { runResult } = await import('../run-result.js');
+        if (o.provider !== undefined || o.project !== undefined) return restoreManaged(ctx, o);
         if (o.target !== undefined && o.targetDir !== undefined) throw new UsageError('give either --target (logical restore) or --target-dir (physical restore), not both', 'usage.target');
         if (o.pitr !== undefined && o.targetDir === undefined) {
           throw new UsageError(`--pitr needs --target-dir <path>: point-in-time recovery restores into a data directory${o.target !== undefined ? ', not into the database --target names' : ''}`, 'usage.pitr');
@@ -137,4 +143,61 @@ export function registerRestore(program: Command, act: Action): void {
         return r.exitCode;
       }),
     );
+}
+
+/** --provider: the provider's own point-in-time recovery, timed and verified like ours. */
+async function restoreManaged(ctx: import('../context.js').CliContext, o: RestoreFlags): Promise<number> {
+  const { UsageError } = await import('../../errors.js');
+  const { executeRunbook } = await import('../execute.js');
+  const { builtInRunbook } = await import('../context.js');
+  const { refuseFlags } = await import('../flags.js');
+  const output = await import('../output.js');
+  if (o.provider !== 'supabase' && o.provider !== 'render') {
+    throw new UsageError(o.provider === undefined ? '--project needs --provider supabase|render' : `--provider ${o.provider}: use supabase or render`, 'usage.provider');
+  }
+  if (!o.project) throw new UsageError(`--provider ${o.provider} needs --project <${o.provider === 'supabase' ? 'project ref' : 'Render Postgres id'}>`, 'usage.provider');
+  refuseFlags(
+    {
+      '--target': o.target !== undefined,
+      '--target-dir': o.targetDir !== undefined,
+      '--repo': o.repo !== undefined,
+      '--timeline': o.timeline !== undefined,
+      '--start': o.start === true,
+      '--port': o.port !== undefined,
+      '--no-archive': o.archive === false,
+      '--jobs': o.jobs !== undefined,
+      '--schema': o.schema !== undefined,
+      '--table': o.table !== undefined,
+      '--clean': o.clean === true,
+      '--no-owner': o.owner === false,
+      '--backup': o.provider === 'render' && o.backup !== 'latest',
+    },
+    `not with --provider ${o.provider}: the provider restores its own database`,
+  );
+  let pitr = o.pitr ?? 'latest';
+  if (pitr !== 'latest') {
+    // Resolved once, here, as for the self-hosted PITR.
+    const { parseTimePoint } = await import('../../time/time-point.js');
+    pitr = parseTimePoint(pitr, '--pitr').toISOString();
+    output.note(`recovery target: ${pitr} (UTC)`);
+  }
+  const inputs =
+    o.provider === 'supabase'
+      ? { project: o.project, pitr, backup: o.backup !== 'latest' ? o.backup : undefined }
+      : { postgres: o.project, pitr };
+  const r = await executeRunbook(ctx, builtInRunbook(ctx, `${o.provider}-pitr`, o.runbook), { inputs, json: o.json });
+  if (o.json) {
+    const { runResult } = await import('../run-result.js');
+    output.jsonResult(runResult(r, { dryRun: ctx.dryRun, step: 'restore', as: 'restore' }));
+    return r.exitCode;
+  }
+  const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
+  if (out && r.report?.steps.find((s) => s.id === 'restore')?.status === 'succeeded') {
+    output.result(
+      o.provider === 'supabase'
+        ? `restored Supabase project ${o.project} in place to ${out.mode === 'backup' ? `daily backup ${String(out.backupId)} of ` : ''}${String(out.recoveryPoint)}; unavailable for ${String(out.unavailable)}\n`
+        : `recovered Render Postgres ${o.project} as of ${String(out.recoveryPoint)} into new instance ${String(out.postgresId)}${out.name ? ` (${String(out.name)})` : ''}; connect with ${String(out.url)}\n`,
+    );
+  }
+  return r.exitCode;
 }

@@ -21,8 +21,8 @@ export function registerS3(program: Command, act: Action): void {
         parseS3Url(url, 'url');
         process.stderr.write(`restore point: ${parseTimePoint(o.to, '--to').toISOString()} (UTC)\n`);
         const { executeRunbook } = await import('../execute.js');
-        const { resolveRunbook } = await import('../context.js');
-        const r = await executeRunbook(ctx, resolveRunbook(ctx, 's3-restore'), {
+        const { builtInRunbook } = await import('../context.js');
+        const r = await executeRunbook(ctx, builtInRunbook(ctx, 's3-restore'), {
           inputs: { url, to: o.to, deleteNewer: o.deleteNewer ? 'true' : undefined, confirm: o.confirm ? 'true' : undefined, show: o.show },
         });
         const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
