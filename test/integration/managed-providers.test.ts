@@ -148,15 +148,16 @@ describe('managed PostgreSQL: Supabase and Render', () => {
       expect(r.all).toMatch(/still RESTORING after .* \(timeout 1ms\)/);
     });
 
-    it('supabase.backups fails when the window does not keep the RPO promise', async () => {
+    it('verify-managed fails when the window does not keep the RPO promise', async () => {
       sb.window.latest = Math.floor(Date.now() / 1000) - 3600;
       try {
-        const { r } = await run(['run', path.resolve('test/fixtures/managed-verify.yaml'), '--var', `project=${sb.ref}`, '--var', 'maxAge=15m']);
+        const { r } = await run(['run', 'verify-managed', '--var', `supabaseProject=${sb.ref}`, '--var', 'maxAge=15m']);
         expect(r.code, r.all).toBe(1);
         expect(r.all).toMatch(/latest recovery point .* is 1h0\dm old \(max 15m\)/);
-        const ok = await run(['run', path.resolve('test/fixtures/managed-verify.yaml'), '--var', `project=${sb.ref}`, '--var', 'maxAge=2h']);
+        const ok = await run(['run', 'verify-managed', '--var', `supabaseProject=${sb.ref}`, '--var', 'maxAge=2h']);
         expect(ok.r.code, ok.r.all).toBe(0);
         expect(step(ok.report, 'supabase').outputs.pitrEnabled).toBe(true);
+        expect(step(ok.report, 'render').status).toBe('skipped');
       } finally {
         sb.window.latest = Math.floor(Date.now() / 1000) - 60;
       }
@@ -191,6 +192,15 @@ describe('managed PostgreSQL: Supabase and Render', () => {
       expect(r.code, r.all).toBe(1);
       expect(r.all).toContain('is outside the recovery window');
       expect(rd.requests('POST', /./)).toHaveLength(0);
+    });
+
+    it('verify-managed fails when the recovery window is shorter than the retention promised', async () => {
+      const { r } = await run(['run', 'verify-managed', '--var', `renderPostgres=${rd.sourceId}`, '--var', 'retention=7d']);
+      expect(r.code, r.all).toBe(1);
+      expect(r.all).toMatch(/earliest recovery point .* reaches back 3d00h, less than the 7d promised/);
+      const ok = await run(['run', 'verify-managed', '--var', `renderPostgres=${rd.sourceId}`, '--var', 'retention=3d']);
+      expect(ok.r.code, ok.r.all).toBe(0);
+      expect(step(ok.report, 'render').outputs).toMatchObject({ recoveryStatus: 'AVAILABLE', exports: 1 });
     });
 
     it('an expired API key is one clear line', async () => {
