@@ -14,16 +14,18 @@ export function registerS3(program: Command, act: Action): void {
     .option('--show <n>', 'how many changed keys to list', '20')
     .action(
       act(async (ctx, o: { to: string; deleteNewer?: boolean; confirm?: boolean; show: string }, url: string) => {
-        const { UsageError } = await import('../../errors.js');
         const { parseS3Url } = await import('../../adapters/s3/bucket.js');
         const { parseTimePoint } = await import('../../time/time-point.js');
-        if (!/^\d+$/.test(o.show)) throw new UsageError(`--show ${o.show}: expected a whole number`, 'usage.int');
+        const { intFlag } = await import('../flags.js');
+        const show = intFlag('--show', o.show, { min: 0, max: 10_000 });
         parseS3Url(url, 'url');
-        process.stderr.write(`restore point: ${parseTimePoint(o.to, '--to').toISOString()} (UTC)\n`);
+        // Resolved once, here: "2 hours ago" means two hours before the command was typed.
+        const to = parseTimePoint(o.to, '--to').toISOString();
+        process.stderr.write(`restore point: ${to} (UTC)\n`);
         const { executeRunbook } = await import('../execute.js');
         const { builtInRunbook } = await import('../context.js');
         const r = await executeRunbook(ctx, builtInRunbook(ctx, 's3-restore'), {
-          inputs: { url, to: o.to, deleteNewer: o.deleteNewer ? 'true' : undefined, confirm: o.confirm ? 'true' : undefined, show: o.show },
+          inputs: { url, to, deleteNewer: o.deleteNewer ? 'true' : undefined, confirm: o.confirm ? 'true' : undefined, show },
         });
         const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
         if (r.exitCode === 0 && out) {
