@@ -3,8 +3,12 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  UploadPartCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   ListObjectVersionsCommand,
   PutBucketLifecycleConfigurationCommand,
   PutBucketVersioningCommand,
@@ -30,6 +34,15 @@ describe('s3 restore (versioned bucket, moto)', () => {
   const env = () => ({ ...s3srv.env, AWS_SECRET_ACCESS_KEY: SECRET });
 
   const put = (Bucket: string, Key: string, body: Buffer | string) => s3.send(new PutObjectCommand({ Bucket, Key, Body: body }));
+  const putMultipart = async (Bucket: string, Key: string, parts: Buffer[]) => {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: 'application/x-test', Metadata: { owner: 'uploads-team' } }));
+    const done = [];
+    for (const [i, Body] of parts.entries()) {
+      const r = await s3.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber: i + 1, Body }));
+      done.push({ ETag: r.ETag, PartNumber: i + 1 });
+    }
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: done } }));
+  };
   const del = (Bucket: string, Key: string) => s3.send(new DeleteObjectCommand({ Bucket, Key }));
   const get = async (Bucket: string, Key: string): Promise<Buffer | undefined> => {
     try {
@@ -63,6 +76,10 @@ describe('s3 restore (versioned bucket, moto)', () => {
     await put('vers', 'uploads/f.txt', 'f first');
     await put('vers', 'uploads/f.txt', 'f at target');
     await put('vers', 'uploads/dir/g.txt', 'g at target');
+    // A multipart object: its ETag is not its content's MD5, so a copy's ETag differs.
+    const big = [randomBytes(5 * 1024 * 1024), randomBytes(1000)];
+    await putMultipart('vers', 'uploads/big.bin', big);
+    atTarget.set('uploads/big.bin', Buffer.concat(big));
     await put('vers', 'other/a.txt', 'other before');
     await put('vers', 'uploads2/x.txt', 'sibling before');
     for (const [k, v] of [['uploads/a.txt', 'a at target'], ['uploads/e.txt', 'e never changes'], ['uploads/f.txt', 'f at target'], ['uploads/dir/g.txt', 'g at target']] as const) atTarget.set(k, Buffer.from(v));
@@ -80,6 +97,7 @@ describe('s3 restore (versioned bucket, moto)', () => {
     await del('vers', 'uploads/b.bin');
     await put('vers', 'uploads/c.txt', 'c created after');
     await put('vers', 'uploads/f.txt', 'f after');
+    await put('vers', 'uploads/big.bin', 'big overwritten');
     await del('vers', 'uploads/dir/g.txt');
     await put('vers', 'other/a.txt', 'other after');
     await put('vers', 'uploads2/x.txt', 'sibling after');
@@ -113,7 +131,7 @@ describe('s3 restore (versioned bucket, moto)', () => {
     const r = await drctl(['--report', report, 's3', 'restore', 's3://vers/uploads', '--to', target], { env: env() });
     expect(r.code, r.all).toBe(0);
     expect(r.stdout).toContain('dry run:');
-    expect(r.stdout).toMatch(/would: overwrite 2, undelete 2, delete-mark 0 .*newer kept 1, unchanged 2/);
+    expect(r.stdout).toMatch(/would: overwrite 3, undelete 2, delete-mark 0 .*newer kept 1, unchanged 2/);
     expect(r.stdout).toContain('overwrite    uploads/a.txt');
     expect(r.stdout).toContain('undelete     uploads/b.bin');
     expect(r.stdout).toContain('keep-newer   uploads/c.txt');
@@ -132,6 +150,9 @@ describe('s3 restore (versioned bucket, moto)', () => {
     expect(r.code, r.all).toBe(0);
     expect(r.stdout).toMatch(/^restored s3:\/\/vers\/uploads\//);
     for (const [key, body] of atTarget) expect((await get('vers', key))?.equals(body), key).toBe(true);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: 'vers', Key: 'uploads/big.bin' }));
+    expect(head.ContentType).toBe('application/x-test');
+    expect(head.Metadata?.owner).toBe('uploads-team');
     expect(await get('vers', 'uploads/d.txt')).toBeUndefined();
     expect((await get('vers', 'uploads/c.txt'))?.toString()).toBe('c created after');
     expect((await get('vers', 'other/a.txt'))?.toString()).toBe('other after');
