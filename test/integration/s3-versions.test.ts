@@ -76,6 +76,8 @@ describe('s3 restore (versioned bucket, moto)', () => {
     await put('vers', 'uploads/f.txt', 'f first');
     await put('vers', 'uploads/f.txt', 'f at target');
     await put('vers', 'uploads/dir/g.txt', 'g at target');
+    await put('vers', 'uploads/naïve name+plus&more.txt', 'odd key at target');
+    atTarget.set('uploads/naïve name+plus&more.txt', Buffer.from('odd key at target'));
     // A multipart object: its ETag is not its content's MD5, so a copy's ETag differs.
     const big = [randomBytes(5 * 1024 * 1024), randomBytes(1000)];
     await putMultipart('vers', 'uploads/big.bin', big);
@@ -98,6 +100,7 @@ describe('s3 restore (versioned bucket, moto)', () => {
     await put('vers', 'uploads/c.txt', 'c created after');
     await put('vers', 'uploads/f.txt', 'f after');
     await put('vers', 'uploads/big.bin', 'big overwritten');
+    await put('vers', 'uploads/naïve name+plus&more.txt', 'odd key overwritten');
     await del('vers', 'uploads/dir/g.txt');
     await put('vers', 'other/a.txt', 'other after');
     await put('vers', 'uploads2/x.txt', 'sibling after');
@@ -131,7 +134,7 @@ describe('s3 restore (versioned bucket, moto)', () => {
     const r = await drctl(['--report', report, 's3', 'restore', 's3://vers/uploads', '--to', target], { env: env() });
     expect(r.code, r.all).toBe(0);
     expect(r.stdout).toContain('dry run:');
-    expect(r.stdout).toMatch(/would: overwrite 3, undelete 2, delete-mark 0 .*newer kept 1, unchanged 2/);
+    expect(r.stdout).toMatch(/would: overwrite 4, undelete 2, delete-mark 0 .*newer kept 1, unchanged 2/);
     expect(r.stdout).toContain('overwrite    uploads/a.txt');
     expect(r.stdout).toContain('undelete     uploads/b.bin');
     expect(r.stdout).toContain('keep-newer   uploads/c.txt');
