@@ -141,6 +141,12 @@ describe('s3 restore (versioned bucket, moto)', () => {
     expect(r.stdout).not.toContain('uploads2/');
     expect(await versions('vers')).toEqual(before);
 
+    const json = await drctl(['s3', 'restore', 's3://vers/uploads', '--to', target, '--json', '--show', '1'], { env: env() });
+    expect(json.code, json.all).toBe(0);
+    const doc = JSON.parse(json.stdout) as { ok: boolean; restore: { applied: boolean; overwrite: number; changes: unknown[] } };
+    expect(doc.ok).toBe(true);
+    expect(doc.restore).toMatchObject({ applied: false, overwrite: 4 });
+    expect(doc.restore.changes).toHaveLength(1);
     const noTty = await drctl(['s3', 'restore', 's3://vers/uploads', '--to', target, '--confirm'], { env: env() });
     expect(noTty.code, noTty.all).toBe(4);
     expect(await versions('vers')).toEqual(before);

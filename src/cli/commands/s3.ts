@@ -12,8 +12,11 @@ export function registerS3(program: Command, act: Action): void {
     .option('--delete-newer', 'hide objects created after the time behind a delete marker (their data stays in the bucket)')
     .option('--confirm', 'really change the bucket (asks first; --yes without a TTY)')
     .option('--show <n>', 'how many changed keys to list', '20')
+    .option('--json', 'print the result as one JSON document on stdout (counts, bytes, the listed changes, failures)')
+    .option('--runbook <file>', 'run this runbook instead of the built-in s3-restore')
     .action(
-      act(async (ctx, o: { to: string; deleteNewer?: boolean; confirm?: boolean; show: string }, url: string) => {
+      act(async (ctx, o: { to: string; deleteNewer?: boolean; confirm?: boolean; show: string; json?: boolean; runbook?: string }, url: string) => {
+        const output = await import('../output.js');
         const { parseS3Url } = await import('../../adapters/s3/bucket.js');
         const { parseTimePoint } = await import('../../time/time-point.js');
         const { intFlag } = await import('../flags.js');
@@ -21,12 +24,18 @@ export function registerS3(program: Command, act: Action): void {
         parseS3Url(url, 'url');
         // Resolved once, here: "2 hours ago" means two hours before the command was typed.
         const to = parseTimePoint(o.to, '--to').toISOString();
-        process.stderr.write(`restore point: ${to} (UTC)\n`);
+        output.note(`restore point: ${to} (UTC)`);
         const { executeRunbook } = await import('../execute.js');
         const { builtInRunbook } = await import('../context.js');
-        const r = await executeRunbook(ctx, builtInRunbook(ctx, 's3-restore'), {
+        const r = await executeRunbook(ctx, builtInRunbook(ctx, 's3-restore', o.runbook), {
           inputs: { url, to, deleteNewer: o.deleteNewer ? 'true' : undefined, confirm: o.confirm ? 'true' : undefined, show },
+          json: o.json,
         });
+        if (o.json) {
+          const { runResult } = await import('../run-result.js');
+          output.jsonResult(runResult(r, { dryRun: ctx.dryRun, step: 'restore', as: 'restore' }));
+          return r.exitCode;
+        }
         const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
         if (r.exitCode === 0 && out) {
           const { formatBytes } = await import('../../report/pretty.js');
@@ -40,7 +49,7 @@ export function registerS3(program: Command, act: Action): void {
           if (total > listed) lines.push(`  ... and ${total - listed} more`);
           if (!out.applied && Number(out.changed) > 0) lines.push('dry run: pass --confirm to change the bucket');
           if (Number(out.keptNewer) > 0 && !o.deleteNewer) lines.push(`${String(out.keptNewer)} object(s) created after the time were left in place (--delete-newer hides them)`);
-          process.stdout.write(`${lines.join('\n')}\n`);
+          output.result(`${lines.join('\n')}\n`);
         }
         return r.exitCode;
       }),
