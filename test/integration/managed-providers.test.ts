@@ -226,6 +226,12 @@ describe('managed PostgreSQL: Supabase and Render', () => {
       expect(r.code, r.all).toBe(0);
       expect(r.stdout).toContain(`into new instance ${rd.newId} (prod-pitr)`);
       expect(r.all).not.toContain(pg.password);
+      const json = await run(['restore', '--pitr', '12 minutes ago', '--provider', 'render', '--project', rd.sourceId, '--json']);
+      expect(json.r.code, json.r.all).toBe(0);
+      const doc = JSON.parse(json.r.stdout) as { ok: boolean; restore: { postgresId: string; url: string } };
+      expect(doc.ok).toBe(true);
+      expect(doc.restore.postgresId).toBe(rd.newId);
+      expect(doc.restore.url).not.toContain(pg.password);
     });
 
     it('bad combinations are one line and exit 2', async () => {
