@@ -6,6 +6,7 @@ import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityError, OperationError, UsageError } from '../errors.js';
 import { CODEC_SUFFIX, codecOfSuffix, compressor, decompressor, type Codec, type Compression } from '../repository/compress.js';
+import { DecryptError } from '../repository/crypto.js';
 import { chain, VerifyingStream } from '../repository/hashing.js';
 import type { RepoHandle } from '../repository/repo-handle.js';
 import { ObjectExistsError, type ObjectInfo } from '../repository/storage.js';
@@ -172,7 +173,7 @@ export async function readWal(repo: RepoHandle, w: WalObject, signal?: AbortSign
   if (unpack) stages.push(unpack);
   // The listed size is the stored size: the hash in the name decides.
   stages.push(new VerifyingStream({ sha256: w.hash }, fail, w.format === 2 ? nameHasher(repo) : createHash('sha256')));
-  return chain(raw, stages, (e) => fail(e.message));
+  return chain(raw, stages, (e) => fail(e instanceof DecryptError ? e.message : `cannot be decompressed (${w.codec}: ${e.message})`));
 }
 
 /** Fetches an archived WAL file to `dest` (temp name, then rename); false when it is not archived. */

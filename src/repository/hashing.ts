@@ -62,10 +62,16 @@ export class VerifyingStream extends Transform {
  * raised by the stages themselves pass through `wrap` (to name the object) once.
  */
 export function chain(source: Readable, stages: Transform[], wrap: (e: Error) => Error = (e) => e): Readable {
+  // Errors of the source (a storage read) travel unchanged; each is wrapped at most once.
+  const passed = new WeakSet<Error>();
   let cur: Readable = source;
   for (const stage of stages) {
     const prev = cur;
-    prev.on('error', (e: Error) => stage.destroy(prev === source || e instanceof DrctlError ? e : wrap(e)));
+    prev.on('error', (e: Error) => {
+      const out = prev === source || passed.has(e) || e instanceof DrctlError ? e : wrap(e);
+      passed.add(out);
+      stage.destroy(out);
+    });
     cur = prev.pipe(stage);
   }
   return cur;

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { IntegrityError, OperationError, UsageError } from '../errors.js';
 import { drctlVersion } from '../version.js';
 import { compressor, decompressor, type Compression } from './compress.js';
-import { looksEncrypted } from './crypto.js';
+import { DecryptError, looksEncrypted } from './crypto.js';
 import { chain, HashCounter, VerifyingStream } from './hashing.js';
 import { acquireLock, type LockOptions } from './lock.js';
 import { parseManifest, sealManifest, type Manifest, type ObjectEntry } from './manifest.js';
@@ -89,7 +89,7 @@ export class Repository extends RepoHandle {
     const unpack = await decompressor(entry.codec ?? 'none');
     if (unpack) stages.push(unpack);
     stages.push(new VerifyingStream(entry, fail));
-    return chain(raw, stages, (e) => fail(e.message));
+    return chain(raw, stages, (e) => fail(e instanceof DecryptError ? e.message : `cannot be decompressed (${entry.codec}: ${e.message})`));
   }
 
   /** Re-reads an object to its end: throws IntegrityError on any mismatch. */
