@@ -37,6 +37,9 @@ export const SUBCOMMANDS: Subcommand[] = [
   },
 ];
 
+/** One line for each word that groups subcommands. */
+const GROUPS: Record<string, string> = { key: 'the passphrase that unlocks an encrypted repository' };
+
 export function registerRepo(program: Command, act: Action): void {
   const repo = program.command('repo');
   const groups = new Map<string, Command>();
@@ -45,7 +48,7 @@ export function registerRepo(program: Command, act: Action): void {
     for (const word of sub.path.slice(0, -1)) {
       let g = groups.get(word);
       if (!g) {
-        g = parent.command(word);
+        g = parent.command(word).description(GROUPS[word] ?? '');
         groups.set(word, g);
       }
       parent = g;
