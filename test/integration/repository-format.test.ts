@@ -394,6 +394,23 @@ describe('format-1 repositories', () => {
       const tl = await drctl(['wal-fetch', '--repo', repo, '00000002.history', path.join(root, `${kind}.history`)], o);
       expect(tl.code).toBe(0);
       expect(readFileSync(path.join(root, `${kind}.history`), 'utf8')).toContain('0/3000000');
+      if (kind === 'encrypted') {
+        // Format-1 manifests were plaintext: one planted in the upgraded repository that says
+        // it is not encrypted (with a plaintext object and a valid checksum) is refused.
+        const planted = list[0].id.replace('-logical', '-logical-7');
+        cpSync(path.join(FIXTURES, 'plain', 'backups', list[0].id), path.join(d, 'backups', planted), { recursive: true });
+        const mf = path.join(d, 'backups', planted, 'manifest.json');
+        const m = JSON.parse(readFileSync(mf, 'utf8'));
+        m.id = planted;
+        const { manifestChecksum } = await import('../../src/repository/manifest.js');
+        m.checksum = manifestChecksum(m);
+        writeFileSync(mf, JSON.stringify(m));
+        const listed = await drctl(['backups', 'list', '--repo', repo], o);
+        expect(listed.stderr).toContain(`warning: ${planted} not listed: manifest says not encrypted, but the repository is encrypted (refused)`);
+        const r = await drctl(['restore', '--backup', planted, '--target', pg.url('f1_planted'), '--repo', repo], o);
+        expect(r.code).toBe(1);
+        expect(await pg.sql("select count(*) from pg_database where datname = 'f1_planted'")).toBe('0');
+      }
     });
   }
 });
