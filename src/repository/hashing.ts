@@ -59,7 +59,8 @@ export class VerifyingStream extends Transform {
 /**
  * Pipes `source` through `stages`. An error anywhere travels down to the last stage, so the
  * consumer (a storage driver, pg_restore's feed) sees it and discards what it got; errors
- * raised by the stages themselves pass through `wrap` (to name the object) once.
+ * raised by the stages themselves pass through `wrap` (to name the object) once. When the
+ * consumer destroys the last stage, everything above it is destroyed too.
  */
 export function chain(source: Readable, stages: Transform[], wrap: (e: Error) => Error = (e) => e): Readable {
   // Errors of the source (a storage read) travel unchanged; each is wrapped at most once.
@@ -74,5 +75,12 @@ export function chain(source: Readable, stages: Transform[], wrap: (e: Error) =>
     });
     cur = prev.pipe(stage);
   }
+  // The consumer gave up (a full disk, pg_restore stopped): pipe() would only pause the stages
+  // above, leaving a tool's stdout unread and its process never closing. Release them all.
+  const last = cur;
+  last.once('close', () => {
+    if (last.readableEnded) return;
+    for (const s of [source, ...stages]) if (!s.destroyed) s.destroy();
+  });
   return cur;
 }
