@@ -26,6 +26,8 @@ async function configSchema() {
     .strictObject(Object.fromEntries(BUILT_IN_RUNBOOKS.map((n) => [n, z.string().optional()])))
     .optional()
     .meta({ description: 'Runbooks the built-in commands run instead of the shipped ones (paths relative to this file)' }),
+  compress: z.enum(['zstd', 'gzip', 'none']).optional().meta({ description: 'How new backup objects and WAL are compressed (default zstd)' }),
+  compressLevel: z.number().int().nonnegative().optional().meta({ description: 'Compression level (zstd 1-19, default 3; gzip 1-9, default 6)' }),
   targets: z.strictObject({ rto: z.string().optional(), rpo: z.string().optional() }).optional(),
   s3: z
     .strictObject({

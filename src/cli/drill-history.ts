@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream';
 import type { DrillSummary, RunReport } from '../engine/step-result.js';
 import { summarizeDrill } from '../report/drills.js';
 import { listRuns } from '../report/history.js';
@@ -27,11 +26,10 @@ export async function previousDrills(ctx: CliContext, report: RunReport, flag: s
   const repo = await openIfAny(ctx, repoUrl(ctx, flag));
   let runs: RunReport[] = [];
   if (repo) {
-    const { readSmall } = await import('../repository/storage.js');
     const keys = (await repo.storage.list('history/runs/')).map((k) => k.key).filter((k) => k.endsWith(`-${report.runbook}.json`)).sort().reverse();
     for (const k of keys) {
       try {
-        runs.push(JSON.parse((await readSmall(repo.storage, k)).toString('utf8')) as RunReport);
+        runs.push(JSON.parse(await repo.getDocument(k, { legacyPlaintext: true })) as RunReport);
       } catch {
         // unreadable entries are skipped
       }
@@ -46,5 +44,5 @@ export async function previousDrills(ctx: CliContext, report: RunReport, flag: s
 export async function saveDrillToRepo(ctx: CliContext, report: RunReport, flag: string | undefined): Promise<void> {
   const repo = await openIfAny(ctx, repoUrl(ctx, flag));
   if (!repo) return;
-  await repo.storage.put(`history/runs/${report.runId}-${report.runbook}.json`, Readable.from([Buffer.from(`${JSON.stringify(report, null, 2)}\n`)]));
+  await repo.putDocument(`history/runs/${report.runId}-${report.runbook}.json`, report);
 }

@@ -25,7 +25,7 @@ const COMMANDS: CommandEntry[] = [
   { names: ['history'], listing: [['history', 'list earlier runs and drills with their times and RTO verdicts, or verification results']], load: async () => (await import('./commands/history.js')).registerHistory },
   { names: ['backup'], listing: [['backup', 'back up PostgreSQL into the repository; prints the new backup id']], load: async () => (await import('./commands/backup.js')).registerBackup },
   { names: ['restore'], listing: [['restore', 'restore a backup into a database, or to a point in time into a data directory, verifying every checksum']], load: async () => (await import('./commands/restore.js')).registerRestore },
-  { names: ['repo'], listing: [['repo', 'the repository itself: unlock']], load: async () => (await import('./commands/repo.js')).registerRepo },
+  { names: ['repo'], listing: [['repo', 'the repository itself: init, info, key change, unlock']], load: async () => (await import('./commands/repo.js')).registerRepo },
   { names: ['backups'], listing: [['backups', 'list, show and expire backups in the repository']], load: async () => (await import('./commands/backups.js')).registerBackups },
   {
     names: ['wal-push', 'wal-fetch'],

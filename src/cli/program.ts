@@ -18,7 +18,7 @@ export type Action = <O, A extends unknown[]>(
  */
 export const DRY_RUN_HONOURED = new Set([
   'run', 'drill', 'backup', 'restore', 'verify-backups', 'health', 'rollback', 'redis backup', 'redis restore',
-  'backups expire', 'repo unlock',
+  'backups expire', 'repo unlock', 'repo init', 'repo key change', 'repo info',
   'validate', 'plan', 'schema', 'history', 'backups list', 'backups show', 'completion', '__complete', 'config',
 ]);
 

@@ -1,24 +1,32 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash, type Hmac } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityError, OperationError, UsageError } from '../errors.js';
-import { decryptStream, encryptStream } from '../repository/crypto.js';
-import { VerifyingStream } from '../repository/hashing.js';
+import { CODEC_SUFFIX, codecOfSuffix, compressor, decompressor, type Codec, type Compression } from '../repository/compress.js';
+import { DecryptError } from '../repository/crypto.js';
+import { chain, VerifyingStream } from '../repository/hashing.js';
 import type { RepoHandle } from '../repository/repo-handle.js';
-import type { ObjectInfo } from '../repository/storage.js';
+import { ObjectExistsError, type ObjectInfo } from '../repository/storage.js';
 import { historyFileName, parseHistory, timelineOf, walFileKind } from './wal-names.js';
 import { ancestry, type Ancestry } from './select.js';
 
-// Archived WAL: wal/<timeline>/<file name>-<sha256 of the plaintext>. The checksum in the
-// name (as pgBackRest does) makes every object self-verifying, lets a listing alone answer
-// "is it there and is it the same", and means an object is never overwritten.
+// Archived WAL, format 2: wal/<timeline>/<file name>-<hash>.<zst|gz|raw>. The hash is the
+// sha256 of the plaintext, or in an encrypted repository an HMAC-SHA256 of it under a key
+// derived from the master key (the name must not let anyone test a guess of the content).
+// The suffix names the codec. Format 1 wrote wal/<timeline>/<file name>-<sha256>, uncompressed
+// (encrypted with the one format-1 key); those stay readable. The checksum in the name (as
+// pgBackRest does) makes every object self-verifying and means an object is never
+// overwritten, except a provably bad one by a verified good one.
 
 export interface WalObject {
   name: string;
-  sha256: string;
+  /** The digest in the object's name: sha256 or (format 2, encrypted) the keyed hash. */
+  hash: string;
+  codec: Codec;
+  format: 1 | 2;
   key: string;
   size: number;
   mtime: Date;
@@ -30,12 +38,12 @@ function dirOf(name: string): string {
 
 function parseKey(o: ObjectInfo): WalObject | undefined {
   const base = o.key.slice(o.key.lastIndexOf('/') + 1);
-  const dash = base.lastIndexOf('-');
-  if (dash < 0) return undefined;
-  const name = base.slice(0, dash);
-  const sha256 = base.slice(dash + 1);
-  if (!walFileKind(name) || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
-  return { name, sha256, key: o.key, size: o.size, mtime: o.mtime };
+  const m = /^(.+)-([0-9a-f]{64})(?:\.([a-z]+))?$/.exec(base);
+  if (!m || !walFileKind(m[1]!)) return undefined;
+  if (m[3] === undefined) return { name: m[1]!, hash: m[2]!, codec: 'none', format: 1, key: o.key, size: o.size, mtime: o.mtime };
+  const codec = codecOfSuffix(m[3]);
+  if (!codec) return undefined;
+  return { name: m[1]!, hash: m[2]!, codec, format: 2, key: o.key, size: o.size, mtime: o.mtime };
 }
 
 /** Every archived WAL file (all timelines, or one), sorted by name. */
@@ -53,99 +61,144 @@ async function findWal(repo: RepoHandle, name: string): Promise<WalObject[]> {
   return (await repo.storage.list(`${dirOf(name)}${name}-`)).map(parseKey).filter((w): w is WalObject => w?.name === name);
 }
 
-async function sha256File(file: string): Promise<{ sha256: string; size: number }> {
-  const h = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-    h.update(chunk as Buffer);
-    size += (chunk as Buffer).length;
-  }
-  return { sha256: h.digest('hex'), size };
+/** The hash a format-2 name carries (sha256, or the keyed hash when encrypted). */
+function nameHasher(repo: RepoHandle): Hash | Hmac {
+  return repo.keys ? repo.keys.walHasher() : createHash('sha256');
 }
 
-export type PushResult = { status: 'archived' | 'already-archived'; key: string; size: number };
+/** The digests of a local file: the name hash, and plain sha256 when format-1 objects need it. */
+async function digestFile(repo: RepoHandle, file: string, withSha256: boolean): Promise<{ hash: string; sha256?: string; size: number }> {
+  const named = nameHasher(repo);
+  const plain = withSha256 && repo.keys ? createHash('sha256') : undefined;
+  let size = 0;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
+    named.update(chunk as Buffer);
+    plain?.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  const hash = named.digest('hex');
+  return { hash, sha256: plain ? plain.digest('hex') : withSha256 ? hash : undefined, size };
+}
+
+export type PushResult = { status: 'archived' | 'already-archived' | 'repaired'; key: string; size: number };
 
 function conflict(repo: RepoHandle, name: string, theirs: string, ours: string): OperationError {
   const e = new OperationError(
     'wal.conflict',
-    `wal-push: ${name} is already archived in ${repo.storage.location} with different content (sha256 ${theirs.slice(0, 12)}…, this file ${ours.slice(0, 12)}…); refusing to overwrite. Two clusters archiving into one repository?`,
+    `wal-push: ${name} is already archived in ${repo.storage.location} with different content (${theirs.slice(0, 12)}…, this file ${ours.slice(0, 12)}…); refusing to overwrite. Two clusters archiving into one repository?`,
   );
   e.retryable = false;
   return e;
 }
 
-/** archive_command: stores one WAL file; identical re-push succeeds, different content fails. */
-export async function pushWal(repo: RepoHandle, file: string): Promise<PushResult> {
+/** Reads an archived object to its end: its size, or the reason it does not match its name. */
+async function check(repo: RepoHandle, w: WalObject): Promise<{ ok: true; size: number } | { ok: false; problem: string }> {
+  let size = 0;
+  try {
+    for await (const c of await readWal(repo, w)) size += (c as Buffer).length;
+    return { ok: true, size };
+  } catch (err) {
+    if (err instanceof IntegrityError) return { ok: false, problem: err.message };
+    throw err;
+  }
+}
+
+/**
+ * archive_command: stores one WAL file. An object already under this name counts only once it
+ * is read back and matches (size and hash after decryption and decompression); a provably bad
+ * one is replaced: the new object is written and verified first, then the bad one removed.
+ * Different, intact content under the same name fails.
+ */
+export async function pushWal(repo: RepoHandle, file: string, o: { compression?: Compression } = {}): Promise<PushResult> {
   const name = path.basename(file);
   if (!walFileKind(name)) throw new UsageError(`wal-push ${file}: "${name}" is not a WAL segment, .partial, .history or .backup file`, 'usage.wal');
   const unreadable = (err: unknown) =>
     new OperationError('wal.read', `wal-push: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-
-  // Fast path (file repository, no encryption): one pass that copies, hashes and names.
-  if (!repo.key && repo.storage.importFile) {
-    const [existing, imported] = await Promise.all([
-      findWal(repo, name),
-      repo.storage.importFile(file, (sha) => `${dirOf(name)}${name}-${sha}`).catch((err: unknown) => {
-        throw (err as NodeJS.ErrnoException).code === 'ENOENT' ? unreadable(err) : err;
-      }),
-    ]);
-    const other = existing.find((e) => e.sha256 !== imported.sha256);
-    if (other && !imported.existed) {
-      await repo.storage.remove(imported.key);
-      throw conflict(repo, name, other.sha256, imported.sha256);
-    }
-    return { status: imported.existed ? 'already-archived' : 'archived', key: imported.key, size: imported.size };
-  }
-
-  let sum: { sha256: string; size: number };
+  const compression = o.compression ?? repo.compression;
+  const existing = await findWal(repo, name);
+  let sum: { hash: string; sha256?: string; size: number };
   try {
-    sum = await sha256File(file);
+    sum = await digestFile(repo, file, existing.some((e) => e.format === 1));
   } catch (err) {
     throw unreadable(err);
   }
-  const existing = await findWal(repo, name);
-  const same = existing.find((e) => e.sha256 === sum.sha256);
-  if (same) return { status: 'already-archived', key: same.key, size: sum.size };
-  if (existing.length) throw conflict(repo, name, existing[0]!.sha256, sum.sha256);
-  const key = `${dirOf(name)}${name}-${sum.sha256}`;
-  let body: Readable = createReadStream(file, { highWaterMark: 1024 * 1024 });
-  if (repo.key) body = body.pipe(encryptStream(repo.key));
-  await repo.storage.put(key, body, { ifAbsent: true });
-  return { status: 'archived', key, size: sum.size };
+  const bad: WalObject[] = [];
+  for (const e of existing) {
+    const ours = e.format === 1 ? sum.sha256! : sum.hash;
+    const r = await check(repo, e);
+    if (!r.ok) {
+      bad.push(e);
+      continue;
+    }
+    if (e.hash !== ours) throw conflict(repo, name, e.hash, ours);
+    if (r.size === sum.size) return { status: 'already-archived', key: e.key, size: sum.size };
+    bad.push(e);
+  }
+  const key = `${dirOf(name)}${name}-${sum.hash}.${CODEC_SUFFIX[compression.codec]}`;
+  const replacing = bad.some((b) => b.key === key);
+  const stages: Transform[] = [];
+  const packer = await compressor(compression);
+  if (packer) stages.push(packer);
+  if (repo.keys) stages.push(repo.keys.encryptStream(name));
+  const body = createReadStream(file, { highWaterMark: 1024 * 1024 });
+  body.on('error', () => {});
+  try {
+    // A bad object under the same key is replaced by an atomic overwrite (temp + rename, or one
+    // PUT), so readers see the old bad object or the new good one, never a mix.
+    // Stored as is, the bytes are known: the driver checks them before the object is visible.
+    const expect = stages.length ? undefined : { size: sum.size, sha256: sum.hash };
+    await repo.storage.put(key, chain(body, stages), { ifAbsent: !replacing, expect });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && (err as NodeJS.ErrnoException).path === file) throw unreadable(err);
+    if (!(err instanceof ObjectExistsError)) throw err;
+    // Another pusher stored it meanwhile: it counts once it reads back right.
+  }
+  if (!bad.length && !replacing) return { status: 'archived', key, size: sum.size };
+  const stored = (await findWal(repo, name)).find((w) => w.key === key);
+  const r = stored ? await check(repo, stored) : { ok: false as const, problem: 'not found after writing it' };
+  if (!r.ok || r.size !== sum.size) throw new IntegrityError(`wal-push: ${name}: the replacement does not read back right (${r.ok ? `${r.size} bytes` : r.problem}); the old object is kept`);
+  for (const b of bad) if (b.key !== key) await repo.storage.remove(b.key);
+  process.stderr.write(`drctl: wal-push: replaced ${bad.map((b) => b.key).join(', ')} (did not match its name) with a verified copy\n`);
+  return { status: 'repaired', key, size: sum.size };
 }
 
 /** The verified plaintext of one archived WAL file. */
 export async function readWal(repo: RepoHandle, w: WalObject, signal?: AbortSignal): Promise<Readable> {
   const fail = (detail: string) => new IntegrityError(`WAL ${w.name} (${w.key}): ${detail}`);
   const raw = await repo.storage.get(w.key, { signal });
-  // The listed size is the stored (maybe encrypted) size: the checksum in the name decides.
-  const verify = new VerifyingStream({ sha256: w.sha256 }, fail);
-  if (!repo.key) {
-    raw.on('error', (e) => verify.destroy(e));
-    return raw.pipe(verify);
-  }
-  const dec = decryptStream(repo.key);
-  raw.on('error', (e) => dec.destroy(e));
-  dec.on('error', (e) => verify.destroy(fail((e as Error).message)));
-  return raw.pipe(dec).pipe(verify);
+  const stages: Transform[] = [];
+  // Format-1 objects carry no identity; format-2 ones are bound to their WAL file name.
+  if (repo.keys) stages.push(repo.keys.decryptStream(w.name));
+  const unpack = await decompressor(w.codec);
+  if (unpack) stages.push(unpack);
+  // The listed size is the stored size: the hash in the name decides.
+  stages.push(new VerifyingStream({ sha256: w.hash }, fail, w.format === 2 ? nameHasher(repo) : createHash('sha256')));
+  return chain(raw, stages, (e) => fail(e instanceof DecryptError ? e.message : `cannot be decompressed (${w.codec}: ${e.message})`));
 }
 
 /** Fetches an archived WAL file to `dest` (temp name, then rename); false when it is not archived. */
 export async function fetchWal(repo: RepoHandle, name: string, dest: string, signal?: AbortSignal): Promise<boolean> {
-  const found = await findWal(repo, name);
+  const found = (await findWal(repo, name)).sort((a, b) => b.format - a.format);
   if (!found.length) return false;
-  if (found.length > 1) {
-    throw new IntegrityError(`WAL ${name} is archived twice with different content (${found.map((f) => f.sha256.slice(0, 12)).join(', ')}); refusing to guess`);
+  const hashes = new Set(found.filter((f) => f.format === found[0]!.format).map((f) => f.hash));
+  if (hashes.size > 1) {
+    throw new IntegrityError(`WAL ${name} is archived twice with different content (${[...hashes].map((h) => h.slice(0, 12)).join(', ')}); refusing to guess`);
   }
   const tmp = `${dest}.drctl-tmp`;
-  try {
-    await pipeline(await readWal(repo, found[0]!, signal), createWriteStream(tmp), { signal });
-    await rename(tmp, dest);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
+  let last: unknown;
+  // Copies of one content (a left-over after a repair, another codec): the first that verifies.
+  for (const w of found) {
+    try {
+      await pipeline(await readWal(repo, w, signal), createWriteStream(tmp), { signal });
+      await rename(tmp, dest);
+      return true;
+    } catch (err) {
+      await rm(tmp, { force: true });
+      if (!(err instanceof IntegrityError)) throw err;
+      last = err;
+    }
   }
-  return true;
+  throw last;
 }
 
 /**

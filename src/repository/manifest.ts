@@ -2,13 +2,17 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 // The manifest: what a backup is, where it came from, and the sha256 of every object's
-// plaintext. It carries its own checksum, and is written last: no manifest, no backup.
+// plaintext. It carries its own checksum, and is written last: no manifest, no backup. In an
+// encrypted format-2 repository it is stored encrypted and bound to its path.
 
 export const ObjectEntry = z.object({
   path: z.string(),
   size: z.number().int().nonnegative(),
   storedSize: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** How the stored bytes are compressed (format 2; format-1 objects have none). */
+  codec: z.enum(['zstd', 'gzip', 'none']).optional(),
+  level: z.number().int().nonnegative().optional(),
 });
 export type ObjectEntry = z.output<typeof ObjectEntry>;
 
@@ -22,7 +26,7 @@ export const DbStats = z.object({
 export type DbStats = z.output<typeof DbStats>;
 
 export const Manifest = z.object({
-  format: z.literal(1),
+  format: z.union([z.literal(1), z.literal(2)]),
   id: z.string(),
   kind: z.enum(['logical', 'base', 'redis', 'env']),
   label: z.string().optional(),
@@ -82,7 +86,7 @@ export function parseManifest(text: string): { manifest?: Manifest; problem?: st
     return { problem: 'manifest is not valid JSON' };
   }
   const r = Manifest.safeParse(raw);
-  if (!r.success) return { problem: `manifest does not match format 1: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}` };
+  if (!r.success) return { problem: `manifest does not match its format: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}` };
   if (manifestChecksum(raw as object) !== r.data.checksum) return { problem: 'manifest checksum mismatch (edited or corrupted)' };
   return { manifest: r.data };
 }

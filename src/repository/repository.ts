@@ -1,18 +1,19 @@
 import os from 'node:os';
-import { Readable } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityError, OperationError, UsageError } from '../errors.js';
 import { drctlVersion } from '../version.js';
-import { decryptStream, encryptStream } from './crypto.js';
-import { HashCounter, VerifyingStream } from './hashing.js';
+import { compressor, decompressor, type Compression } from './compress.js';
+import { DecryptError, looksEncrypted } from './crypto.js';
+import { chain, HashCounter, VerifyingStream } from './hashing.js';
 import { acquireLock, type LockOptions } from './lock.js';
 import { parseManifest, sealManifest, type Manifest, type ObjectEntry } from './manifest.js';
 import type { StorageSettings } from './open-storage.js';
-import { RepoHandle } from './repo-handle.js';
+import { RepoHandle, type OpenOptions } from './repo-handle.js';
 import { ObjectMissingError, readSmall, type ObjectInfo } from './storage.js';
 import { isTempKey } from './storage/file.js';
 
-// The backup repository, format 1, over any storage driver:
+// The backup repository, format 2 (format 1 read), over any storage driver:
 //   drctl-repo.json, backups/<id>/data/..., backups/<id>/manifest.json (last), wal/, history/.
 // Commands talk to this class, never to S3 or the filesystem directly.
 
@@ -26,9 +27,9 @@ export interface Catalog {
 
 export class Repository extends RepoHandle {
   /** Opens a repository; `create` initialises it when absent (backup, wal-push). */
-  static override async open(url: string | undefined, s: StorageSettings, o: { create?: boolean } = {}): Promise<Repository> {
+  static override async open(url: string | undefined, s: StorageSettings, o: OpenOptions = {}): Promise<Repository> {
     const c = await RepoHandle.connect(url, s, o);
-    return new Repository(c.url, c.storage, c.info, c.key);
+    return new Repository(c.url, c.storage, c.info, c.keys, c.compression);
   }
 
   /** A new, time-sorted backup id: 20261123T094100Z-logical. */
@@ -39,34 +40,41 @@ export class Repository extends RepoHandle {
     return id;
   }
 
-  /** Streams one object of a backup in: hashed as plaintext, encrypted when configured. */
-  async writeObject(backupId: string, name: string, body: Readable, o: { signal?: AbortSignal; onBytes?: (n: number) => void } = {}): Promise<ObjectEntry> {
+  /**
+   * Streams one object of a backup in: hashed as plaintext, then compressed, then encrypted
+   * when the repository is (bound to its path).
+   */
+  async writeObject(
+    backupId: string,
+    name: string,
+    body: Readable,
+    o: { signal?: AbortSignal; onBytes?: (n: number) => void; compression?: Compression } = {},
+  ): Promise<ObjectEntry> {
     const hash = new HashCounter();
     const path = `data/${name}`;
-    const stages: NodeJS.ReadWriteStream[] = this.key ? [hash, encryptStream(this.key)] : [hash];
+    const key = `backups/${backupId}/${path}`;
+    const compression = o.compression ?? this.compression;
+    const stages: Transform[] = [hash];
+    const packer = await compressor(compression);
+    if (packer) stages.push(packer);
+    if (this.keys) stages.push(this.keys.encryptStream(key));
     let stored = 0;
-    // Each stage's errors travel down the chain, so the driver sees them and discards the write.
-    let source: Readable = body;
-    for (const stage of stages) {
-      const next = stage as unknown as Readable & NodeJS.WritableStream;
-      source.on('error', (e) => next.destroy(e));
-      source = source.pipe(next) as unknown as Readable;
-    }
-    await this.storage.put(`backups/${backupId}/${path}`, source, {
+    await this.storage.put(key, chain(body, stages), {
       signal: o.signal,
       onBytes: (n) => {
         stored = n;
         o.onBytes?.(hash.bytes);
       },
     });
-    const info = await this.storage.stat(`backups/${backupId}/${path}`);
-    return { path, size: hash.bytes, storedSize: info?.size ?? stored, sha256: hash.digest() };
+    const info = await this.storage.stat(key);
+    return { path, size: hash.bytes, storedSize: info?.size ?? stored, sha256: hash.digest(), codec: compression.codec, level: compression.level };
   }
 
-  /** The plaintext of one object, decrypted and verified against its manifest entry. */
+  /** The plaintext of one object, decrypted, decompressed and verified against its manifest entry. */
   async readObject(m: Manifest, entry: ObjectEntry, o: { signal?: AbortSignal } = {}): Promise<Readable> {
     const key = `backups/${m.id}/${entry.path}`;
     const fail = (detail: string) => new IntegrityError(`backup ${m.id}: object ${entry.path}: ${detail}`);
+    if (m.encrypted !== this.encrypted) throw fail(`the manifest says ${m.encrypted ? '' : 'not '}encrypted, the repository is ${this.encrypted ? '' : 'not '}encrypted`);
     let raw: Readable;
     try {
       raw = await this.storage.get(key, o);
@@ -74,16 +82,14 @@ export class Repository extends RepoHandle {
       if (err instanceof ObjectMissingError) throw fail('missing from the repository');
       throw err;
     }
-    const verify = new VerifyingStream(entry, fail);
-    if (!m.encrypted) {
-      raw.on('error', (e) => verify.destroy(e));
-      return raw.pipe(verify);
-    }
-    if (!this.key) throw new OperationError('repo.key', `backup ${m.id} is encrypted: set DRCTL_ENCRYPTION_KEY`);
-    const dec = decryptStream(this.key);
-    raw.on('error', (e) => dec.destroy(e));
-    dec.on('error', (e) => verify.destroy(fail((e as Error).message)));
-    return raw.pipe(dec).pipe(verify);
+    // The checksum is checked last, on the plaintext: whatever fails before it (decryption,
+    // decompression) ends the stream with an error before its last chunk is released.
+    const stages: Transform[] = [];
+    if (this.keys) stages.push(this.keys.decryptStream(key));
+    const unpack = await decompressor(entry.codec ?? 'none');
+    if (unpack) stages.push(unpack);
+    stages.push(new VerifyingStream(entry, fail));
+    return chain(raw, stages, (e) => fail(e instanceof DecryptError ? e.message : `cannot be decompressed (${entry.codec}: ${e.message})`));
   }
 
   /** Re-reads an object to its end: throws IntegrityError on any mismatch. */
@@ -99,15 +105,68 @@ export class Repository extends RepoHandle {
   /** Writes the manifest: the moment the backup starts to exist. */
   async commit(m: Omit<Manifest, 'checksum' | 'format' | 'tool' | 'encrypted' | 'size' | 'storedSize'>): Promise<Manifest> {
     const sealed = sealManifest({
-      format: 1,
+      format: 2,
       tool: { name: 'drctl', version: drctlVersion(), host: os.hostname() },
       encrypted: this.encrypted,
       size: m.objects.reduce((a, o) => a + o.size, 0),
       storedSize: m.objects.reduce((a, o) => a + o.storedSize, 0),
       ...m,
     });
-    await this.storage.put(`backups/${m.id}/manifest.json`, Readable.from([Buffer.from(`${JSON.stringify(sealed, null, 2)}\n`)]));
+    await this.putDocument(`backups/${m.id}/manifest.json`, sealed);
     return sealed;
+  }
+
+  /**
+   * Writes a small JSON document (manifest, history): encrypted and bound to its key when the
+   * repository is encrypted, so nothing but the repository file is readable without the key.
+   */
+  async putDocument(key: string, doc: unknown): Promise<void> {
+    const text = Buffer.from(`${JSON.stringify(doc, null, 2)}\n`);
+    await this.storage.put(key, Readable.from([this.keys ? await this.keys.seal(key, text) : text]));
+  }
+
+  /**
+   * Reads a document written by putDocument. In an encrypted repository a plaintext document is
+   * refused, except the plaintext ones a format-1 repository wrote before it was upgraded
+   * (`legacyPlaintext`).
+   */
+  async getDocument(key: string, o: { legacyPlaintext?: boolean } = {}): Promise<string> {
+    const stored = await readSmall(this.storage, key);
+    if (!this.keys) {
+      if (looksEncrypted(stored)) throw new IntegrityError(`${key}: encrypted, but the repository is not`);
+      return stored.toString('utf8');
+    }
+    if (!looksEncrypted(stored)) {
+      if (o.legacyPlaintext && this.keys.acceptFormat1) return stored.toString('utf8');
+      throw new IntegrityError(`${key}: stored as plaintext in an encrypted repository (refused)`);
+    }
+    try {
+      return (await this.keys.open(key, stored)).toString('utf8');
+    } catch (err) {
+      throw new IntegrityError(`${key}: ${(err as Error).message}`);
+    }
+  }
+
+  /** One manifest, decrypted and checked: the manifest, or why it cannot be trusted. */
+  async readManifest(id: string): Promise<{ manifest?: Manifest; problem?: string }> {
+    const key = `backups/${id}/manifest.json`;
+    let text: string;
+    try {
+      text = await this.getDocument(key, { legacyPlaintext: true });
+    } catch (err) {
+      if (err instanceof IntegrityError) return { problem: err.message.replace(`${key}: `, 'manifest: ') };
+      throw err;
+    }
+    const r = parseManifest(text);
+    if (!r.manifest) return r;
+    const m = r.manifest;
+    if (m.id !== id) return { problem: `manifest names ${m.id}, not ${id}` };
+    if (m.encrypted !== this.encrypted) {
+      return { problem: `manifest says ${m.encrypted ? 'encrypted' : 'not encrypted'}, but the repository is ${this.encrypted ? 'encrypted' : 'not'} (refused)` };
+    }
+    if (this.keys && m.format === 1 && !this.keys.acceptFormat1) return { problem: 'a format-1 manifest in a repository created with format 2 (refused)' };
+    if (m.format === 1 && m.objects.some((e) => e.codec !== undefined && e.codec !== 'none')) return { problem: 'a format-1 manifest cannot name a codec' };
+    return r;
   }
 
   /** Every backup with a valid manifest (oldest first), the damaged ones, and the orphans. */
@@ -128,9 +187,9 @@ export class Repository extends RepoHandle {
         out.orphans.push({ id, keys: list, newest: new Date(Math.max(...list.map((k) => k.mtime.getTime()))) });
         continue;
       }
-      const { manifest, problem } = parseManifest((await readSmall(this.storage, `backups/${id}/manifest.json`)).toString('utf8'));
-      if (manifest && manifest.id === id) out.backups.push(manifest);
-      else out.damaged.push({ id, problem: problem ?? `manifest names ${manifest?.id}, not ${id}` });
+      const { manifest, problem } = await this.readManifest(id);
+      if (manifest) out.backups.push(manifest);
+      else out.damaged.push({ id, problem: problem ?? 'manifest cannot be read' });
     }
     out.backups.sort((a, b) => (a.stoppedAt < b.stoppedAt ? -1 : a.stoppedAt > b.stoppedAt ? 1 : a.id < b.id ? -1 : 1));
     return out;

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { connect } from '../adapters/postgres/client.js';
 import { parsePgUrl, quoteIdent, withDatabase } from '../adapters/postgres/conn.js';
 import { dropRoles, logicalRestore } from '../adapters/postgres/restore.js';
@@ -87,7 +86,7 @@ export async function verifyRepository(ctx: ActionContext, repo: Repository, o: 
     checks,
   };
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  await repo.storage.put(`history/verify/${stamp}-${randomBytes(2).toString('hex')}.json`, Readable.from([Buffer.from(`${JSON.stringify(result, null, 2)}\n`)]));
+  await repo.putDocument(`history/verify/${stamp}-${randomBytes(2).toString('hex')}.json`, result);
   if (o.metricsFile) await writeMetrics(o.metricsFile, result, repo);
   return result;
 }

@@ -28,17 +28,17 @@ export function parseSubset(v: string | undefined, flag = '--read-data-subset'):
   throw new UsageError(`${flag} ${v}: expected a percentage (10%) or a part n/m (1/7, n from 1 to m)`, 'usage.subset');
 }
 
-/** The files a subset selects; a part depends on each file's checksum only, so it is stable. */
-export function pickSubset<T extends { sha256: string }>(files: T[], s: Subset, random: () => number = Math.random): T[] {
+/** The files a subset selects; a part depends on the checksum in each file's name only, so it is stable. */
+export function pickSubset<T extends { hash: string }>(files: T[], s: Subset, random: () => number = Math.random): T[] {
   if (s.kind === 'all') return files;
-  if (s.kind === 'part') return files.filter((f) => Number.parseInt(f.sha256.slice(0, 8), 16) % s.m === s.n - 1);
+  if (s.kind === 'part') return files.filter((f) => Number.parseInt(f.hash.slice(0, 8), 16) % s.m === s.n - 1);
   const want = Math.min(files.length, Math.ceil((files.length * s.percent) / 100));
   const pool = [...files];
   for (let i = pool.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [pool[i], pool[j]] = [pool[j]!, pool[i]!];
   }
-  return pool.slice(0, want).sort((a, b) => (a.sha256 < b.sha256 ? -1 : 1));
+  return pool.slice(0, want).sort((a, b) => (a.hash < b.hash ? -1 : 1));
 }
 
 function describe(s: Subset): string {

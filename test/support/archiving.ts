@@ -36,7 +36,7 @@ export async function startArchivingPostgres(): Promise<ArchivingServer> {
 /** Archived WAL file names of one timeline in a file repository. */
 export function archived(repoDir: string, timeline = 1): string[] {
   try {
-    return readdirSync(path.join(repoDir, 'wal', timeline.toString(16).toUpperCase().padStart(8, '0'))).map((f) => f.replace(/-[0-9a-f]{64}$/, ''));
+    return readdirSync(path.join(repoDir, 'wal', timeline.toString(16).toUpperCase().padStart(8, '0'))).map((f) => f.replace(/-[0-9a-f]{64}(\.[a-z]+)?$/, ''));
   } catch {
     return [];
   }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { OperationError } from '../../errors.js';
 import { crashPoint } from '../../testing-faults.js';
 import { parseDuration } from '../../time/duration.js';
+import type { Compression } from '../../repository/compress.js';
 import { openRepo } from '../repo-settings.js';
 import { defineAction, type ActionContext, type Outputs } from '../types.js';
 import { connect, type Db } from './client.js';
@@ -13,7 +14,8 @@ import { storeToolOutput } from './store-output.js';
 import { spawnTool } from './tools.js';
 import { lockWaitMs } from '../../repository/lock.js';
 
-// postgres.backup: pg_dump -Fc streamed into the repository through sha256 (and encryption),
+// postgres.backup: pg_dump -Fc -Z0 streamed into the repository through sha256, the
+// repository's compressor (zstd by default: faster than pg_dump's own zlib) and encryption,
 // never buffered whole nor spooled to disk. pg_dump runs in a snapshot exported by a
 // REPEATABLE READ transaction, so the row counts recorded for verification describe exactly
 // the data in the dump. The manifest is written only after pg_dump exited 0 and every byte
@@ -25,6 +27,8 @@ const Input = z.strictObject({
   type: z.enum(['logical', 'base']).default('logical'),
   label: z.string().optional(),
   archiveTimeout: z.string().default('60s').meta({ description: 'base: how long to wait for the last WAL segment to be archived' }),
+  compress: z.string().optional().meta({ description: 'zstd, gzip or none (default: config compress, else zstd)' }),
+  compressLevel: z.union([z.string(), z.number()]).optional().meta({ description: "compression level (default: the codec's)" }),
 });
 
 export const postgresBackup = defineAction({
@@ -39,7 +43,9 @@ export const postgresBackup = defineAction({
       const { baseBackup } = await import('./base-backup.js');
       return baseBackup(ctx, conn, i.repo, i.label, parseDuration(i.archiveTimeout, 'archiveTimeout'));
     }
-    return logicalBackup(ctx, conn, i.repo, i.label);
+    const { parseCompression } = await import('../../repository/compress.js');
+    const compression = i.compress || i.compressLevel ? parseCompression(i.compress || (ctx.config.compress as string | undefined), i.compressLevel || undefined) : undefined;
+    return logicalBackup(ctx, conn, i.repo, i.label, compression);
   },
 });
 
@@ -51,7 +57,7 @@ export async function sourceInfo(db: Db, conn: PgConn): Promise<Record<string, s
   return { host: conn.host, port: conn.port, database: conn.database, serverVersion: r?.v ?? '', systemIdentifier: r?.sysid ?? '', databaseSize: Number(r?.size ?? 0) };
 }
 
-async function logicalBackup(ctx: ActionContext, conn: PgConn, repoUrl: string | undefined, label: string | undefined): Promise<Outputs> {
+async function logicalBackup(ctx: ActionContext, conn: PgConn, repoUrl: string | undefined, label: string | undefined, compression: Compression | undefined): Promise<Outputs> {
   const db = await connect(conn, { signal: ctx.signal });
   try {
     const repo = await openRepo(ctx, repoUrl, { create: true });
@@ -64,7 +70,7 @@ async function logicalBackup(ctx: ActionContext, conn: PgConn, repoUrl: string |
       const id = await repo.newBackupId('logical');
       const startedAt = new Date();
       ctx.log(`backup ${id}: pg_dump of ${describeConn(conn)} into ${repo.storage.location}`);
-      const dump = await spawnTool('pg_dump', ['-Fc', '--no-password', `--snapshot=${snap.snapshot}`, '-d', conn.database], {
+      const dump = await spawnTool('pg_dump', ['-Fc', '-Z0', '--no-password', `--snapshot=${snap.snapshot}`, '-d', conn.database], {
         env: ctx.env,
         conn,
         signal: ctx.signal,
@@ -80,6 +86,7 @@ async function logicalBackup(ctx: ActionContext, conn: PgConn, repoUrl: string |
         child: dump,
         body: dump.stdout as Readable,
         total: Number(source.databaseSize) || undefined,
+        compression,
         onBytes: (bytes) => {
           if (bytes > 1024 * 1024) crashPoint('backup-during-upload');
         },

@@ -61,6 +61,8 @@ export async function baseBackup(ctx: ActionContext, conn: PgConn, repoUrl: stri
         child: proc,
         body: gzip,
         total: Number(source.databaseSize) || undefined,
+        // Already gzip: compressing it again would cost CPU and save nothing.
+        compression: { codec: 'none', level: 0 },
       });
       const label = parseBackupLabel(peek.files.get('backup_label')?.toString('utf8') ?? '');
       const range = parseManifestWalRange(peek.files.get('backup_manifest')?.toString('utf8') ?? '');

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Spawned } from '../../process/run-process.js';
+import type { Compression } from '../../repository/compress.js';
 import type { ObjectEntry } from '../../repository/manifest.js';
 import type { Repository } from '../../repository/repository.js';
 import type { ActionContext } from '../types.js';
@@ -13,12 +14,13 @@ import { toolError } from './tools.js';
 export async function storeToolOutput(
   ctx: ActionContext,
   repo: Repository,
-  o: { backupId: string; name: string; tool: string; child: Spawned; body: Readable; total?: number; onBytes?: (bytes: number) => void },
+  o: { backupId: string; name: string; tool: string; child: Spawned; body: Readable; total?: number; compression?: Compression; onBytes?: (bytes: number) => void },
 ): Promise<ObjectEntry> {
   let entry: ObjectEntry;
   try {
     entry = await repo.writeObject(o.backupId, o.name, o.body, {
       signal: ctx.signal,
+      compression: o.compression,
       onBytes: (bytes) => {
         ctx.progress({ bytes, total: o.total });
         o.onBytes?.(bytes);

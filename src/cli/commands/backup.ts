@@ -13,15 +13,24 @@ export function registerBackup(program: Command, act: Action): void {
     .option('--metrics-file <path>', 'write a Prometheus textfile (node_exporter textfile collector)')
     .option('--runbook <file>', 'run this runbook instead of the built-in backup')
     .option('--json', 'print the result as one JSON document on stdout (backup id, sizes, recovery point, failures)')
+    .option('--compress <codec>', 'zstd, gzip or none (default: config compress, else zstd)')
+    .option('--compress-level <n>', "compression level (zstd 1-19, gzip 1-9; default: the codec's)")
     .action(
-      act(async (ctx, o: { source?: string; repo?: string; type: string; label?: string; metricsFile?: string; runbook?: string; json?: boolean }) => {
+      act(async (ctx, o: { source?: string; repo?: string; type: string; label?: string; metricsFile?: string; runbook?: string; json?: boolean; compress?: string; compressLevel?: string }) => {
         const { UsageError } = await import('../../errors.js');
         if (o.type !== 'logical' && o.type !== 'base') throw new UsageError(`--type ${o.type}: use logical or base`, 'usage.type');
+        if (o.compress !== undefined || o.compressLevel !== undefined) {
+          if (o.type === 'base') throw new UsageError('--compress and --compress-level apply to logical backups (a base backup is stored as gzip)', 'usage.compress');
+          const { parseCompression } = await import('../../repository/compress.js');
+          parseCompression(o.compress ?? ctx.config.compress, o.compressLevel);
+        }
         const { executeRunbook } = await import('../execute.js');
         const { builtInRunbook } = await import('../context.js');
         const { pgUrlFlag } = await import('../flags.js');
+        // Only when given: a runbook passed with --runbook need not declare these inputs.
+        const compression = { ...(o.compress !== undefined ? { compress: o.compress } : {}), ...(o.compressLevel !== undefined ? { compressLevel: o.compressLevel } : {}) };
         const r = await executeRunbook(ctx, builtInRunbook(ctx, 'backup', o.runbook), {
-          inputs: { source: pgUrlFlag('--source', o.source) ?? ctx.config.source, repo: o.repo ?? ctx.config.repo, type: o.type, label: o.label },
+          inputs: { source: pgUrlFlag('--source', o.source) ?? ctx.config.source, repo: o.repo ?? ctx.config.repo, type: o.type, label: o.label, ...compression },
           metricsFile: o.metricsFile,
           json: o.json,
         });

@@ -17,6 +17,7 @@ const CHOICES: Record<string, string[]> = {
   '--log-format': ['pretty', 'json'],
   '--log-level': ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
   '--type': ['logical', 'base'],
+  '--compress': ['zstd', 'gzip', 'none'],
 };
 
 interface Spec {

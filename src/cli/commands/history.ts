@@ -51,13 +51,12 @@ export function registerHistory(program: Command, act: Action): void {
 
 async function verifyHistory(ctx: { env: Record<string, string | undefined>; config: Record<string, unknown> }, url: string | undefined, limit: number, json: boolean): Promise<number> {
   const { Repository } = await import('../../repository/repository.js');
-  const { readSmall } = await import('../../repository/storage.js');
   const repo = await Repository.open(url, { env: ctx.env, config: ctx.config });
   const keys = (await repo.storage.list('history/verify/')).map((k) => k.key).filter((k) => k.endsWith('.json')).sort().reverse().slice(0, limit);
   const results: { startedAt: string; ok: boolean; durationMs: number; newest?: { id: string }; checks: { name: string; status: string; figure: string }[] }[] = [];
   for (const k of keys) {
     try {
-      results.push(JSON.parse((await readSmall(repo.storage, k)).toString('utf8')));
+      results.push(JSON.parse(await repo.getDocument(k, { legacyPlaintext: true })));
     } catch {
       // an unreadable entry is skipped, never fatal
     }

