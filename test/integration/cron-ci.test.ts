@@ -216,7 +216,7 @@ describe('configuration discovery', () => {
     const r = await drctl(['backups', 'list'], { cwd: l.dirs.cwd, env: { HOME: l.dirs.home, XDG_CONFIG_HOME: l.dirs.xdg, DRCTL_SYSCONF_DIR: l.dirs.sys, DRCTL_CONFIG: undefined, DRCTL_REPO: undefined } });
     // An empty directory is no repository yet: the refusal names the repository the user config chose.
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toBe(`drctl: file://${repoDir}: not a drctl repository (no drctl-repo.json); a first backup creates it\n`);
+    expect(r.stderr).toBe(`drctl: file://${repoDir}: not a drctl repository (no drctl-repo.json); drctl repo init creates one\n`);
   });
 
   it('an explicit config file that is missing is exit 2, one line', async () => {

@@ -218,7 +218,8 @@ describe('repository lock', () => {
   it('repo unlock removes a stale lock, refuses a live one unless --force, and asks first', async () => {
     const repoDir = dir('drctl-lock-unlock-');
     const repo = `file://${repoDir}`;
-    expect((await drctl(['backup', '--source', pg.url('app'), '--repo', repo])).code).toBe(0);
+    const first = await drctl(['backup', '--source', pg.url('app'), '--repo', repo]);
+    expect(first.code, first.all).toBe(0);
     expect((await drctl(['repo', 'unlock', '--repo', repo])).stdout).toContain('is not locked');
     const now = new Date().toISOString();
     writeLock(repoDir, { token: 'c'.repeat(32), host: 'other-host', pid: 77, purpose: 'expire', acquiredAt: now, refreshedAt: now });
