@@ -16,7 +16,7 @@ import type { Repository } from '../repository/repository.js';
 import { formatBytes } from '../report/pretty.js';
 import { formatDuration } from '../time/duration.js';
 import { ageCheck, compareStats, driftChecks, existenceChecks, sizeCheck, type CheckResult, type VerifyOptions } from './checks.js';
-import { startScratchCluster } from './scratch-cluster.js';
+import { startScratchCluster } from '../adapters/postgres/scratch-cluster.js';
 import { walReadCheck, type Subset } from './wal-read.js';
 
 // verify-backups: every check by name with its figure; the result goes to the repository's
@@ -167,7 +167,9 @@ async function restoreLogical(ctx: ActionContext, repo: Repository, m: Manifest,
 }
 
 async function restoreBase(ctx: ActionContext, repo: Repository, m: Manifest) {
-  const { physicalRestore, restoreOwner, stopCluster } = await import('../adapters/postgres/restore-physical.js');
+  const { physicalRestore } = await import('../adapters/postgres/restore-physical.js');
+  const { stopCluster } = await import('../adapters/postgres/cluster.js');
+  const { restoreOwner } = await import('../adapters/postgres/owner.js');
   // The work directory is the server user's and 0700: a copy of production data inside.
   const work = await mkdtemp(path.join(os.tmpdir(), 'drctl-verify-base-'));
   const own = restoreOwner(work);

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { defineAction } from '../types.js';
+import { stopCluster } from './cluster.js';
 
-// postgres.stop: stop a cluster drctl started (a scratch restore), as its owner.
+// postgres.stop: stop a cluster drctl started (a scratch restore), as its owner, in the mode asked
+// for: smart waits for clients to disconnect, fast disconnects them, immediate aborts.
 export const postgresStop = defineAction({
   name: 'postgres.stop',
   summary: 'Stop the PostgreSQL server running on a data directory',
@@ -9,8 +11,7 @@ export const postgresStop = defineAction({
   outputs: ['stopped'],
   describe: (i) => `stop the server on ${i.dataDir} (${i.mode})`,
   async run(ctx, i) {
-    const { stopCluster } = await import('./restore-physical.js');
-    const stopped = await stopCluster(ctx, i.dataDir, i.mode === 'smart' ? 'fast' : i.mode);
+    const stopped = await stopCluster(ctx, i.dataDir, i.mode);
     ctx.log(stopped ? `stopped the server on ${i.dataDir}` : `no server running on ${i.dataDir}`);
     return { stopped };
   },

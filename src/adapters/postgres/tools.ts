@@ -3,10 +3,12 @@ import path from 'node:path';
 import { OperationError } from '../../errors.js';
 import { runProcess, spawnProcess, type ProcessResult, type Spawned } from '../../process/run-process.js';
 import { libpqEnv, type PgConn } from './conn.js';
+import { userName, type Owner } from './owner.js';
 
 // The one module that runs pg_dump, pg_restore, pg_basebackup and friends: binary lookup,
 // libpq environment (password via PGPASSWORD, never argv), AbortSignal, and errors that quote
-// the tool's own last line.
+// the tool's own last line. Server programs (initdb, pg_ctl, postgres) run as the data
+// directory's owner through spawnToolAs.
 
 export type PgTool = 'pg_dump' | 'pg_restore' | 'pg_basebackup' | 'psql' | 'pg_ctl' | 'initdb' | 'pg_controldata' | 'postgres';
 
@@ -77,4 +79,33 @@ export function toolError(tool: string, r: ProcessResult): OperationError {
   const meaningful = lines.filter((l) => /error|fatal|failed|could not|invalid|denied/i.test(l));
   const line = (meaningful[meaningful.length - 1] ?? lines[lines.length - 1] ?? '').replace(/^\S+: /, '');
   return new OperationError(`postgres.${tool}`, `${tool} failed (exit ${r.exitCode}${r.signal ? `, ${r.signal}` : ''})${line ? `: ${line}` : ''}`);
+}
+
+/** What a server and its control programs get: PATH and a known locale, so their log lines parse. */
+function serverEnv(env: Readonly<Record<string, string | undefined>>): Record<string, string | undefined> {
+  return { PATH: env.PATH, LANG: 'C.UTF-8' };
+}
+
+/** Starts a server program as a data directory's owner (runuser, as root), or as ourselves. */
+export function spawnToolAs(
+  owner: Owner | undefined,
+  tool: 'initdb' | 'pg_ctl' | 'postgres',
+  args: string[],
+  o: { env: Readonly<Record<string, string | undefined>>; signal: AbortSignal; stdout?: 'pipe' | 'ignore' },
+): Promise<Spawned> {
+  const bin = toolPath(tool, o.env);
+  const [cmd, argv] = owner ? ['runuser', ['-u', userName(owner.uid), '--', bin, ...args]] : [bin, args];
+  return spawnProcess(cmd, argv, { signal: o.signal, env: serverEnv(o.env), stdout: o.stdout });
+}
+
+/** Runs a server program as a data directory's owner to completion; never rejects on its exit code. */
+export function runToolAs(
+  owner: Owner | undefined,
+  tool: 'initdb' | 'pg_ctl' | 'postgres',
+  args: string[],
+  o: { env: Readonly<Record<string, string | undefined>>; signal: AbortSignal },
+): Promise<ProcessResult> {
+  const bin = toolPath(tool, o.env);
+  const [cmd, argv] = owner ? ['runuser', ['-u', userName(owner.uid), '--', bin, ...args]] : [bin, args];
+  return runProcess(cmd, argv, { signal: o.signal, env: serverEnv(o.env) });
 }

@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { PgConn } from '../adapters/postgres/conn.js';
-import { runTool } from '../adapters/postgres/tools.js';
-import { OperationError } from '../errors.js';
-import { runProcess } from '../process/run-process.js';
-import { secrets } from '../redact.js';
+import { secrets } from '../../redact.js';
+import { initCluster, startCluster, stopCluster } from './cluster.js';
+import type { PgConn } from './conn.js';
+import { postgresUser } from './owner.js';
 
 // `--scratch auto`: a throwaway PostgreSQL that drctl starts for a test restore and always
 // removes, also when the restore fails. As root it runs as the postgres user. It holds a copy
@@ -25,15 +24,6 @@ export interface ScratchCluster {
 /** The socket's port number: the directory is private, so nothing can clash with it. */
 const PORT = 5432;
 
-function postgresUser(): { uid: number; gid: number; name: string } | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
-    const [name, , uid, gid] = line.split(':');
-    if (name === 'postgres') return { uid: Number(uid), gid: Number(gid), name };
-  }
-  throw new OperationError('scratch.user', 'running as root, but there is no postgres user to run a scratch cluster as');
-}
-
 export async function startScratchCluster(env: Readonly<Record<string, string | undefined>>, signal: AbortSignal): Promise<ScratchCluster> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'drctl-scratch-'));
   const user = postgresUser();
@@ -45,26 +35,20 @@ export async function startScratchCluster(env: Readonly<Record<string, string | 
   const pwfile = path.join(dir, 'pw');
   writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
   if (user) chownSync(pwfile, user.uid, user.gid);
-  const asPg = async (tool: 'initdb' | 'pg_ctl', args: string[]) => {
-    if (!user) return runTool(tool, args, { env, signal });
-    const { toolPath } = await import('../adapters/postgres/tools.js');
-    const r = await runProcess('runuser', ['-u', user.name, '--', toolPath(tool, env), ...args], { signal, env: { PATH: env.PATH, LANG: 'C.UTF-8' } });
-    if (r.exitCode !== 0) throw new OperationError(`scratch.${tool}`, `${tool} failed: ${r.stderr.trim().split('\n').pop() ?? ''}`);
-    return r;
-  };
+  const c = { env, signal };
   const stop = async () => {
-    await asPg('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => {});
+    await stopCluster(c, data, 'immediate').catch(() => {});
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await asPg('initdb', ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
+    await initCluster(c, user, ['-D', data, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync'], 'scratch.initdb');
     rmSync(pwfile);
     writeFileSync(
       path.join(data, 'postgresql.auto.conf'),
       `port = ${PORT}\nlisten_addresses = ''\nunix_socket_directories = '${dir.replace(/'/g, "''")}'\nunix_socket_permissions = 0700\nfsync = off\nsynchronous_commit = off\n`,
       { flag: 'a' },
     );
-    await asPg('pg_ctl', ['-D', data, '-l', path.join(dir, 'log'), '-w', '-t', '60', 'start']);
+    await startCluster(c, data, { log: path.join(dir, 'log'), code: 'scratch.pg_ctl', wait: { timeoutS: 60 } });
   } catch (err) {
     await stop();
     throw err;

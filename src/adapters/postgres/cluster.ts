@@ -1,0 +1,95 @@
+import { existsSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { OperationError } from '../../errors.js';
+import { fileOwner, type Owner } from './owner.js';
+import { runToolAs, spawnToolAs } from './tools.js';
+
+// The one place that creates, starts, asks and stops a PostgreSQL cluster on a data directory,
+// always as the directory's owner (as root; as ourselves otherwise). Restores, test restores
+// and scratch servers all go through here.
+
+/** What cluster control needs: the caller's environment (for PATH, PG_BIN) and its signal. */
+export interface ClusterEnv {
+  env: Readonly<Record<string, string | undefined>>;
+  signal: AbortSignal;
+}
+
+export type StopMode = 'smart' | 'fast' | 'immediate';
+
+function lastLine(stderr: string): string {
+  return stderr.trim().split('\n').pop() ?? '';
+}
+
+/** initdb as `owner`; `code` names the failure. */
+export async function initCluster(c: ClusterEnv, owner: Owner | undefined, args: string[], code: string): Promise<void> {
+  const r = await runToolAs(owner, 'initdb', args, c);
+  if (r.exitCode !== 0) throw new OperationError(code, `initdb failed: ${lastLine(r.stderr)}`);
+}
+
+/**
+ * pg_ctl start as the data directory's owner, the server's output going to `log`. Resolves when
+ * pg_ctl returns (with `wait`, once the server accepts connections).
+ */
+export async function startCluster(c: ClusterEnv, dataDir: string, o: { log: string; code: string; wait?: { timeoutS: number }; serverOptions?: string }): Promise<void> {
+  const args = ['-D', dataDir, '-l', o.log];
+  if (o.serverOptions) args.push('-o', o.serverOptions);
+  if (o.wait) args.push('-w', '-t', String(o.wait.timeoutS));
+  args.push('start');
+  const started = await spawnToolAs(fileOwner(path.join(dataDir, 'PG_VERSION')), 'pg_ctl', args, { ...c, stdout: 'ignore' });
+  const r = await started.done;
+  if (r.exitCode !== 0) throw new OperationError(o.code, `pg_ctl start failed: ${lastLine(r.stderr)}`);
+}
+
+/** Stops a server running on a data directory, as the directory's owner; false when none runs. */
+export async function stopCluster(c: ClusterEnv, dir: string, mode: StopMode = 'fast'): Promise<boolean> {
+  if (!existsSync(path.join(dir, 'postmaster.pid'))) return false;
+  const r = await spawnToolAs(fileOwner(path.join(dir, 'PG_VERSION')), 'pg_ctl', ['-D', dir, '-m', mode, '-w', 'stop'], { ...c, stdout: 'ignore' });
+  const done = await r.done;
+  if (done.exitCode !== 0) throw new OperationError('postgres.stop', `pg_ctl stop failed: ${lastLine(done.stderr)}`);
+  return true;
+}
+
+/** A setting as a server on this data directory would see it (postgres -C); undefined when it cannot say. */
+export async function showSetting(c: ClusterEnv, dir: string, owner: Owner | undefined, name: string): Promise<string | undefined> {
+  const r = await runToolAs(owner, 'postgres', ['-D', dir, '-C', name], c);
+  return r.exitCode === 0 ? r.stdout.trim() : undefined;
+}
+
+/**
+ * Follows a server log until `decide` returns a verdict for the text so far, the signal aborts,
+ * or the deadline passes (then undefined). `onLine` sees the newest line on each poll.
+ */
+export async function watchLog<T>(c: { signal: AbortSignal }, log: string, deadline: number, decide: (text: string) => T | undefined, onLine?: (line: string) => void): Promise<T | undefined> {
+  let offset = 0;
+  let text = '';
+  while (Date.now() < deadline) {
+    c.signal.throwIfAborted();
+    text += await readFrom(log, offset);
+    offset = Buffer.byteLength(text);
+    const verdict = decide(text);
+    if (verdict !== undefined) return verdict;
+    onLine?.(text.trim().split('\n').pop() ?? '');
+    // The log is a plain file written by another process: polling is the portable way to follow it.
+    await sleep(200, undefined, { signal: c.signal });
+  }
+  return undefined;
+}
+
+async function readFrom(file: string, offset: number): Promise<string> {
+  try {
+    const fh = await open(file, 'r');
+    try {
+      const { size } = await fh.stat();
+      if (size <= offset) return '';
+      const buf = Buffer.alloc(size - offset);
+      await fh.read(buf, 0, buf.length, offset);
+      return buf.toString('utf8');
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    return '';
+  }
+}
