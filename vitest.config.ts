@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/support/build.ts'],
+    globalSetup: ['test/support/build.ts', 'test/support/temp-roots.ts'],
     // A private TMPDIR per test file, removed afterwards (see the file).
     setupFiles: ['test/support/temp-root.ts'],
     testTimeout: 60_000,

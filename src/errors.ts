@@ -1,5 +1,5 @@
-// Typed, user-facing errors. Each carries a stable string code and the exit code of the CLI
-// contract (DESIGN.md): 1 step/check failed, 2 usage/config/validation, 3 target missed,
+// Typed, user-facing errors. Each carries a stable string code and the CLI's exit code:
+// 1 step/check failed, 2 usage/config/validation, 3 target missed,
 // 4 confirmation declined or impossible, 130 interrupted. Only src/cli turns them into exits.
 
 export const ExitCode = {
@@ -75,6 +75,27 @@ export class IntegrityError extends OperationError {
 export class ConfirmationError extends DrctlError {
   constructor(message: string, code = 'confirm.declined') {
     super(code, message, ExitCode.declined);
+  }
+}
+
+/** A runbook expression that cannot be parsed or evaluated (found by validate, or while rendering). */
+export class ExpressionError extends DrctlError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('runbook.expression', message, ExitCode.failed, options);
+  }
+}
+
+/** A shell command template whose interpolation cannot be quoted safely. */
+export class ShellTemplateError extends DrctlError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('runbook.shellTemplate', message, ExitCode.failed, options);
+  }
+}
+
+/** A ${...} reference that does not resolve while the runbook runs: the step fails. */
+export class TemplateError extends DrctlError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('template.unresolved', message, ExitCode.failed, options);
   }
 }
 

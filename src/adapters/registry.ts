@@ -22,10 +22,10 @@ import { manualNote } from './manual/note.js';
 import { envBackup, envRestore } from './env/env-file.js';
 import { postgresCopyRows } from './postgres/copy-rows.js';
 import { postgresStop } from './postgres/stop.js';
-import { postgresArchiveNow } from './postgres/switch-wal.js';
 import { actions as s3Actions } from './s3/index.js';
 import { actions as supabaseActions } from './supabase/index.js';
 import { actions as renderActions } from './render/index.js';
+import { postgresArchiveNow } from './postgres/archive-now.js';
 
 // The one place that lists the actions. Adapter modules are light: heavy SDKs are imported
 // inside run(), so building the registry costs nothing at start-up.

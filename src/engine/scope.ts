@@ -1,14 +1,8 @@
-import { DrctlError, ExitCode } from '../errors.js';
+import { TemplateError } from '../errors.js';
 import type { Reference, Resolver } from '../runbook/expression.js';
 import { formatDuration } from '../time/duration.js';
 
 // What ${env.*}, ${inputs.*}, ${steps.*} and ${run.*} resolve to while a runbook runs.
-
-export class TemplateError extends DrctlError {
-  constructor(message: string) {
-    super('template.unresolved', message, ExitCode.failed);
-  }
-}
 
 export interface StepState {
   status: string;

@@ -131,5 +131,3 @@ export class PrettyReporter implements Reporter {
   }
 }
 
-// Byte and progress formatting moved to progress.ts; re-exported for the modules that use them from here.
-export { formatBytes, progressText } from './progress.js';

@@ -1,6 +1,7 @@
 import type { Progress } from '../adapters/types.js';
 import type { EngineEvent } from '../engine/events.js';
 import { UsageError } from '../errors.js';
+import { formatBytes } from '../format.js';
 import { formatDuration, tryParseDuration } from '../time/duration.js';
 
 // Off a TTY there is no live line, so a long step would leave a CI log silent for as long as a
@@ -106,15 +107,4 @@ export function progressText(p: { bytes?: number; total?: number; message?: stri
   let s = `${formatBytes(p.bytes)}${p.total ? ` of ${formatBytes(p.total)}` : ''} at ${formatBytes(rate)}/s`;
   if (p.total && rate > 0 && p.total > p.bytes) s += `, ~${formatDuration(((p.total - p.bytes) / rate) * 1000)} left`;
   return s;
-}
-
-/** 1234567 → "1.2 MB" (decimal units, as disks and network rates are sold). */
-export function formatBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) {
-    n /= 1000;
-    i++;
-  }
-  return `${i === 0 ? n : n.toFixed(1)} ${units[i]}`;
 }

@@ -1,4 +1,5 @@
 import jsep from 'jsep';
+import { ExpressionError } from '../errors.js';
 
 // Expressions inside ${...} and `if:`. Parsed by jsep and evaluated over a plain scope by a
 // small interpreter: member access, literals, comparison, logic, arithmetic, ?: and a few
@@ -10,7 +11,6 @@ export type Expr = jsep.Expression;
 // part of the name; subtraction needs spaces around the minus (a - b).
 jsep.addIdentifierChar('-');
 
-export class ExpressionError extends Error {}
 
 const ROOTS = ['env', 'inputs', 'steps', 'run'] as const;
 export type Root = (typeof ROOTS)[number];

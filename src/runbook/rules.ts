@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Registry } from '../adapters/registry.js';
-import { ExpressionError, parseExpression, analyze, type Reference } from './expression.js';
+import { ExpressionError } from '../errors.js';
+import { parseExpression, analyze, type Reference } from './expression.js';
 import { checkShellTemplate } from './shell-template.js';
 import { isTemplate, templateReferences, walkStrings } from './template.js';
 

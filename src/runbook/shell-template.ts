@@ -1,3 +1,4 @@
+import { ShellTemplateError } from '../errors.js';
 import { evaluate, type Expr, type Resolver } from './expression.js';
 import { parseTemplate } from './template.js';
 
@@ -8,7 +9,6 @@ import { parseTemplate } from './template.js';
 // for the place it lands in: bare, inside '...', inside "...", or in a here-document body.
 // Only `${raw(...)}` pastes a value as shell code, and `drctl validate` warns about it.
 
-export class ShellTemplateError extends Error {}
 
 /** Quotes one value as a single shell word: 'it'\''s' (as zx and execa's `$` do). */
 export function quoteWord(value: string): string {

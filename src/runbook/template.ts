@@ -1,5 +1,6 @@
 import { renderShell } from './shell-template.js';
-import { analyze, evaluate, ExpressionError, parseExpression, type Expr, type Reference, type Resolver } from './expression.js';
+import { ExpressionError } from '../errors.js';
+import { analyze, evaluate, parseExpression, type Expr, type Reference, type Resolver } from './expression.js';
 
 // `${...}` templates in `with:` values and `if:`. A string that is exactly one `${expr}` keeps
 // the expression's type (a boolean output stays boolean); mixed text renders to a string.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Scope, TemplateError } from '../../src/engine/scope.js';
+import { Scope } from '../../src/engine/scope.js';
+import { TemplateError } from '../../src/errors.js';
 import { parseTemplate, renderDeep, renderString } from '../../src/runbook/template.js';
 
 function scope(): Scope {

@@ -6,10 +6,10 @@ import { parseDuration } from '../../time/duration.js';
 import type { Compression } from '../../repository/compress.js';
 import { openRepo } from '../repo-settings.js';
 import { defineAction, type ActionContext, type Outputs } from '../types.js';
-import { connect, type Db } from './client.js';
+import { connect } from './client.js';
 import { describeConn, parsePgUrl, type PgConn } from './conn.js';
 import { readRoles, ROLES_OBJECT, rolesBody } from './roles.js';
-import { collectStats } from './stats.js';
+import { collectStats, sourceInfo } from './stats.js';
 import { storeToolOutput } from './store-output.js';
 import { spawnTool } from './tools.js';
 import { lockWaitMs } from '../../repository/lock.js';
@@ -48,14 +48,6 @@ export const postgresBackup = defineAction({
     return logicalBackup(ctx, conn, i.repo, i.label, compression);
   },
 });
-
-/** Facts about the source recorded in the manifest. */
-export async function sourceInfo(db: Db, conn: PgConn): Promise<Record<string, string | number>> {
-  const [r] = await db.query<{ v: string; sysid: string; size: string }>(
-    `select current_setting('server_version') as v, (select system_identifier::text from pg_control_system()) as sysid, pg_database_size(current_database())::text as size`,
-  );
-  return { host: conn.host, port: conn.port, database: conn.database, serverVersion: r?.v ?? '', systemIdentifier: r?.sysid ?? '', databaseSize: Number(r?.size ?? 0) };
-}
 
 async function logicalBackup(ctx: ActionContext, conn: PgConn, repoUrl: string | undefined, label: string | undefined, compression: Compression | undefined): Promise<Outputs> {
   const db = await connect(conn, { signal: ctx.signal });

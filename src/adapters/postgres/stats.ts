@@ -1,5 +1,5 @@
 import type { DbStats } from '../../repository/manifest.js';
-import { quoteIdent } from './conn.js';
+import { quoteIdent, type PgConn } from './conn.js';
 import type { Db } from './client.js';
 
 // What a backup records about its database so that verification and restore can compare:
@@ -70,4 +70,12 @@ export async function relationCount(db: Db): Promise<number> {
     `select count(*) as n from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r','p','v','m','S','f') and ${USER_SCHEMAS}`,
   );
   return Number(r?.n ?? 0);
+}
+
+/** Facts about the source recorded in the manifest. */
+export async function sourceInfo(db: Db, conn: PgConn): Promise<Record<string, string | number>> {
+  const [r] = await db.query<{ v: string; sysid: string; size: string }>(
+    `select current_setting('server_version') as v, (select system_identifier::text from pg_control_system()) as sysid, pg_database_size(current_database())::text as size`,
+  );
+  return { host: conn.host, port: conn.port, database: conn.database, serverVersion: r?.v ?? '', systemIdentifier: r?.sysid ?? '', databaseSize: Number(r?.size ?? 0) };
 }

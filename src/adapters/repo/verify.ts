@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { OperationError } from '../../errors.js';
 import { parseDuration } from '../../time/duration.js';
-import { verifyRepository, writeVerifyErrorMetrics } from '../../verify/run-verify.js';
-import { parseSubset } from '../../verify/wal-read.js';
+import { verifyRepository, writeVerifyErrorMetrics } from './verify/run-verify.js';
+import { parseSubset } from './verify/wal-read.js';
 import { openRepo } from '../repo-settings.js';
 import { defineAction } from '../types.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfirmationError, OperationError, UsageError } from '../../errors.js';
-import { formatBytes } from '../../report/pretty.js';
+import { formatBytes } from '../../format.js';
 import { parseTimePoint } from '../../time/time-point.js';
 import { defineAction, type ActionContext } from '../types.js';
 import { openBucket, s3Failure, versioningStatus, type Bucket } from './bucket.js';

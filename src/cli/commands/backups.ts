@@ -19,7 +19,7 @@ export function registerBackups(program: Command, act: Action): void {
           return 0;
         }
         const { formatTable } = await import('../../report/table.js');
-        const { formatBytes } = await import('../../report/pretty.js');
+        const { formatBytes } = await import('../../format.js');
         const rows = cat.backups.map((b) => [b.id, b.kind, b.recoveryPoint, formatBytes(b.size), formatBytes(b.storedSize), String(b.source.database ?? ''), b.label ?? '']);
         process.stdout.write(rows.length ? formatTable(['id', 'kind', 'data as of', 'size', 'stored', 'database', 'label'], rows) : `no backups in ${repo.storage.location}\n`);
         for (const d of cat.damaged) process.stderr.write(`warning: ${d.id} not listed: ${d.problem}\n`);

@@ -136,7 +136,7 @@ async function repoInfo(ctx: CliContext, o: Record<string, string | boolean | un
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     return 0;
   }
-  const { formatBytes } = await import('../../report/pretty.js');
+  const { formatBytes } = await import('../../format.js');
   const lines = [
     `repository  ${summary.location}`,
     `format      ${summary.format}${summary.upgradedFrom ? ` (upgraded from format ${summary.upgradedFrom})` : ''}`,

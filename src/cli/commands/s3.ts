@@ -38,7 +38,7 @@ export function registerS3(program: Command, act: Action): void {
         }
         const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
         if (r.exitCode === 0 && out) {
-          const { formatBytes } = await import('../../report/pretty.js');
+          const { formatBytes } = await import('../../format.js');
           const lines = [`${out.applied ? 'restored' : o.confirm ? 'nothing to change in' : 'dry run:'} ${String(out.location)} to ${String(out.target)}`];
           lines.push(
             `${out.applied ? '' : 'would: '}overwrite ${String(out.overwrite)}, undelete ${String(out.undelete)}, delete-mark ${String(out.deleteNewer)} (${formatBytes(Number(out.bytes))}); newer kept ${String(out.keptNewer)}, unchanged ${String(out.unchanged)}`,

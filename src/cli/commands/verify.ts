@@ -51,7 +51,7 @@ export function registerVerify(program: Command, act: Action): void {
         const maxAge = o.maxAge ?? ctx.config.targets?.rpo ?? '24h';
         parseDuration(maxAge, '--max-age');
         if (o.walMaxAge) parseDuration(o.walMaxAge, '--wal-max-age');
-        const { parseSubset } = await import('../../verify/wal-read.js');
+        const { parseSubset } = await import('../../adapters/repo/verify/wal-read.js');
         parseSubset(o.readDataSubset);
         const { executeRunbook } = await import('../execute.js');
         const { builtInRunbook } = await import('../context.js');

@@ -1,6 +1,6 @@
-import type { DbStats, Manifest } from '../repository/manifest.js';
-import { formatBytes } from '../report/pretty.js';
-import { formatDuration } from '../time/duration.js';
+import type { DbStats, Manifest } from '../../../repository/manifest.js';
+import { formatBytes } from '../../../format.js';
+import { formatDuration } from '../../../time/duration.js';
 
 // The verification checks that only read manifests: pure, each returning a named result with
 // its figure, so cron output and the history say exactly what was measured.

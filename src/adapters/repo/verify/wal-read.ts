@@ -1,8 +1,8 @@
-import { UsageError, errorMessage } from '../errors.js';
-import { readWal, type WalObject } from '../pitr/wal-archive.js';
-import type { RepoHandle } from '../repository/repo-handle.js';
-import { formatBytes } from '../report/pretty.js';
-import { formatDuration } from '../time/duration.js';
+import { UsageError, errorMessage } from '../../../errors.js';
+import { readWal, type WalObject } from '../../../pitr/wal-archive.js';
+import type { RepoHandle } from '../../../repository/repo-handle.js';
+import { formatBytes } from '../../../format.js';
+import { formatDuration } from '../../../time/duration.js';
 import type { CheckResult } from './checks.js';
 
 // The WAL read check: archived WAL re-read through the repository (decrypted, authenticated,

@@ -2,21 +2,21 @@ import { randomBytes } from 'node:crypto';
 import { chown, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { connect } from '../adapters/postgres/client.js';
-import { parsePgUrl, quoteIdent, withDatabase } from '../adapters/postgres/conn.js';
-import { dropRoles, logicalRestore } from '../adapters/postgres/restore.js';
-import { collectStats } from '../adapters/postgres/stats.js';
-import type { ActionContext } from '../adapters/types.js';
-import { errorMessage } from '../errors.js';
-import { planWal } from '../pitr/select.js';
-import { listWal, recoveryTimeline } from '../pitr/wal-archive.js';
-import { DEFAULT_SEGMENT_SIZE } from '../pitr/wal-names.js';
-import type { Manifest } from '../repository/manifest.js';
-import type { Repository } from '../repository/repository.js';
-import { formatBytes } from '../report/pretty.js';
-import { formatDuration } from '../time/duration.js';
+import { connect } from '../../postgres/client.js';
+import { parsePgUrl, quoteIdent, withDatabase } from '../../postgres/conn.js';
+import { dropRoles, logicalRestore } from '../../postgres/restore.js';
+import { collectStats } from '../../postgres/stats.js';
+import type { ActionContext } from '../../types.js';
+import { errorMessage } from '../../../errors.js';
+import { planWal } from '../../../pitr/select.js';
+import { listWal, recoveryTimeline } from '../../../pitr/wal-archive.js';
+import { DEFAULT_SEGMENT_SIZE } from '../../../pitr/wal-names.js';
+import type { Manifest } from '../../../repository/manifest.js';
+import type { Repository } from '../../../repository/repository.js';
+import { formatBytes } from '../../../format.js';
+import { formatDuration } from '../../../time/duration.js';
 import { ageCheck, compareStats, driftChecks, existenceChecks, sizeCheck, type CheckResult, type VerifyOptions } from './checks.js';
-import { startScratchCluster } from '../adapters/postgres/scratch-cluster.js';
+import { startScratchCluster } from '../../postgres/scratch-cluster.js';
 import { walReadCheck, type Subset } from './wal-read.js';
 
 // verify-backups: every check by name with its figure; the result goes to the repository's
@@ -167,9 +167,9 @@ async function restoreLogical(ctx: ActionContext, repo: Repository, m: Manifest,
 }
 
 async function restoreBase(ctx: ActionContext, repo: Repository, m: Manifest) {
-  const { physicalRestore } = await import('../adapters/postgres/restore-physical.js');
-  const { stopCluster } = await import('../adapters/postgres/cluster.js');
-  const { restoreOwner } = await import('../adapters/postgres/owner.js');
+  const { physicalRestore } = await import('../../postgres/restore-physical.js');
+  const { stopCluster } = await import('../../postgres/cluster.js');
+  const { restoreOwner } = await import('../../postgres/owner.js');
   // The work directory is the server user's and 0700: a copy of production data inside.
   const work = await mkdtemp(path.join(os.tmpdir(), 'drctl-verify-base-'));
   const own = restoreOwner(work);
@@ -195,7 +195,7 @@ async function restoreBase(ctx: ActionContext, repo: Repository, m: Manifest) {
 
 /** A verification that could not run at all (no repository, a wrong key) is a failure too. */
 export async function writeVerifyErrorMetrics(file: string, url: string | undefined): Promise<void> {
-  const { writeMetricsFile } = await import('../report/metrics.js');
+  const { writeMetricsFile } = await import('../../../report/metrics.js');
   const now = Math.floor(Date.now() / 1000);
   await writeMetricsFile(file, (m) => {
     // The repository as the last successful run named it, so its series carry on.
@@ -209,7 +209,7 @@ export async function writeVerifyErrorMetrics(file: string, url: string | undefi
 
 /** Prometheus textfile (node_exporter's textfile collector), written atomically. */
 async function writeMetrics(file: string, r: VerifyResult, repo: Repository): Promise<void> {
-  const { writeMetricsFile } = await import('../report/metrics.js');
+  const { writeMetricsFile } = await import('../../../report/metrics.js');
   const labels = { repo: repo.storage.location };
   const started = Math.floor(Date.parse(r.startedAt) / 1000);
   await writeMetricsFile(file, (m) => {
