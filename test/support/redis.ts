@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir } from './cli.js';
 import { freePort } from './postgres.js';
+import { killAndWait, waitForPort } from './ports.js';
 
 // A real redis-server on loopback in a temp dir (scripts/test.sh installs it when missing).
 
@@ -25,7 +24,7 @@ export async function startRedis(o: { password?: string } = {}): Promise<RedisSe
   if (o.password) args.push('--requirepass', o.password);
   const startCommand = `redis-server ${args.map((a) => `'${a}'`).join(' ')} --daemonize yes --pidfile '${dir}/pid'`;
   let child: ChildProcess | undefined = spawn('redis-server', args, { stdio: 'ignore' });
-  await waitPort(port);
+  await waitForPort(port, { what: 'redis-server', child });
   return {
     port,
     dir,
@@ -33,7 +32,7 @@ export async function startRedis(o: { password?: string } = {}): Promise<RedisSe
     password: o.password,
     startCommand,
     async stop() {
-      child?.kill('SIGKILL');
+      if (child) await killAndWait(child, 'SIGKILL');
       child = undefined;
       // A server restarted by drctl runs daemonized: stop it by its pid file.
       try {
@@ -45,20 +44,4 @@ export async function startRedis(o: { password?: string } = {}): Promise<RedisSe
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-async function waitPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        r(true);
-      });
-      s.once('error', () => r(false));
-    });
-    if (ok) return;
-    await sleep(100);
-  }
-  throw new Error(`redis-server did not listen on ${port}`);
 }

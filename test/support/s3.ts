@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { freePort } from './postgres.js';
+import { killAndWait, waitForPort } from './ports.js';
 
 // A real S3-compatible server for tests: moto's server on loopback (it ships with the
 // machine's python3), plus an optional proxy in front that fails some requests the way a
@@ -24,13 +24,7 @@ export async function startS3(): Promise<S3Server> {
   const child: ChildProcess = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`moto server exited: ${stderr.slice(-500)}`);
-    if (await canConnect(port)) break;
-    if (Date.now() > deadline) throw new Error(`moto server did not start: ${stderr.slice(-500)}`);
-    await sleep(200);
-  }
+  await waitForPort(port, { what: 'moto server', child, output: () => stderr });
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint,
@@ -41,21 +35,9 @@ export async function startS3(): Promise<S3Server> {
       s3.destroy();
     },
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      await killAndWait(child);
     },
   };
-}
-
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
 
 export interface FlakyProxy {
