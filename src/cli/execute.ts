@@ -127,7 +127,8 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
   }
   await writeReports(report, ctx.reports);
   if (o.metricsFile) {
-    const { runMetrics, writeMetricsFile } = await import('../report/metrics.js');
+    const { runMetrics } = await import('../report/metrics.js');
+    const { writeMetricsFile } = await import('../prometheus-textfile.js');
     await writeMetricsFile(o.metricsFile, runMetrics(report));
   }
   try {
@@ -141,7 +142,7 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
   }
   if (o.incident) {
     const { incidentReport } = await import('../report/incident.js');
-    const { writeAtomic } = await import('../report/files.js');
+    const { writeAtomic } = await import('../atomic-file.js');
     const file = `${ctx.stateDir}/incidents/${report.runId}.md`;
     await writeAtomic(file, secrets.redact(incidentReport(report)), { private: true });
     note(`incident record: ${file}`);

@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunReport } from '../engine/step-result.js';
-import { writeAtomic } from './files.js';
+import { writeAtomic } from '../atomic-file.js';
 
 // Run history under the state dir: one JSON report per run, named so that names sort by time.
 

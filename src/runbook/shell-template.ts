@@ -1,6 +1,6 @@
 import { ShellTemplateError } from '../errors.js';
 import { evaluate, type Expr, type Resolver } from './expression.js';
-import { parseTemplate } from './template.js';
+import { parseTemplate } from './template-parse.js';
 
 // Templates whose result is a /bin/sh command line (shell.run `command`, Redis start/stop
 // commands). The text the runbook author wrote stays shell syntax; every interpolated value

@@ -2,7 +2,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunReport } from '../../src/engine/step-result.js';
-import { parseTextfile, runMetrics, writeMetricsFile, type Sample } from '../../src/report/metrics.js';
+import { parseTextfile, writeMetricsFile, type Sample } from '../../src/prometheus-textfile.js';
+import { runMetrics } from '../../src/report/metrics.js';
 import { drctl, tempDir } from '../support/cli.js';
 
 // Prometheus textfiles from verify-backups and drill (backup shares drill's run metrics), in

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Scope } from '../../src/engine/scope.js';
 import { TemplateError } from '../../src/errors.js';
-import { parseTemplate, renderDeep, renderString } from '../../src/runbook/template.js';
+import { parseTemplate } from '../../src/runbook/template-parse.js';
+import { renderDeep, renderString } from '../../src/runbook/template.js';
 
 function scope(): Scope {
   const s = new Scope({ HOME: '/root', EMPTY: '' }, { target: 'postgres://h/db', n: 3 }, { id: 'r1', name: 'rb', startedAt: Date.now() });

@@ -1,9 +1,17 @@
 import { UsageError } from '../../errors.js';
 import { secrets } from '../../redact.js';
-import { SSL_PARAMS } from './tls.js';
 
 // PostgreSQL connection settings from a URL (or libpq PG* variables). The password never goes
 // on a command line: tools get it through PGPASSWORD, messages show host:port/db only.
+
+/** The libpq TLS settings in a URL's query, then in PGSSL* variables. */
+export const SSL_PARAMS: Record<string, string> = {
+  sslmode: 'PGSSLMODE',
+  sslrootcert: 'PGSSLROOTCERT',
+  sslcert: 'PGSSLCERT',
+  sslkey: 'PGSSLKEY',
+  sslcrl: 'PGSSLCRL',
+};
 
 export interface PgConn {
   host: string;

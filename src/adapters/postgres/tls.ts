@@ -20,14 +20,6 @@ import type { PgConn } from './conn.js';
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 export type SslMode = (typeof SSL_MODES)[number];
 
-/** The libpq TLS settings in a URL's query, then in PGSSL* variables. */
-export const SSL_PARAMS: Record<string, string> = {
-  sslmode: 'PGSSLMODE',
-  sslrootcert: 'PGSSLROOTCERT',
-  sslcert: 'PGSSLCERT',
-  sslkey: 'PGSSLKEY',
-  sslcrl: 'PGSSLCRL',
-};
 
 /** What to do for one connection: `ssl` for the first try, `fallback` for the second (allow/prefer). */
 export interface TlsPlan {

@@ -195,7 +195,7 @@ async function restoreBase(ctx: ActionContext, repo: Repository, m: Manifest) {
 
 /** A verification that could not run at all (no repository, a wrong key) is a failure too. */
 export async function writeVerifyErrorMetrics(file: string, url: string | undefined): Promise<void> {
-  const { writeMetricsFile } = await import('../../../report/metrics.js');
+  const { writeMetricsFile } = await import('../../../prometheus-textfile.js');
   const now = Math.floor(Date.now() / 1000);
   await writeMetricsFile(file, (m) => {
     // The repository as the last successful run named it, so its series carry on.
@@ -209,7 +209,7 @@ export async function writeVerifyErrorMetrics(file: string, url: string | undefi
 
 /** Prometheus textfile (node_exporter's textfile collector), written atomically. */
 async function writeMetrics(file: string, r: VerifyResult, repo: Repository): Promise<void> {
-  const { writeMetricsFile } = await import('../../../report/metrics.js');
+  const { writeMetricsFile } = await import('../../../prometheus-textfile.js');
   const labels = { repo: repo.storage.location };
   const started = Math.floor(Date.parse(r.startedAt) / 1000);
   await writeMetricsFile(file, (m) => {
