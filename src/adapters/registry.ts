@@ -1,40 +1,36 @@
 import { UsageError } from '../errors.js';
-import type { Action } from './types.js';
-import { shellRun } from './shell/run.js';
-import { httpCheck } from './http/check.js';
-import { manualConfirm } from './manual/confirm.js';
-import { postgresAssert } from './postgres/assert.js';
-import { postgresBackup } from './postgres/backup.js';
-import { postgresPing } from './postgres/ping.js';
-import { postgresQuery } from './postgres/query.js';
-import { postgresRestore } from './postgres/restore.js';
-import { repoExpire } from './repo/expire.js';
-import { repoList } from './repo/list.js';
-import { repoVerify } from './repo/verify.js';
-import { notifyWebhook } from './notify/webhook.js';
-import { twilioSms } from './twilio/sms.js';
-import { twilioCheck } from './twilio/check.js';
-import { vapiCheck } from './vapi/check.js';
-import { postgresHealth } from './postgres/health.js';
-import { redisPing } from './redis/ping.js';
-import { redisBackup, redisRestore } from './redis/snapshot.js';
-import { manualNote } from './manual/note.js';
-import { envBackup, envRestore } from './env/env-file.js';
-import { postgresCopyRows } from './postgres/copy-rows.js';
-import { postgresStop } from './postgres/stop.js';
-import { actions as s3Actions } from './s3/index.js';
-import { actions as supabaseActions } from './supabase/index.js';
-import { actions as renderActions } from './render/index.js';
-import { postgresArchiveNow } from './postgres/archive-now.js';
+import * as env from './env/index.js';
+import * as http from './http/index.js';
+import * as manual from './manual/index.js';
+import * as notify from './notify/index.js';
+import * as postgres from './postgres/index.js';
+import * as redis from './redis/index.js';
+import * as render from './render/index.js';
+import * as repo from './repo/index.js';
+import * as s3 from './s3/index.js';
+import * as shell from './shell/index.js';
+import * as supabase from './supabase/index.js';
+import * as twilio from './twilio/index.js';
+import * as vapi from './vapi/index.js';
+import type { Action, Adapter, BackupKind } from './types.js';
 
-// The one place that lists the actions. Adapter modules are light: heavy SDKs are imported
-// inside run(), so building the registry costs nothing at start-up.
+// The registry is the list of adapter folders: each folder's index.ts exports its actions and,
+// when it stores backups, its backup kinds. Adding an adapter is one folder and one line here.
+// Adapter modules are light: heavy SDKs are imported inside run(), so building the registry
+// costs nothing at start-up.
+
+const ADAPTERS: Adapter[] = [shell, http, manual, postgres, repo, notify, twilio, vapi, redis, env, s3, supabase, render];
 
 export class Registry {
   private readonly actions = new Map<string, Action>();
+  /** Backup kinds by the name a manifest records. */
+  readonly kinds = new Map<string, BackupKind>();
 
-  constructor(actions: Action[]) {
-    for (const a of actions) this.actions.set(a.name, a);
+  constructor(adapters: readonly Adapter[]) {
+    for (const ad of adapters) {
+      for (const a of ad.actions) this.actions.set(a.name, a);
+      for (const k of ad.backupKinds ?? []) this.kinds.set(k.name, k);
+    }
   }
 
   has(name: string): boolean {
@@ -76,36 +72,7 @@ function distance(a: string, b: string): number {
   return dp[b.length] as number;
 }
 
-/** Every built-in action. */
+/** Every built-in adapter. */
 export function builtInRegistry(): Registry {
-  return new Registry([
-    shellRun,
-    httpCheck,
-    manualConfirm,
-    postgresPing,
-    postgresQuery,
-    postgresAssert,
-    postgresBackup,
-    postgresRestore,
-    repoList,
-    repoExpire,
-    repoVerify,
-    notifyWebhook,
-    twilioSms,
-    twilioCheck,
-    vapiCheck,
-    postgresHealth,
-    redisPing,
-    redisBackup,
-    redisRestore,
-    manualNote,
-    envBackup,
-    envRestore,
-    postgresCopyRows,
-    postgresStop,
-    postgresArchiveNow,
-    ...s3Actions,
-    ...supabaseActions,
-    ...renderActions,
-  ]);
+  return new Registry(ADAPTERS);
 }

@@ -1,4 +1,6 @@
 import type { z } from 'zod';
+import type { DbStats, Manifest } from '../repository/manifest.js';
+import type { Repository } from '../repository/repository.js';
 
 // The one contract between the engine and every adapter. The engine knows actions only
 // through this interface and the registry; it never names an adapter.
@@ -30,6 +32,30 @@ export interface ActionContext {
   confirm(message: string): Promise<boolean>;
   /** Marks a value secret for every output from now on. */
   secret(value: string | undefined): void;
+  /** The backup kinds of every adapter, by manifest kind: how to check or test-restore a backup. */
+  backupKinds: ReadonlyMap<string, BackupKind>;
+}
+
+/** Where a test restore may go: a PostgreSQL URL to create a database on, 'auto' or none for a throwaway cluster. */
+export interface TestRestoreOptions {
+  scratch?: string;
+}
+
+/** A kind of backup an adapter stores in the repository: the manifest's `kind`. */
+export interface BackupKind {
+  name: string;
+  /** The action that restores it. */
+  restore: Action;
+  /** Restores the backup somewhere harmless and returns what it holds, for verify-backups --test-restore. */
+  testRestore?(ctx: ActionContext, repo: Repository, m: Manifest, o: TestRestoreOptions): Promise<DbStats>;
+  /** True when a test restore must reproduce the recorded statistics exactly (a snapshot), not within the row tolerance. */
+  exactStats?: boolean;
+}
+
+/** What an adapter folder's index.ts exports: its actions and, when it stores backups, their kinds. */
+export interface Adapter {
+  actions: readonly Action[];
+  backupKinds?: readonly BackupKind[];
 }
 
 export type Outputs = Record<string, unknown>;

@@ -316,6 +316,7 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
       },
       confirm: opts.confirm,
       secret: (v) => secrets.add(v),
+      backupKinds: opts.registry.kinds,
     };
   }
 }

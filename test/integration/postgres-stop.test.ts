@@ -33,6 +33,7 @@ describe('postgres.stop', () => {
       progress: () => {},
       confirm: async () => true,
       secret: () => {},
+      backupKinds: new Map(),
     };
   }
 

@@ -156,6 +156,7 @@ describe('restores that cannot harm production or the host', () => {
       progress: () => {},
       confirm: async () => true,
       secret: () => {},
+      backupKinds: new Map(),
     };
     try {
       await physicalRestore(ctx, r, { backup: 'latest', pitr: 'latest', targetDir: dataDir, start: true, archive: false, startTimeoutMs: 120_000, privateSocketDir: sock, port: 5432, immediate: true });

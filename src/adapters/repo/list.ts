@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OperationError } from '../../errors.js';
+import { OperationError, UsageError } from '../../errors.js';
 import { formatDuration, parseDuration } from '../../time/duration.js';
 import { openRepo } from '../repo-settings.js';
 import { defineAction } from '../types.js';
@@ -11,12 +11,15 @@ export const repoList = defineAction({
   summary: 'List the backups in the repository',
   input: z.strictObject({
     repo: z.string().optional(),
-    kind: z.enum(['logical', 'base', 'redis', 'env']).optional(),
+    kind: z.string().min(1).optional().meta({ description: 'a backup kind: logical, base, redis, env, or one of another adapter' }),
     maxAge: z.string().optional().meta({ description: 'fail when the newest backup is older (health checks)' }),
   }),
   outputs: ['backups', 'count', 'latest', 'latestAgeSeconds', 'figure'],
   describe: (i) => `list ${i.kind ?? 'all'} backups in ${i.repo ?? 'the configured repository'}`,
   async run(ctx, i) {
+    if (i.kind !== undefined && !ctx.backupKinds.has(i.kind)) {
+      throw new UsageError(`repo.list: unknown backup kind "${i.kind}" (known: ${[...ctx.backupKinds.keys()].join(', ')})`, 'usage.kind');
+    }
     const repo = await openRepo(ctx, i.repo);
     const { backups } = await repo.catalog();
     const chosen = backups.filter((b) => !i.kind || b.kind === i.kind);

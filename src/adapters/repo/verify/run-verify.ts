@@ -1,11 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { connect } from '../../postgres/client.js';
-import { parsePgUrl, quoteIdent, withDatabase } from '../../postgres/conn.js';
-import { dropRoles, logicalRestore } from '../../postgres/restore.js';
-import { collectStats } from '../../postgres/stats.js';
 import type { ActionContext } from '../../types.js';
 import { errorMessage } from '../../../errors.js';
 import { planWal } from '../../../pitr/select.js';
@@ -16,7 +9,6 @@ import type { Repository } from '../../../repository/repository.js';
 import { formatBytes } from '../../../format.js';
 import { formatDuration } from '../../../time/duration.js';
 import { ageCheck, compareStats, driftChecks, existenceChecks, sizeCheck, type CheckResult, type VerifyOptions } from './checks.js';
-import { startScratchCluster } from '../../postgres/scratch-cluster.js';
 import { walReadCheck, type Subset } from './wal-read.js';
 
 // verify-backups: every check by name with its figure; the result goes to the repository's
@@ -123,12 +115,15 @@ async function walChecks(ctx: ActionContext, repo: Repository, backups: Manifest
 
 async function testRestore(ctx: ActionContext, repo: Repository, m: Manifest, o: VerifyRunOptions): Promise<CheckResult[]> {
   if (!m.stats) return [{ name: 'test-restore', status: 'skip', figure: `${m.id} has no statistics to compare with` }];
+  // The kind of backup knows how to restore itself somewhere harmless.
+  const kind = ctx.backupKinds.get(m.kind);
+  if (!kind?.testRestore) return [{ name: 'test-restore', status: 'skip', figure: `${m.kind} backups have no test restore` }];
   const t0 = Date.now();
   try {
-    const stats = m.kind === 'base' ? await restoreBase(ctx, repo, m) : await restoreLogical(ctx, repo, m, o);
+    const stats = await kind.testRestore(ctx, repo, m, { scratch: o.scratch });
     // A logical backup restores its exact snapshot; a base backup is consistent at its end,
     // while its statistics were read as it started, so the tolerance applies.
-    const compared = compareStats(m.stats, stats, m.kind === 'base' ? o.rowTolerance : 0, 'after the test restore', m.id).map((c) => ({ ...c, name: `restored-${c.name}` }));
+    const compared = compareStats(m.stats, stats, kind.exactStats ? 0 : o.rowTolerance, 'after the test restore', m.id).map((c) => ({ ...c, name: `restored-${c.name}` }));
     const failed = compared.filter((c) => c.status === 'fail');
     return [
       { name: 'test-restore', status: failed.length ? 'fail' : 'pass', figure: `restored ${m.id} in ${formatDuration(Date.now() - t0)}; ${stats.tables.length} table(s)`, backup: m.id },
@@ -136,60 +131,6 @@ async function testRestore(ctx: ActionContext, repo: Repository, m: Manifest, o:
     ];
   } catch (err) {
     return [{ name: 'test-restore', status: 'fail', figure: errorMessage(err), backup: m.id }];
-  }
-}
-
-// A test restore is a restore into an empty server: the roles the backup holds are created
-// first, as in a real recovery onto a new machine, and (on a scratch URL) dropped afterwards.
-async function restoreLogical(ctx: ActionContext, repo: Repository, m: Manifest, o: VerifyRunOptions) {
-  const scratch = !o.scratch || o.scratch === 'auto' ? await startScratchCluster(ctx.env, ctx.signal) : undefined;
-  const server = scratch?.conn ?? parsePgUrl(o.scratch, ctx.env, '--scratch');
-  const target = withDatabase(server, `drctl_verify_${randomBytes(4).toString('hex')}`);
-  let rolesCreated: string[] = [];
-  try {
-    const out = await logicalRestore(ctx, repo, m, target, { jobs: 1, clean: false, noOwner: false, roles: true, schema: undefined, table: undefined });
-    rolesCreated = Array.isArray(out.rolesCreated) ? out.rolesCreated.map(String) : [];
-    const db = await connect(target, { signal: ctx.signal });
-    try {
-      return await collectStats(db);
-    } finally {
-      await db.close();
-    }
-  } finally {
-    if (scratch) await scratch.stop();
-    else {
-      const admin = await connect(withDatabase(server, 'postgres')).catch(() => undefined);
-      await admin?.query(`drop database if exists ${quoteIdent(target.database)}`).catch(() => {});
-      await admin?.close();
-      if (rolesCreated.length) await dropRoles(ctx, server, rolesCreated);
-    }
-  }
-}
-
-async function restoreBase(ctx: ActionContext, repo: Repository, m: Manifest) {
-  const { physicalRestore } = await import('../../postgres/restore-physical.js');
-  const { stopCluster } = await import('../../postgres/cluster.js');
-  const { restoreOwner } = await import('../../postgres/owner.js');
-  // The work directory is the server user's and 0700: a copy of production data inside.
-  const work = await mkdtemp(path.join(os.tmpdir(), 'drctl-verify-base-'));
-  const own = restoreOwner(work);
-  if (own) await chown(work, own.uid, own.gid);
-  const dataDir = path.join(work, 'data');
-  const sock = path.join(work, 'sock');
-  try {
-    // A private socket directory and no TCP: the port number cannot clash with anything.
-    // A test restore never archives: its new timeline must not reach production's archive.
-    await physicalRestore(ctx, repo, { backup: m.id, targetDir: dataDir, start: true, archive: false, startTimeoutMs: 600_000, privateSocketDir: sock, port: 5432, pitr: 'latest', immediate: true });
-    const db = await connect({ host: sock, port: 5432, user: 'postgres', database: String(m.source.database ?? 'postgres'), params: {} }, { signal: ctx.signal });
-    try {
-      return await collectStats(db);
-    } finally {
-      await db.close();
-    }
-  } finally {
-    // Also after a timeout or an interrupt: the throwaway server always goes.
-    await stopCluster({ ...ctx, signal: new AbortController().signal }, dataDir, 'immediate').catch(() => {});
-    await rm(work, { recursive: true, force: true });
   }
 }
 
