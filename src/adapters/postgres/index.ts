@@ -8,14 +8,15 @@ import { postgresPing } from './ping.js';
 import { postgresQuery } from './query.js';
 import { postgresRestore } from './restore.js';
 import { postgresStop } from './stop.js';
-import { testRestoreBase, testRestoreLogical } from './test-restore.js';
 
 // postgres: logical (pg_dump) and base (pg_basebackup + WAL) backups, restore and PITR,
 // queries, assertions and health.
 
 export const actions: Action[] = [postgresPing, postgresQuery, postgresAssert, postgresBackup, postgresRestore, postgresHealth, postgresCopyRows, postgresStop, postgresArchiveNow];
+// The test restores load their machinery (clusters, PITR) only when one runs: validate and
+// --help read this file too.
 export const backupKinds: BackupKind[] = [
   // A pg_dump snapshot: a test restore must reproduce its statistics exactly.
-  { name: 'logical', restore: postgresRestore, testRestore: testRestoreLogical, exactStats: true },
-  { name: 'base', restore: postgresRestore, testRestore: testRestoreBase },
+  { name: 'logical', restore: postgresRestore, testRestore: async (...a) => (await import('./test-restore.js')).testRestoreLogical(...a), exactStats: true },
+  { name: 'base', restore: postgresRestore, testRestore: async (ctx, repo, m) => (await import('./test-restore.js')).testRestoreBase(ctx, repo, m) },
 ];
