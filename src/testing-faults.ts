@@ -1,3 +1,6 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
 // Crash points for the crash-safety tests: DRCTL_FAULT=<name> makes drctl kill itself with
 // SIGKILL at that point, as a power cut would. Unset in production, where this is a no-op.
 export function crashPoint(name: string): void {
@@ -13,8 +16,6 @@ export async function pausePoint(name: string): Promise<void> {
   const spec = process.env.DRCTL_PAUSE;
   if (!spec?.startsWith(`${name}:`)) return;
   const file = spec.slice(name.length + 1);
-  const { existsSync, writeFileSync } = await import('node:fs');
-  const { setTimeout: sleep } = await import('node:timers/promises');
   writeFileSync(file, `${process.pid}\n`);
   while (existsSync(file)) await sleep(20);
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { parseDuration } from '../../time/duration.js';
 import { openRepo } from '../repo-settings.js';
 import { defineAction } from '../types.js';
+import { waitForArchived } from './archive-wait.js';
 import { connect } from './client.js';
 import { parsePgUrl } from './conn.js';
 
@@ -27,7 +28,6 @@ export const postgresArchiveNow = defineAction({
       await db.close();
     }
     const repo = await openRepo(ctx, i.repo);
-    const { waitForArchived } = await import('./base-backup.js');
     await waitForArchived(ctx, repo, segment, parseDuration(i.timeout, 'timeout'), archiveCommand, 'closed by pg_switch_wal()');
     ctx.log(`${segment} is archived in ${repo.storage.location}`);
     return { segment, archivedAt: new Date().toISOString() };

@@ -1,12 +1,11 @@
 import type { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { OperationError } from '../../errors.js';
-import { listWal } from '../../pitr/wal-archive.js';
-import { parseLsn, segmentForLsn, timelineOf } from '../../pitr/wal-names.js';
+import { parseLsn, segmentForLsn } from '../../pitr/wal-names.js';
 import { parseBackupLabel, parseManifestWalRange, TarPeek } from '../../pitr/tar-peek.js';
 import { createGzip } from 'node:zlib';
 import { crashPoint } from '../../testing-faults.js';
 import { openRepo } from '../repo-settings.js';
+import { waitForArchived } from './archive-wait.js';
 import type { ActionContext, Outputs } from '../types.js';
 import { connect } from './client.js';
 import { describeConn, type PgConn } from './conn.js';
@@ -95,28 +94,6 @@ export async function baseBackup(ctx: ActionContext, conn: PgConn, repoUrl: stri
     }
   } finally {
     await db.close();
-  }
-}
-
-/** Waits until `segment` is in the repository's archive; the error names archive_command. */
-export async function waitForArchived(
-  ctx: ActionContext,
-  repo: Awaited<ReturnType<typeof openRepo>>,
-  segment: string,
-  timeoutMs: number,
-  archiveCommand: string,
-  why = 'which this base backup needs',
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if ((await listWal(repo, timelineOf(segment))).some((w) => w.name === segment)) return;
-    if (Date.now() > deadline) {
-      throw new OperationError(
-        'postgres.archiveTimeout',
-        `WAL segment ${segment}, ${why}, did not reach ${repo.storage.location} within ${Math.round(timeoutMs / 1000)}s. Check archive_command (now: '${archiveCommand}'): it must be 'drctl wal-push %p' into this repository`,
-      );
-    }
-    await sleep(250, undefined, { signal: ctx.signal });
   }
 }
 

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
+import { UsageError } from '../../errors.js';
+import { pgUrlFlag } from '../flags.js';
 
 // drctl backup: runs runbooks/backup.yaml with the flags as inputs; prints the new backup id
 // (--json: the whole result as one document).
@@ -17,7 +19,6 @@ export function registerBackup(program: Command, act: Action): void {
     .option('--compress-level <n>', "compression level (zstd 1-19, gzip 1-9; default: the codec's)")
     .action(
       act(async (ctx, o: { source?: string; repo?: string; type: string; label?: string; metricsFile?: string; runbook?: string; json?: boolean; compress?: string; compressLevel?: string }) => {
-        const { UsageError } = await import('../../errors.js');
         if (o.type !== 'logical' && o.type !== 'base') throw new UsageError(`--type ${o.type}: use logical or base`, 'usage.type');
         if (o.compress !== undefined || o.compressLevel !== undefined) {
           if (o.type === 'base') throw new UsageError('--compress and --compress-level apply to logical backups (a base backup is stored as gzip)', 'usage.compress');
@@ -26,7 +27,6 @@ export function registerBackup(program: Command, act: Action): void {
         }
         const { executeRunbook } = await import('../execute.js');
         const { builtInRunbook } = await import('../context.js');
-        const { pgUrlFlag } = await import('../flags.js');
         // Only when given: a runbook passed with --runbook need not declare these inputs.
         const compression = { ...(o.compress !== undefined ? { compress: o.compress } : {}), ...(o.compressLevel !== undefined ? { compressLevel: o.compressLevel } : {}) };
         const r = await executeRunbook(ctx, builtInRunbook(ctx, 'backup', o.runbook), {

@@ -1,5 +1,10 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
+import { formatTable } from '../../report/table.js';
+import { formatBytes } from '../../format.js';
+import { parseDuration } from '../../time/duration.js';
+import { intFlag } from '../flags.js';
+import { secrets } from '../../redact.js';
 
 // drctl backups list|show|expire: the catalog and retention of a repository.
 export function registerBackups(program: Command, act: Action): void {
@@ -18,8 +23,6 @@ export function registerBackups(program: Command, act: Action): void {
           process.stdout.write(`${JSON.stringify(cat.backups.map(summary), null, 2)}\n`);
           return 0;
         }
-        const { formatTable } = await import('../../report/table.js');
-        const { formatBytes } = await import('../../format.js');
         const rows = cat.backups.map((b) => [b.id, b.kind, b.recoveryPoint, formatBytes(b.size), formatBytes(b.storedSize), String(b.source.database ?? ''), b.label ?? '']);
         process.stdout.write(rows.length ? formatTable(['id', 'kind', 'data as of', 'size', 'stored', 'database', 'label'], rows) : `no backups in ${repo.storage.location}\n`);
         for (const d of cat.damaged) process.stderr.write(`warning: ${d.id} not listed: ${d.problem}\n`);
@@ -53,8 +56,6 @@ export function registerBackups(program: Command, act: Action): void {
     .option('--json', 'print what was (or would be) removed and kept as one JSON document on stdout')
     .action(
       act(async (ctx, o: { repo?: string; keepLast?: string; keepDays?: string; orphanGrace: string; confirm?: boolean; json?: boolean }) => {
-        const { parseDuration } = await import('../../time/duration.js');
-        const { intFlag } = await import('../flags.js');
         const int = (v: string | undefined) => (v === undefined ? undefined : Number(v));
         // Keeping none would delete every backup: at least one is kept.
         const keepLast = int(intFlag('--keep-last', o.keepLast, { min: 1 }));
@@ -82,7 +83,6 @@ export function registerBackups(program: Command, act: Action): void {
         if (confirm) await applyExpire(repo, plan);
         else if (anything) say(ctx.dryRun ? 'dry run: nothing removed' : 'dry run: pass --confirm to delete');
         if (o.json) {
-          const { secrets } = await import('../../redact.js');
           output.jsonResult(
             secrets.redactDeep({
               repo: repo.storage.location,

@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import type { Command, Option } from 'commander';
 import type { Action } from '../program.js';
+import { UsageError } from '../../errors.js';
 
 // drctl completion bash|zsh|fish: a completion script generated from the command table itself
 // (every command, subcommand and flag), with the shipped runbook names built in. Backup ids
@@ -39,7 +40,6 @@ export function registerCompletion(program: Command, act: Action): void {
     .action(
       act(async (_ctx, _o: object, shell: string) => {
         if (!(SHELLS as readonly string[]).includes(shell)) {
-          const { UsageError } = await import('../../errors.js');
           throw new UsageError(`completion ${shell}: use bash, zsh or fish`, 'usage.shell');
         }
         const { buildProgram } = await import('../main.js');

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { collect, type Action } from '../program.js';
+import { UsageError } from '../../errors.js';
+import { formatTable } from '../../report/table.js';
 
 // drctl drill <runbook>: the runbook as a drill. RTO from the disaster (the step marked
 // `disaster: true`, else the start) to the recovery (the step marked `recovered: true`, else
@@ -16,13 +18,11 @@ export function registerDrill(program: Command, act: Action): void {
     .option('--metrics-file <path>', 'write a Prometheus textfile (node_exporter textfile collector)')
     .action(
       act(async (ctx, o: { var: string[]; repo?: string; compare: string; incident?: string; metricsFile?: string }, runbook: string) => {
-        const { UsageError } = await import('../../errors.js');
         if (!/^\d+$/.test(o.compare)) throw new UsageError(`--compare ${o.compare}: expected a whole number`, 'usage.compare');
         const { executeRunbook } = await import('../execute.js');
         const { resolveRunbook } = await import('../context.js');
         const r = await executeRunbook(ctx, resolveRunbook(ctx, runbook), { vars: o.var, kind: 'drill', repo: o.repo, compare: Number(o.compare), incident: o.incident, metricsFile: o.metricsFile });
         if (r.report) {
-          const { formatTable } = await import('../../report/table.js');
           const { DRILL_HEADER, drillRows } = await import('../../report/drills.js');
           const { result } = await import('../output.js');
           result(formatTable(DRILL_HEADER, drillRows(r.report, r.report.previous ?? [])));

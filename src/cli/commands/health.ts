@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { collect, type Action } from '../program.js';
+import { UsageError } from '../../errors.js';
+import { formatTable } from '../../report/table.js';
 
 // drctl health [runbook]: runs the shipped health runbook (or the one named) and prints one
 // table: service, check, status, figure, latency. Exit 1 if any check fails; exit 2 if nothing
@@ -20,7 +22,6 @@ export function registerHealth(program: Command, act: Action): void {
         const { builtInRunbook, resolveRunbook } = await import('../context.js');
         const { loadRunbook } = await import('../../runbook/load.js');
         const { builtInRegistry } = await import('../../adapters/registry.js');
-        const { UsageError } = await import('../../errors.js');
         const shipped = runbook === undefined;
         const file = shipped ? builtInRunbook(ctx, 'health') : resolveRunbook(ctx, runbook);
         const inputs: Record<string, string | undefined> = {};
@@ -56,7 +57,6 @@ export function registerHealth(program: Command, act: Action): void {
         if (o.json) process.stdout.write(`${JSON.stringify({ ok: r.exitCode === 0 && !nothing, checks: rows.map(({ configure: _, ...x }) => x) }, null, 2)}\n`);
         // --quiet (cron): the table only when something failed.
         else if (!ctx.quiet || r.exitCode !== 0) {
-          const { formatTable } = await import('../../report/table.js');
           process.stdout.write(formatTable(['service', 'check', 'status', 'figure', 'latency'], rows.map((x) => [x.service, x.check, x.status, x.figure, x.latencyMs === undefined ? '' : `${x.latencyMs} ms`])));
         }
         if (nothing && r.exitCode === 0) {

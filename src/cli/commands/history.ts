@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
+import { UsageError } from '../../errors.js';
+import { formatDuration } from '../../time/duration.js';
+import { formatTable } from '../../report/table.js';
 
 // drctl history: earlier runs and drills with their RTO figures, newest first.
 export function registerHistory(program: Command, act: Action): void {
@@ -12,12 +15,10 @@ export function registerHistory(program: Command, act: Action): void {
     .option('--repo <url>', 'with --verify: the repository (default: config repo, DRCTL_REPO)')
     .action(
       act(async (ctx, opts: { runbook?: string; limit: string; json?: boolean; verify?: boolean; repo?: string }) => {
-        const { UsageError } = await import('../../errors.js');
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit ${opts.limit}: expected a positive integer`, 'usage.limit');
         if (opts.verify) return verifyHistory(ctx, opts.repo, limit, opts.json ?? false);
         const { listRuns } = await import('../../report/history.js');
-        const { formatDuration } = await import('../../time/duration.js');
         const { truthfulVerdicts } = await import('../../report/verdicts.js');
         const runs = await listRuns(ctx.stateDir, { runbook: opts.runbook, limit });
         if (opts.json) {
@@ -42,7 +43,6 @@ export function registerHistory(program: Command, act: Action): void {
             r.runId,
           ];
         });
-        const { formatTable } = await import('../../report/table.js');
         process.stdout.write(formatTable(['started', 'runbook', 'kind', 'status', 'time', 'RTO', 'slowest step', 'run'], rows));
         return 0;
       }),
@@ -69,8 +69,6 @@ async function verifyHistory(ctx: { env: Record<string, string | undefined>; con
     process.stdout.write(`no verification recorded in ${repo.storage.location}\n`);
     return 0;
   }
-  const { formatTable } = await import('../../report/table.js');
-  const { formatDuration } = await import('../../time/duration.js');
   const rows = results.map((r) => [
     r.startedAt.replace('T', ' ').replace(/\.\d+Z$/, 'Z'),
     r.ok ? 'ok' : 'FAILED',

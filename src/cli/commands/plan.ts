@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { collect, type Action } from '../program.js';
+import { secrets } from '../../redact.js';
 
 // drctl plan <runbook>: the resolved steps with timeouts, budgets and targets; touches nothing.
 // Required inputs nobody gave are marked, never filled in.
@@ -17,7 +18,6 @@ export function registerPlan(program: Command, act: Action): void {
         const { planRunbook } = await import('../../engine/plan.js');
         const { Scope } = await import('../../engine/scope.js');
         const { formatPlan } = await import('../print-plan.js');
-        const { secrets } = await import('../../redact.js');
         const { resolveRunbook } = await import('../context.js');
         const registry = builtInRegistry();
         const { runbook } = await loadRunbook(resolveRunbook(ctx, arg), registry);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
+import { UsageError } from '../../errors.js';
 
 // drctl redis backup|restore: Redis RDB snapshots through runbooks/redis-{backup,restore}.yaml.
 export function registerRedis(program: Command, act: Action): void {
@@ -33,7 +34,6 @@ export function registerRedis(program: Command, act: Action): void {
     .option('--runbook <file>', 'run this runbook instead of the built-in redis-restore')
     .action(
       act(async (ctx, o: { backup: string; url?: string; repo?: string; startCommand?: string; stopCommand?: string; runbook?: string }) => {
-        const { UsageError } = await import('../../errors.js');
         if (!o.startCommand) throw new UsageError('redis restore needs --start-command (how to start Redis after the snapshot is in place)', 'usage.redis');
         const { executeRunbook } = await import('../execute.js');
         const { builtInRunbook } = await import('../context.js');

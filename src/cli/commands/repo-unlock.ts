@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
+import { ConfirmationError, OperationError, UsageError } from '../../errors.js';
 
 // drctl repo unlock: removes a stale repository lock by hand. A live lock (refreshed within the
 // last minutes, or held by a running process on this host) is refused unless --force; either
@@ -12,7 +13,6 @@ export function registerRepoUnlock(repo: Command, act: Action): void {
     .option('--force', 'also remove a lock that still looks live')
     .action(
       act(async (ctx, o: { repo?: string; force?: boolean }) => {
-        const { OperationError, UsageError, ConfirmationError } = await import('../../errors.js');
         const { openStorage } = await import('../../repository/open-storage.js');
         const { breakLock, describeLock, readLock, staleReason, LOCK_KEY } = await import('../../repository/lock.js');
         const url = o.repo ?? ctx.config.repo ?? ctx.env.DRCTL_REPO;

@@ -1,5 +1,10 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
+import { UsageError } from '../../errors.js';
+import { intFlag, pgUrlFlag, portFlag, refuseFlags } from '../flags.js';
+import { parseTimePoint } from '../../time/time-point.js';
+import { formatDuration } from '../../time/duration.js';
+import { formatTable } from '../../report/table.js';
 
 interface RestoreFlags {
   backup: string;
@@ -51,10 +56,8 @@ export function registerRestore(program: Command, act: Action): void {
     .option('--json', 'print the result as one JSON document on stdout (backup, recovery point, row counts or data directory, failures)')
     .action(
       act(async (ctx, o: RestoreFlags) => {
-        const { UsageError } = await import('../../errors.js');
         const { executeRunbook } = await import('../execute.js');
         const { builtInRunbook } = await import('../context.js');
-        const { intFlag, pgUrlFlag, portFlag, refuseFlags } = await import('../flags.js');
         const output = await import('../output.js');
         const { runResult } = await import('../run-result.js');
         if (o.provider !== undefined || o.project !== undefined) return restoreManaged(ctx, o);
@@ -74,7 +77,6 @@ export function registerRestore(program: Command, act: Action): void {
           if (pitr !== undefined && pitr !== 'latest') {
             // Resolved once, here: "10 minutes ago" means ten minutes before the command was
             // typed, whatever the steps before the restore take.
-            const { parseTimePoint } = await import('../../time/time-point.js');
             pitr = parseTimePoint(pitr, '--pitr').toISOString();
             output.note(`recovery target: ${pitr} (UTC)`);
           }
@@ -96,7 +98,6 @@ export function registerRestore(program: Command, act: Action): void {
             return r.exitCode;
           }
           const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
-          const { formatDuration } = await import('../../time/duration.js');
           if (r.exitCode === 0 && out) {
             if (out.archiving) output.note(out.archiving === 'off' ? 'archiving: off on the restored server' : `archiving: on (${String(out.archiving)}): the new timeline is archived`);
             output.result(
@@ -132,7 +133,6 @@ export function registerRestore(program: Command, act: Action): void {
         }
         const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
         if (r.exitCode === 0 && out?.rowCounts && typeof out.rowCounts === 'object') {
-          const { formatTable } = await import('../../report/table.js');
           const estimated = new Set((out.estimated ?? []) as string[]);
           const rows = Object.entries(out.rowCounts as Record<string, number>).map(([t, n]) => [t, `${estimated.has(t) ? '~' : ''}${n}`]);
           output.result(`restored ${String(out.backupId)} (data as of ${String(out.recoveryPoint)})\n${formatTable(['table', 'rows'], rows)}`);

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
+import { DrctlError, formatProblem, ValidationError } from '../../errors.js';
 
 // drctl validate <runbook>...: every problem of every file as file:line:col message; exit 2.
 export function registerValidate(program: Command, act: Action): void {
@@ -11,7 +12,6 @@ export function registerValidate(program: Command, act: Action): void {
         const { builtInRegistry } = await import('../../adapters/registry.js');
         const { loadRunbook } = await import('../../runbook/load.js');
         const { resolveRunbook } = await import('../context.js');
-        const { DrctlError, ValidationError, formatProblem } = await import('../../errors.js');
         const registry = builtInRegistry();
         let bad = 0;
         for (const arg of runbooks) {

@@ -1,5 +1,9 @@
 import type { Command } from 'commander';
 import { collect, type Action } from '../program.js';
+import { UsageError } from '../../errors.js';
+import { parseDuration } from '../../time/duration.js';
+import { numberFlag, pgUrlFlag } from '../flags.js';
+import { formatTable } from '../../report/table.js';
 
 interface VerifyFlags {
   repo?: string;
@@ -39,9 +43,6 @@ export function registerVerify(program: Command, act: Action): void {
     .option('--runbook <file>', 'run this runbook instead of the built-in verify-backups')
     .action(
       act(async (ctx, o: VerifyFlags) => {
-        const { UsageError } = await import('../../errors.js');
-        const { parseDuration } = await import('../../time/duration.js');
-        const { numberFlag, pgUrlFlag } = await import('../flags.js');
         if (o.scratch !== undefined && o.scratch !== 'auto') pgUrlFlag('--scratch', o.scratch);
         if (o.scratch !== undefined && o.scratch !== 'auto' && !o.testRestore) {
           throw new UsageError('--scratch needs --test-restore: it is where the test restore goes', 'usage.flagConflict');
@@ -75,7 +76,6 @@ export function registerVerify(program: Command, act: Action): void {
         const checks = (out?.checks ?? []) as { name: string; status: string; figure: string; backup?: string }[];
         if (o.json) process.stdout.write(`${JSON.stringify({ ok: out?.ok ?? false, checks }, null, 2)}\n`);
         else if (checks.length) {
-          const { formatTable } = await import('../../report/table.js');
           // --quiet (cron): nothing when all is well; the checks that failed when not.
           const shown = ctx.quiet ? (r.exitCode === 0 ? [] : checks.filter((c) => c.status === 'fail')) : checks;
           if (shown.length) process.stdout.write(formatTable(['check', 'status', 'figure', 'backup'], shown.map((c) => [c.name, c.status.toUpperCase(), c.figure, c.backup ?? ''])));

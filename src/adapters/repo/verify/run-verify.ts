@@ -7,6 +7,7 @@ import { DEFAULT_SEGMENT_SIZE } from '../../../pitr/wal-names.js';
 import type { Manifest } from '../../../repository/manifest.js';
 import type { Repository } from '../../../repository/repository.js';
 import { formatBytes } from '../../../format.js';
+import { writeMetricsFile } from '../../../prometheus-textfile.js';
 import { formatDuration } from '../../../time/duration.js';
 import { ageCheck, compareStats, driftChecks, existenceChecks, sizeCheck, type CheckResult, type VerifyOptions } from './checks.js';
 import { walReadCheck, type Subset } from './wal-read.js';
@@ -136,7 +137,6 @@ async function testRestore(ctx: ActionContext, repo: Repository, m: Manifest, o:
 
 /** A verification that could not run at all (no repository, a wrong key) is a failure too. */
 export async function writeVerifyErrorMetrics(file: string, url: string | undefined): Promise<void> {
-  const { writeMetricsFile } = await import('../../../prometheus-textfile.js');
   const now = Math.floor(Date.now() / 1000);
   await writeMetricsFile(file, (m) => {
     // The repository as the last successful run named it, so its series carry on.
@@ -150,7 +150,6 @@ export async function writeVerifyErrorMetrics(file: string, url: string | undefi
 
 /** Prometheus textfile (node_exporter's textfile collector), written atomically. */
 async function writeMetrics(file: string, r: VerifyResult, repo: Repository): Promise<void> {
-  const { writeMetricsFile } = await import('../../../prometheus-textfile.js');
   const labels = { repo: repo.storage.location };
   const started = Math.floor(Date.parse(r.startedAt) / 1000);
   await writeMetricsFile(file, (m) => {
