@@ -2,8 +2,8 @@ import type { RunReport } from '../engine/step-result.js';
 import { formatDuration } from '../time/duration.js';
 import { truthfulVerdicts, verdictLine, wasRecovered } from './verdicts.js';
 
-// The incident record of a run started with --incident, in the shape of seed 002's incident
-// workflow and templates: summary, timeline (steps, operator confirmations with who/when,
+// The incident record of a run started with --incident, in the shape of an incident
+// response workflow's templates: summary, timeline (steps, operator confirmations with who/when,
 // notes), impact, RTO/RPO achieved, follow-ups.
 
 const hhmmss = (iso: string | undefined) => (iso ? iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : '');

@@ -3,7 +3,7 @@ import { formatDuration } from '../time/duration.js';
 import { DRILL_HEADER, drillRows } from './drills.js';
 import { truthfulVerdicts, wasRecovered } from './verdicts.js';
 
-// The Markdown report: a recovery-time table in the shape of seed 004 (step, time, budget,
+// The Markdown report: a recovery-time table in the shape of a DR drill log (step, time, budget,
 // status), then the verdicts against RTO/RPO.
 
 export function markdownReport(r: RunReport): string {

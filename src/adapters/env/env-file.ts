@@ -7,8 +7,8 @@ import { ConfirmationError, OperationError } from '../../errors.js';
 import { openRepo } from '../repo-settings.js';
 import { defineAction } from '../types.js';
 
-// env.backup / env.restore (seed 004's encrypted .env backup, seed 000's "environment
-// variables lost"): an env file into the repository, encrypted; a restore shows which keys
+// env.backup / env.restore (an encrypted .env backup, for when the environment variables are
+// lost): an env file into the repository, encrypted; a restore shows which keys
 // changed (never the values) and asks before writing.
 
 async function encryptedRepo(ctx: Parameters<typeof openRepo>[0], url: string | undefined, create: boolean) {

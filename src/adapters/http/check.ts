@@ -3,7 +3,7 @@ import { OperationError } from '../../errors.js';
 import { defineAction } from '../types.js';
 
 // http.check: one request, judged by status, and optionally by fields of a JSON body
-// (seed 001's /health endpoints).
+// (an application's /health endpoints).
 
 const Input = z.strictObject({
   url: z.url(),

@@ -6,7 +6,7 @@ import { describeConn, parsePgUrl } from './conn.js';
 import { collectStats } from './stats.js';
 
 // postgres.assert: the data came back. Tables exist with the rows expected; functions,
-// policies and extensions are present (seed 003's critical tables and RLS checks).
+// policies and extensions are present (critical tables and RLS checks).
 
 const TableExpectation = z.strictObject({
   minRows: z.number().int().nonnegative().optional(),

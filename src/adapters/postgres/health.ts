@@ -4,7 +4,7 @@ import { defineAction } from '../types.js';
 import { connect } from './client.js';
 import { describeConn, parsePgUrl } from './conn.js';
 
-// postgres.health (seed 001): connection pool use against max_connections, queries running too
+// postgres.health: connection pool use against max_connections, queries running too
 // long, replication lag on a replica, database size.
 
 export const postgresHealth = defineAction({

@@ -4,7 +4,7 @@ import { defineAction } from '../types.js';
 import { connectRedis, info, parseRedisUrl, redisError } from './client.js';
 
 // redis.ping: PING, then what a failing Redis shows in INFO: a failed last BGSAVE, a replica
-// whose link to its master is down (seeds 002/004: Redis failure recovery).
+// whose link to its master is down (Redis failure recovery).
 
 export const redisPing = defineAction({
   name: 'redis.ping',

@@ -14,7 +14,7 @@ import { openRepo } from '../repo-settings.js';
 import { defineAction, type ActionContext } from '../types.js';
 import { connectRedis, info, keyCount, parseRedisUrl, redisError, type RedisTarget } from './client.js';
 
-// Redis RDB snapshots into and out of the repository (seeds 002/004: hourly RDB snapshots,
+// Redis RDB snapshots into and out of the repository (hourly RDB snapshots,
 // Redis failure recovery). BGSAVE completion is judged the reliable way: the save counter
 // (or rdb_last_save_time) advanced, no save in progress, last status ok; LASTSAVE alone can
 // be satisfied by someone else's older save.

@@ -3,7 +3,7 @@ import { OperationError } from '../../errors.js';
 import { defineAction } from '../types.js';
 import { twilioClient, twilioError } from './client.js';
 
-// twilio.check (seed 000): the credentials work and the account is active; each phone number
+// twilio.check: the credentials work and the account is active; each phone number
 // exists on the account and its voice/SMS webhooks point where the app now lives (the check to
 // run after every redeploy).
 

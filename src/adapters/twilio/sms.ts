@@ -3,7 +3,7 @@ import { UsageError } from '../../errors.js';
 import { defineAction } from '../types.js';
 import { twilioClient, twilioError } from './client.js';
 
-// twilio.sms: page someone (seed 000/002: alerts by SMS).
+// twilio.sms: page someone by SMS.
 
 export const twilioSms = defineAction({
   name: 'twilio.sms',

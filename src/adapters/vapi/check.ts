@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { OperationError, UsageError } from '../../errors.js';
 import { defineAction, type ActionContext } from '../types.js';
 
-// vapi.check (seed 000): the API key works; each assistant exists and sends its events to the
+// vapi.check: the API key works; each assistant exists and sends its events to the
 // expected server URL; each phone number exists. Vapi's REST API over fetch; VAPI_BASE_URL
 // points it elsewhere (tests use a local server that answers like the API).
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
 
-// drctl rollback --to-version <v>: runs runbooks/rollback.yaml (seed 002's rollback.sh):
+// drctl rollback --to-version <v>: runs runbooks/rollback.yaml (what a rollback.sh script does):
 // record the running version, deploy the target, gate on health, revert automatically when
 // the gate fails, notify. --dry-run prints what would happen.
 export function registerRollback(program: Command, act: Action): void {
