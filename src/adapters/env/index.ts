@@ -1,5 +1,6 @@
 import type { Action, BackupKind } from '../types.js';
-import { envBackup, envRestore } from './env-file.js';
+import { envBackup } from './backup.js';
+import { envRestore } from './restore.js';
 
 // env: .env files, encrypted, into and out of the repository.
 

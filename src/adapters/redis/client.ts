@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { DrctlError, OperationError, UsageError } from '../../errors.js';
 import { secrets } from '../../redact.js';
@@ -75,4 +76,11 @@ export async function info(client: Redis, section?: string): Promise<Record<stri
 export async function keyCount(client: Redis): Promise<number> {
   const ks = await info(client, 'keyspace');
   return Object.values(ks).reduce((n, v) => n + Number(/keys=(\d+)/.exec(v)?.[1] ?? 0), 0);
+}
+
+/** Where the server keeps its RDB file (CONFIG GET dir and dbfilename). */
+export async function rdbPath(client: Redis): Promise<string> {
+  const dir = (await client.config('GET', 'dir')) as string[];
+  const file = (await client.config('GET', 'dbfilename')) as string[];
+  return path.join(dir[1] ?? '.', file[1] ?? 'dump.rdb');
 }

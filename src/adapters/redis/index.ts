@@ -1,6 +1,7 @@
 import type { Action, BackupKind } from '../types.js';
 import { redisPing } from './ping.js';
-import { redisBackup, redisRestore } from './snapshot.js';
+import { redisBackup } from './backup.js';
+import { redisRestore } from './restore.js';
 
 // redis: RDB snapshots into and out of the repository.
 

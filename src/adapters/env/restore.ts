@@ -1,60 +1,13 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { Readable } from 'node:stream';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
-import { ConfirmationError, OperationError } from '../../errors.js';
-import { openRepo } from '../repo-settings.js';
+import { ConfirmationError } from '../../errors.js';
 import { defineAction } from '../types.js';
+import { encryptedRepo } from './encrypted-repo.js';
 
-// env.backup / env.restore (an encrypted .env backup, for when the environment variables are
-// lost): an env file into the repository, encrypted; a restore shows which keys
-// changed (never the values) and asks before writing.
-
-async function encryptedRepo(ctx: Parameters<typeof openRepo>[0], url: string | undefined, create: boolean) {
-  const repo = await openRepo(ctx, url, { create });
-  if (!repo.encrypted) {
-    throw new OperationError('env.unencrypted', `${repo.storage.location} is not encrypted: env files hold secrets, so env backups need a repository created with DRCTL_ENCRYPTION_KEY`);
-  }
-  return repo;
-}
-
-export const envBackup = defineAction({
-  name: 'env.backup',
-  summary: 'Store an env file (encrypted) in the repository',
-  input: z.strictObject({ file: z.string().min(1), repo: z.string().optional(), label: z.string().optional() }),
-  outputs: ['backupId', 'keys'],
-  describe: (i) => `back up ${i.file} (encrypted)`,
-  async run(ctx, i) {
-    const repo = await encryptedRepo(ctx, i.repo, true);
-    let text: string;
-    try {
-      text = await readFile(i.file, 'utf8');
-    } catch {
-      throw new OperationError('env.read', `cannot read ${i.file}`);
-    }
-    const vars = parseEnv(text);
-    for (const v of Object.values(vars)) ctx.secret(v);
-    const id = await repo.newBackupId('env');
-    const startedAt = new Date();
-    const entry = await repo.writeObject(id, 'env', Readable.from([Buffer.from(text)]), { signal: ctx.signal });
-    const keys = Object.keys(vars).sort();
-    await repo.commit({
-      id,
-      kind: 'env',
-      label: i.label,
-      source: { file: i.file, keys: keys.length },
-      startedAt: startedAt.toISOString(),
-      stoppedAt: new Date().toISOString(),
-      durationMs: Date.now() - startedAt.getTime(),
-      recoveryPoint: startedAt.toISOString(),
-      objects: [entry],
-      extra: { keys },
-    });
-    ctx.log(`backup ${id}: ${keys.length} variables from ${i.file}`);
-    return { backupId: id, keys };
-  },
-});
+// env.restore: an env file back from the repository; shows which keys changed (never the
+// values) and asks before writing.
 
 export const envRestore = defineAction({
   name: 'env.restore',
