@@ -35,6 +35,9 @@ describe('verify-backups', () => {
   });
   afterAll(async () => destroyPostgres(pg));
 
+  /** Lets the newest backup grow past a 1s --max-age: a stale backup forced, not hoped for. */
+  const olderThanOneSecond = () => new Promise((r) => setTimeout(r, 1100));
+
   /** A fresh database (copy of app) and repository with one healthy backup. */
   async function scenario(): Promise<{ db: string; repoDir: string; repo: string }> {
     const db = `s${++n}`;
@@ -42,7 +45,6 @@ describe('verify-backups', () => {
     const repoDir = tempDir('drctl-verify-');
     const repo = `file://${repoDir}`;
     expect((await drctl(['backup', '--source', pg.url(db), '--repo', repo])).code).toBe(0);
-    await new Promise((r) => setTimeout(r, 1100));
     return { db, repoDir, repo };
   }
 
@@ -71,6 +73,7 @@ describe('verify-backups', () => {
 
   it('a stale newest backup fails backup-age', async () => {
     const { repoDir, repo } = await scenario();
+    await olderThanOneSecond();
     const r = await drctl(['verify-backups', '--repo', repo, '--max-age', '1s', '--json']);
     expect(r.code).toBe(1);
     expect(failed(r).map((c) => c.name)).toEqual(['backup-age']);
@@ -144,6 +147,7 @@ describe('verify-backups', () => {
         ONCALL_PHONE: '+447700900123',
         DRCTL_NOTIFY_WEBHOOK: hook.url,
       };
+      await olderThanOneSecond();
       const r = await drctl(['verify-backups', '--repo', repo, '--max-age', '1s'], { env });
       expect(r.code).toBe(1);
       expect(twilio.messages).toHaveLength(1);
