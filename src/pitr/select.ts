@@ -1,7 +1,6 @@
 import { OperationError } from '../errors.js';
 import type { Manifest } from '../repository/manifest.js';
-import type { WalObject } from './wal-archive.js';
-import { historyFileName, parseLsn, segmentName, segmentNumber, type TimelineSwitch } from './wal-names.js';
+import { historyFileName, parseLsn, segmentName, segmentNumber, type TimelineSwitch, type WalObject, type Ancestry } from './wal-names.js';
 
 // Point-in-time recovery planning, pure so it can be tested exhaustively: which base backup,
 // which WAL segments, and whether they reach the target. It fails closed: no base backup that
@@ -20,13 +19,6 @@ export interface WalPlan {
 
 function fmt(d: Date | string): string {
   return typeof d === 'string' ? d : d.toISOString();
-}
-
-/** Ancestors of `timeline` with the LSN at which each was left, from its history file. */
-export type Ancestry = Map<number, bigint>;
-
-export function ancestry(switches: TimelineSwitch[]): Ancestry {
-  return new Map(switches.map((s) => [s.parent, s.switchLsn]));
 }
 
 /** The newest base backup that ended before the target, on the target timeline or an ancestor branch. */

@@ -10,8 +10,7 @@ import { DecryptError } from '../repository/crypto.js';
 import { chain, VerifyingStream } from '../repository/hashing.js';
 import type { RepoHandle } from '../repository/repo-handle.js';
 import { ObjectExistsError, type ObjectInfo } from '../repository/storage.js';
-import { historyFileName, parseHistory, timelineOf, walFileKind } from './wal-names.js';
-import { ancestry, type Ancestry } from './select.js';
+import { historyFileName, parseHistory, timelineOf, walFileKind, type WalObject, type Ancestry, ancestry } from './wal-names.js';
 
 // Archived WAL, format 2: wal/<timeline>/<file name>-<hash>.<zst|gz|raw>. The hash is the
 // sha256 of the plaintext, or in an encrypted repository an HMAC-SHA256 of it under a key
@@ -20,17 +19,6 @@ import { ancestry, type Ancestry } from './select.js';
 // (encrypted with the one format-1 key); those stay readable. The checksum in the name (as
 // pgBackRest does) makes every object self-verifying and means an object is never
 // overwritten, except a provably bad one by a verified good one.
-
-export interface WalObject {
-  name: string;
-  /** The digest in the object's name: sha256 or (format 2, encrypted) the keyed hash. */
-  hash: string;
-  codec: Codec;
-  format: 1 | 2;
-  key: string;
-  size: number;
-  mtime: Date;
-}
 
 function dirOf(name: string): string {
   return `wal/${name.slice(0, 8)}/`;

@@ -1,3 +1,4 @@
+import type { Codec } from '../repository/compress.js';
 // WAL file names and LSN arithmetic. A segment is TTTTTTTTLLLLLLLLSSSSSSSS (timeline, log,
 // segment within log); with a segment size of S bytes there are 2^32 / S segments per log.
 
@@ -74,4 +75,22 @@ export function parseHistory(text: string): TimelineSwitch[] {
     out.push({ parent: Number(tli), switchLsn: parseLsn(lsn) });
   }
   return out;
+}
+
+export interface WalObject {
+  name: string;
+  /** The digest in the object's name: sha256 or (format 2, encrypted) the keyed hash. */
+  hash: string;
+  codec: Codec;
+  format: 1 | 2;
+  key: string;
+  size: number;
+  mtime: Date;
+}
+
+/** Ancestors of `timeline` with the LSN at which each was left, from its history file. */
+export type Ancestry = Map<number, bigint>;
+
+export function ancestry(switches: TimelineSwitch[]): Ancestry {
+  return new Map(switches.map((s) => [s.parent, s.switchLsn]));
 }

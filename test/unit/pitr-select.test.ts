@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { OperationError } from '../../src/errors.js';
-import type { WalObject } from '../../src/pitr/wal-archive.js';
-import { ancestry, planWal, selectBaseBackup } from '../../src/pitr/select.js';
+import type { WalObject } from '../../src/pitr/wal-names.js';
+import { planWal, selectBaseBackup } from '../../src/pitr/select.js';
+import { ancestry } from '../../src/pitr/wal-names.js';
 import { formatLsn, parseHistory, parseLsn, segmentForLsn, segmentName, segmentNumber } from '../../src/pitr/wal-names.js';
 import type { Manifest } from '../../src/repository/manifest.js';
 

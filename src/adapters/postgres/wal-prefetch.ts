@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { OperationError } from '../../errors.js';
-import { fetchWal, type WalObject } from '../../pitr/wal-archive.js';
+import { fetchWal } from '../../pitr/wal-archive.js';
+import { type WalObject } from '../../pitr/wal-names.js';
 import type { Repository } from '../../repository/repository.js';
 import type { ActionContext } from '../types.js';
 

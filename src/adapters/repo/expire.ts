@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { UsageError } from '../../errors.js';
-import { applyExpire, planExpire } from '../../repository/expire.js';
+import { applyExpire, planExpire } from '../../pitr/expire.js';
 import { tryParseDuration } from '../../time/duration.js';
 import { openRepo } from '../repo-settings.js';
 import { defineAction } from '../types.js';

@@ -67,7 +67,7 @@ export function registerBackups(program: Command, act: Action): void {
         // With --json, stdout is the document; the same words go to stderr for whoever watches.
         const say = o.json ? (line: string) => output.note(line) : (line: string) => output.result(`${line}\n`);
         if (o.confirm && ctx.dryRun) output.note('--dry-run: nothing will be removed, whatever --confirm says');
-        const { planExpire, applyExpire } = await import('../../repository/expire.js');
+        const { planExpire, applyExpire } = await import('../../pitr/expire.js');
         const repo = await openRepository(ctx, o.repo);
         // Without a retention policy, expire only cleans up incomplete backups.
         const policy = keepLast === undefined && keepDays === undefined ? { keepLast: Number.MAX_SAFE_INTEGER } : { keepLast, keepDays };

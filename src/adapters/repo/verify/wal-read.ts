@@ -1,5 +1,6 @@
 import { UsageError, errorMessage } from '../../../errors.js';
-import { readWal, type WalObject } from '../../../pitr/wal-archive.js';
+import { readWal } from '../../../pitr/wal-archive.js';
+import { type WalObject } from '../../../pitr/wal-names.js';
 import type { RepoHandle } from '../../../repository/repo-handle.js';
 import { formatBytes } from '../../../format.js';
 import { formatDuration } from '../../../time/duration.js';

@@ -1,7 +1,7 @@
-import { listWal } from '../pitr/wal-archive.js';
-import { DEFAULT_SEGMENT_SIZE, segmentNumber, walFileKind } from '../pitr/wal-names.js';
-import type { Repository } from './repository.js';
-import { decideRetention, type RetentionPolicy } from './retention.js';
+import { listWal } from './wal-archive.js';
+import { DEFAULT_SEGMENT_SIZE, segmentNumber, walFileKind } from './wal-names.js';
+import type { Repository } from '../repository/repository.js';
+import { decideRetention, type RetentionPolicy } from '../repository/retention.js';
 
 // `backups expire`: apply retention and remove orphans (data without a manifest, older than a
 // grace period so a running backup is never touched). Prints only, unless confirmed.
