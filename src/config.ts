@@ -52,7 +52,7 @@ export async function loadEnv(file: string | undefined, cwd = process.cwd()): Pr
     try {
       text = await readFile(target, 'utf8');
     } catch {
-      throw new UsageError(`--env-file ${target}: cannot read it`, 'usage.envFile');
+      throw new UsageError('usage.envFile', `--env-file ${target}: cannot read it`);
     }
     fromFile = parseEnv(text) as Record<string, string>;
   }
@@ -114,13 +114,13 @@ export async function loadConfigWithSource(
     raw = parseYaml(await readFile(target, 'utf8')) ?? {};
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`${named}${target}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message.split('\n')[0]}`, 'usage.config');
+    throw new UsageError('usage.config', `${named}${target}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message.split('\n')[0]}`);
   }
   const r = (await configSchema()).safeParse(raw);
   if (!r.success) {
     const i = r.error.issues[0];
     const where = i ? `${i.path.join('.')}${i.code === 'unrecognized_keys' ? `.${i.keys.join(',')}` : ''}` : '';
-    throw new UsageError(`${target}: ${where}: ${i?.code === 'unrecognized_keys' ? 'unknown key' : i?.message}`, 'usage.config');
+    throw new UsageError('usage.config', `${target}: ${where}: ${i?.code === 'unrecognized_keys' ? 'unknown key' : i?.message}`);
   }
   for (const v of Object.values(r.data)) if (typeof v === 'string') secrets.addUrlPasswords(v);
   const { runbooks, ...rest } = r.data;

@@ -12,7 +12,10 @@ export const ExitCode = {
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
-/** Base class: a failure whose message is fit to print as one line. */
+/**
+ * Base class: a failure whose message is fit to print as one line. Every error class takes
+ * (code, message, options) in that order; classes with a fixed code take (message, options).
+ */
 export class DrctlError extends Error {
   readonly code: string;
   readonly exitCode: ExitCodeValue;
@@ -28,7 +31,7 @@ export class DrctlError extends Error {
 
 /** Bad flag, value, config or file: exit 2. */
 export class UsageError extends DrctlError {
-  constructor(message: string, code = 'usage', options?: { cause?: unknown }) {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(code, message, ExitCode.usage, options);
     this.retryable = false;
   }
@@ -73,7 +76,7 @@ export class IntegrityError extends OperationError {
 
 /** The operator said no, or no TTY and no --yes: exit 4. */
 export class ConfirmationError extends DrctlError {
-  constructor(message: string, code = 'confirm.declined') {
+  constructor(code: string, message: string) {
     super(code, message, ExitCode.declined);
   }
 }

@@ -32,14 +32,14 @@ const BODY_LIMIT = 256 * 1024;
 
 export function providerApi(ctx: ActionContext, o: ProviderApiOptions): ProviderApi {
   const token = ctx.env[o.tokenVar];
-  if (!token) throw new UsageError(`${o.name}: set ${o.tokenVar}`, `usage.${o.code}`);
+  if (!token) throw new UsageError(`usage.${o.code}`, `${o.name}: set ${o.tokenVar}`);
   ctx.secret(token);
   const base = (ctx.env[o.baseVar] || o.defaultBase).replace(/\/+$/, '');
   let host: string;
   try {
     host = new URL(base).host;
   } catch {
-    throw new UsageError(`${o.baseVar}=${base}: not a URL`, `usage.${o.code}`);
+    throw new UsageError(`usage.${o.code}`, `${o.baseVar}=${base}: not a URL`);
   }
 
   async function request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {

@@ -39,7 +39,7 @@ export class Registry {
 
   get(name: string): Action {
     const a = this.actions.get(name);
-    if (!a) throw new UsageError(`unknown action "${name}"`, 'runbook.unknownAction');
+    if (!a) throw new UsageError('runbook.unknownAction', `unknown action "${name}"`);
     return a;
   }
 

@@ -61,13 +61,13 @@ export async function createContext(g: GlobalOptions): Promise<CliContext> {
   setQuiet(quiet);
   const logFormat = g.logFormat ?? (process.stderr.isTTY ? 'pretty' : 'json');
   if (logFormat !== 'pretty' && logFormat !== 'json') {
-    throw new UsageError(`--log-format ${logFormat}: use pretty or json`, 'usage.logFormat');
+    throw new UsageError('usage.logFormat', `--log-format ${logFormat}: use pretty or json`);
   }
   const logLevel = g.logLevel ?? 'info';
-  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError(`--log-level ${logLevel}: use one of ${LOG_LEVELS.join(', ')}`, 'usage.logLevel');
+  if (!LOG_LEVELS.includes(logLevel)) throw new UsageError('usage.logLevel', `--log-level ${logLevel}: use one of ${LOG_LEVELS.join(', ')}`);
   const reports = g.report ?? [];
   checkReportPaths(reports);
-  if (g.runbooks !== undefined && !isDir(g.runbooks)) throw new UsageError(`--runbooks ${g.runbooks}: no such directory`, 'usage.runbooks');
+  if (g.runbooks !== undefined && !isDir(g.runbooks)) throw new UsageError('usage.runbooks', `--runbooks ${g.runbooks}: no such directory`);
   const yes = g.yes ?? false;
   const ctx: CliContext = {
     env,
@@ -87,7 +87,7 @@ export async function createContext(g: GlobalOptions): Promise<CliContext> {
     async confirm(message: string): Promise<boolean> {
       if (yes) return true;
       if (!process.stdin.isTTY) {
-        throw new ConfirmationError(`needs confirmation: ${message} (no TTY: pass --yes to proceed)`, 'confirm.noTty');
+        throw new ConfirmationError('confirm.noTty', `needs confirmation: ${message} (no TTY: pass --yes to proceed)`);
       }
       ctx.beforePrompt?.();
       const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -116,7 +116,7 @@ export function resolveRunbook(ctx: Pick<CliContext, 'runbooksDirs'>, arg: strin
       return p;
     }
   }
-  throw new UsageError(`runbook "${arg}": no such file, and no ${arg}.yaml in ${ctx.runbooksDirs.join(' or ')}`, 'usage.runbook');
+  throw new UsageError('usage.runbook', `runbook "${arg}": no such file, and no ${arg}.yaml in ${ctx.runbooksDirs.join(' or ')}`);
 }
 
 /**
@@ -129,7 +129,7 @@ export function builtInRunbook(ctx: Pick<CliContext, 'config'>, name: BuiltInRun
   if (chosen === undefined) return path.join(PACKAGE_RUNBOOKS, `${name}.yaml`);
   const file = path.resolve(chosen);
   if (!existsSync(file)) {
-    throw new UsageError(`${flag !== undefined ? '--runbook' : `drctl.yaml runbooks.${name}:`} ${chosen}: no such file`, 'usage.runbook');
+    throw new UsageError('usage.runbook', `${flag !== undefined ? '--runbook' : `drctl.yaml runbooks.${name}:`} ${chosen}: no such file`);
   }
   note(`using runbook ${file} instead of the built-in ${name}`);
   return file;

@@ -52,7 +52,7 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
   for (const [k, v] of Object.entries(o.inputs ?? {})) {
     if (v === undefined) continue;
     // A runbook put in place of a built-in one must take the inputs the command's flags set.
-    if (!Object.hasOwn(runbook.inputs, k)) throw new UsageError(`${file}: no input "${k}", which this command sets from its flags (declare it under inputs:)`, 'usage.var');
+    if (!Object.hasOwn(runbook.inputs, k)) throw new UsageError('usage.var', `${file}: no input "${k}", which this command sets from its flags (declare it under inputs:)`);
     given[k] = v;
   }
   const startedAt = new Date();
@@ -66,7 +66,7 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
     }
   }
   if (o.fromStep !== undefined && !runbook.steps.some((s) => s.id === o.fromStep)) {
-    throw new UsageError(`--from-step ${o.fromStep}: no such step in ${runbook.name} (steps: ${runbook.steps.map((s) => s.id).join(', ')})`, 'usage.fromStep');
+    throw new UsageError('usage.fromStep', `--from-step ${o.fromStep}: no such step in ${runbook.name} (steps: ${runbook.steps.map((s) => s.id).join(', ')})`);
   }
 
   if (ctx.dryRun) {

@@ -9,7 +9,7 @@ export function intFlag(flag: string, v: string | undefined, o: { min: number; m
   if (v === undefined) return undefined;
   const n = /^\d+$/.test(v.trim()) ? Number(v) : Number.NaN;
   const what = o.what ?? (o.max === undefined ? (o.min === 0 ? 'a whole number' : `a whole number of at least ${o.min}`) : `a whole number from ${o.min} to ${o.max}`);
-  if (!Number.isSafeInteger(n) || n < o.min || (o.max !== undefined && n > o.max)) throw new UsageError(`${flag} ${v}: expected ${what}`, 'usage.flag');
+  if (!Number.isSafeInteger(n) || n < o.min || (o.max !== undefined && n > o.max)) throw new UsageError('usage.flag', `${flag} ${v}: expected ${what}`);
   return String(n);
 }
 
@@ -24,7 +24,7 @@ export function numberFlag(flag: string, v: string | undefined, o: { min: number
   const n = /^\d*\.?\d+$/.test(v.trim()) ? Number(v) : Number.NaN;
   const range = o.max === undefined ? `at least ${o.min}` : `from ${o.min} to ${o.max}`;
   if (!Number.isFinite(n) || n < o.min || (o.max !== undefined && n > o.max)) {
-    throw new UsageError(`${flag} ${v}: expected a number ${range}, such as ${o.example}`, 'usage.flag');
+    throw new UsageError('usage.flag', `${flag} ${v}: expected a number ${range}, such as ${o.example}`);
   }
   return String(n);
 }
@@ -32,12 +32,12 @@ export function numberFlag(flag: string, v: string | undefined, o: { min: number
 /** A PostgreSQL connection URL. */
 export function pgUrlFlag(flag: string, v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
-  if (!/^postgres(ql)?:\/\//i.test(v.trim())) throw new UsageError(`${flag}: expected a PostgreSQL URL (postgres://user@host:5432/db)`, 'usage.flag');
+  if (!/^postgres(ql)?:\/\//i.test(v.trim())) throw new UsageError('usage.flag', `${flag}: expected a PostgreSQL URL (postgres://user@host:5432/db)`);
   return v;
 }
 
 /** Refuses the flags that were given but cannot apply to the chosen mode, naming all of them. */
 export function refuseFlags(given: Record<string, boolean>, why: string): void {
   const bad = Object.entries(given).filter(([, on]) => on).map(([flag]) => flag);
-  if (bad.length) throw new UsageError(`${bad.join(', ')}: ${why}`, 'usage.flagConflict');
+  if (bad.length) throw new UsageError('usage.flagConflict', `${bad.join(', ')}: ${why}`);
 }

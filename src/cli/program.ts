@@ -38,7 +38,7 @@ export function actionFactory(setExit: (code: number) => void): Action {
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       if (globals.dryRun && !DRY_RUN_HONOURED.has(commandPath(cmd))) {
         const { UsageError } = await import('../errors.js');
-        throw new UsageError(`--dry-run: ${commandPath(cmd)} has no dry run; run it without --dry-run, or not at all`, 'usage.dryRun');
+        throw new UsageError('usage.dryRun', `--dry-run: ${commandPath(cmd)} has no dry run; run it without --dry-run, or not at all`);
       }
       let ctx: CliContext;
       if (o.context === false) ctx = undefined as unknown as CliContext;

@@ -11,7 +11,7 @@ export function parseVars(vars: string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const v of vars) {
     const eq = v.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--var ${v}: expected name=value`, 'usage.var');
+    if (eq <= 0) throw new UsageError('usage.var', `--var ${v}: expected name=value`);
     out[v.slice(0, eq)] = v.slice(eq + 1);
   }
   return out;
@@ -36,7 +36,7 @@ export function missingInputsError(missing: MissingInput[]): UsageError {
     missing.length === 1
       ? `input ${names[0]} is required: pass ${how[0]}`
       : `inputs ${names.join(', ')} are required: pass ${how.join(', ')}`;
-  return new UsageError(message, 'usage.var');
+  return new UsageError('usage.var', message);
 }
 
 /**
@@ -56,7 +56,7 @@ export function resolveInputs(
   for (const name of Object.keys(given)) {
     if (!Object.hasOwn(rb.inputs, name)) {
       const known = Object.keys(rb.inputs);
-      throw new UsageError(`--var ${name}: runbook "${rb.name}" has no input "${name}"${known.length ? ` (inputs: ${known.join(', ')})` : ''}`, 'usage.var');
+      throw new UsageError('usage.var', `--var ${name}: runbook "${rb.name}" has no input "${name}"${known.length ? ` (inputs: ${known.join(', ')})` : ''}`);
     }
   }
   const out: Record<string, unknown> = {};
@@ -101,10 +101,10 @@ function convert(name: string, type: 'string' | 'number' | 'boolean' | 'time', v
   if (type === 'time') return value.trim() === 'latest' ? 'latest' : parseTimePoint(value, `--var ${name}`, now).toISOString();
   if (type === 'number') {
     const n = Number(value);
-    if (value.trim() === '' || Number.isNaN(n)) throw new UsageError(`--var ${name}=${value}: not a number`, 'usage.var');
+    if (value.trim() === '' || Number.isNaN(n)) throw new UsageError('usage.var', `--var ${name}=${value}: not a number`);
     return n;
   }
   if (/^(true|yes|1)$/i.test(value)) return true;
   if (/^(false|no|0)$/i.test(value)) return false;
-  throw new UsageError(`--var ${name}=${value}: not a boolean (true/false)`, 'usage.var');
+  throw new UsageError('usage.var', `--var ${name}=${value}: not a boolean (true/false)`);
 }

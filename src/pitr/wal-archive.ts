@@ -99,7 +99,7 @@ async function check(repo: RepoHandle, w: WalObject): Promise<{ ok: true; size: 
  */
 export async function pushWal(repo: RepoHandle, file: string, o: { compression?: Compression } = {}): Promise<PushResult> {
   const name = path.basename(file);
-  if (!walFileKind(name)) throw new UsageError(`wal-push ${file}: "${name}" is not a WAL segment, .partial, .history or .backup file`, 'usage.wal');
+  if (!walFileKind(name)) throw new UsageError('usage.wal', `wal-push ${file}: "${name}" is not a WAL segment, .partial, .history or .backup file`);
   const unreadable = (err: unknown) =>
     new OperationError('wal.read', `wal-push: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   const compression = o.compression ?? repo.compression;

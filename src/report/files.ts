@@ -20,7 +20,7 @@ const FORMATS: Record<string, (r: RunReport) => string> = {
 export function checkReportPaths(files: string[]): void {
   for (const f of files) {
     if (!FORMATS[path.extname(f).toLowerCase()]) {
-      throw new UsageError(`--report ${f}: unknown format (use .json, .md, .html or .xml for JUnit)`, 'usage.report');
+      throw new UsageError('usage.report', `--report ${f}: unknown format (use .json, .md, .html or .xml for JUnit)`);
     }
   }
 }

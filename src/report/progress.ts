@@ -16,7 +16,7 @@ export function progressInterval(env: Readonly<Record<string, string | undefined
   const v = env.DRCTL_PROGRESS_INTERVAL;
   if (v === undefined || v.trim() === '') return DEFAULT_PROGRESS_INTERVAL_MS;
   const ms = /^\d+$/.test(v.trim()) ? Number(v) * 1000 : tryParseDuration(v);
-  if (ms === undefined || ms < 0) throw new UsageError(`DRCTL_PROGRESS_INTERVAL=${v}: expected a duration such as 10s or 1m (0: no progress lines)`, 'usage.env');
+  if (ms === undefined || ms < 0) throw new UsageError('usage.env', `DRCTL_PROGRESS_INTERVAL=${v}: expected a duration such as 10s or 1m (0: no progress lines)`);
   return ms;
 }
 

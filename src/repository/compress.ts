@@ -27,12 +27,12 @@ export const DEFAULT_COMPRESSION: Compression = { codec: 'zstd', level: LEVELS.z
 /** Checks a codec name and level from a flag, config or environment. */
 export function parseCompression(codec: string | undefined, level: string | number | undefined, what = '--compress'): Compression {
   const c = (codec ?? DEFAULT_COMPRESSION.codec).toLowerCase();
-  if (!(CODECS as readonly string[]).includes(c)) throw new UsageError(`${what} ${codec}: use zstd, gzip or none`, 'usage.compress');
+  if (!(CODECS as readonly string[]).includes(c)) throw new UsageError('usage.compress', `${what} ${codec}: use zstd, gzip or none`);
   const range = LEVELS[c as Codec];
   if (level === undefined || level === '') return { codec: c as Codec, level: range.default };
   const n = typeof level === 'number' ? level : /^\d+$/.test(level) ? Number(level) : Number.NaN;
   if (!Number.isInteger(n) || n < range.min || n > range.max) {
-    throw new UsageError(`${what}-level ${level}: ${c} takes ${range.min === range.max ? `no level` : `a level from ${range.min} to ${range.max}`}`, 'usage.compress');
+    throw new UsageError('usage.compress', `${what}-level ${level}: ${c} takes ${range.min === range.max ? `no level` : `a level from ${range.min} to ${range.max}`}`);
   }
   return { codec: c as Codec, level: n };
 }
@@ -48,7 +48,7 @@ async function zstd() {
   try {
     return await import('zstd-napi');
   } catch (err) {
-    throw new UsageError(`zstd is not available in this installation (${(err as Error).message.split('\n')[0]}): use --compress gzip`, 'usage.compress');
+    throw new UsageError('usage.compress', `zstd is not available in this installation (${(err as Error).message.split('\n')[0]}): use --compress gzip`);
   }
 }
 

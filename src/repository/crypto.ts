@@ -58,9 +58,9 @@ export async function passphraseFromEnv(env: Readonly<Record<string, string | un
   try {
     text = (await readFile(file, 'utf8')).trim();
   } catch {
-    throw new UsageError(`${name}_FILE=${file}: cannot read it`, 'usage.key');
+    throw new UsageError('usage.key', `${name}_FILE=${file}: cannot read it`);
   }
-  if (!text) throw new UsageError(`${name}_FILE=${file}: the file is empty`, 'usage.key');
+  if (!text) throw new UsageError('usage.key', `${name}_FILE=${file}: the file is empty`);
   return text;
 }
 

@@ -18,7 +18,7 @@ export async function openStorage(url: string, s: StorageSettings): Promise<Stor
   const endpoint = cfg.endpoint ?? s.env.AWS_ENDPOINT_URL_S3 ?? s.env.AWS_ENDPOINT_URL;
   const checksums = (cfg.checksums ?? s.env.DRCTL_S3_CHECKSUMS ?? (endpoint ? 'when_required' : 'when_supported')).toLowerCase();
   if (checksums !== 'when_required' && checksums !== 'when_supported') {
-    throw new UsageError(`DRCTL_S3_CHECKSUMS=${checksums}: use when_required or when_supported`, 'usage.s3');
+    throw new UsageError('usage.s3', `DRCTL_S3_CHECKSUMS=${checksums}: use when_required or when_supported`);
   }
   return new S3Storage({
     bucket: loc.bucket,

@@ -55,7 +55,7 @@ export class RepoHandle {
   /** Opens a repository; `create` initialises it when absent. */
   static async connect(url: string | undefined, s: StorageSettings, o: OpenOptions = {}): Promise<Connection> {
     const where = url ?? (s.config.repo as string | undefined) ?? s.env.DRCTL_REPO;
-    if (!where) throw new UsageError('no repository: pass --repo, set repo: in drctl.yaml, or set DRCTL_REPO', 'usage.repo');
+    if (!where) throw new UsageError('usage.repo', 'no repository: pass --repo, set repo: in drctl.yaml, or set DRCTL_REPO');
     const compression = s.config.compress === undefined && s.config.compressLevel === undefined
       ? DEFAULT_COMPRESSION
       : parseCompression(s.config.compress as string | undefined, s.config.compressLevel as number | undefined, 'compress');
@@ -94,7 +94,7 @@ export class RepoHandle {
    * becomes the master key).
    */
   async changePassphrase(newPassphrase: string): Promise<void> {
-    if (!this.keys) throw new UsageError(`${this.storage.location} is not encrypted: there is no key to change`, 'usage.key');
+    if (!this.keys) throw new UsageError('usage.key', `${this.storage.location} is not encrypted: there is no key to change`);
     const wrapped = await wrapMasterKey(newPassphrase, this.keys.master);
     const next: RepoInfo = { ...this.info, format: REPO_FORMAT, encryption: wrapped.params };
     if (this.info.format === 1) next.upgradedFrom = 1;
@@ -174,9 +174,7 @@ export function refuseLostInfo(storage: Storage): OperationError {
 export async function unlockInfo(storage: Storage, info: RepoInfo, passphrase: string | undefined): Promise<RepoKeys | undefined> {
   if (!info.encryption) {
     if (passphrase) {
-      throw new UsageError(
-        `${storage.location} is not encrypted, but DRCTL_ENCRYPTION_KEY is set: unset it (drctl never stores plaintext when given a key; an encrypted repository is made with drctl repo init --encrypt)`,
-        'usage.key',
+      throw new UsageError('usage.key', `${storage.location} is not encrypted, but DRCTL_ENCRYPTION_KEY is set: unset it (drctl never stores plaintext when given a key; an encrypted repository is made with drctl repo init --encrypt)`
       );
     }
     return undefined;

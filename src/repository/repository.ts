@@ -206,13 +206,11 @@ export class Repository extends RepoHandle {
     }
     const found = backups.find((b) => b.id === idOrLatest);
     if (found && kinds.includes(found.kind)) return found;
-    if (found) throw new UsageError(`backup ${idOrLatest} is a ${found.kind} backup; this needs ${kinds.join(' or ')}`, 'usage.backup');
+    if (found) throw new UsageError('usage.backup', `backup ${idOrLatest} is a ${found.kind} backup; this needs ${kinds.join(' or ')}`);
     const bad = damaged.find((d) => d.id === idOrLatest);
     if (bad) throw new IntegrityError(`backup ${idOrLatest}: ${bad.problem}`);
     const newest = candidates[candidates.length - 1];
-    throw new UsageError(
-      `--backup ${idOrLatest}: no such backup in ${this.storage.location}${newest ? ` (newest: ${newest.id}; see drctl backups list)` : ' (it has none)'}`,
-      'usage.backup',
+    throw new UsageError('usage.backup', `--backup ${idOrLatest}: no such backup in ${this.storage.location}${newest ? ` (newest: ${newest.id}; see drctl backups list)` : ' (it has none)'}`
     );
   }
 

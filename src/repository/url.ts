@@ -7,22 +7,22 @@ export type RepoLocation = { kind: 'file'; path: string } | { kind: 's3'; bucket
 
 export function parseRepoUrl(url: string, what = '--repo'): RepoLocation {
   const u = url.trim();
-  if (!u) throw new UsageError(`${what}: empty repository URL (use file:///path or s3://bucket/prefix)`, 'usage.repo');
+  if (!u) throw new UsageError('usage.repo', `${what}: empty repository URL (use file:///path or s3://bucket/prefix)`);
   if (u.startsWith('file://')) {
     const p = decodeURIComponent(u.slice('file://'.length));
-    if (!p.startsWith('/')) throw new UsageError(`${what} ${u}: file URLs need an absolute path (file:///var/backups/drctl)`, 'usage.repo');
+    if (!p.startsWith('/')) throw new UsageError('usage.repo', `${what} ${u}: file URLs need an absolute path (file:///var/backups/drctl)`);
     return { kind: 'file', path: path.resolve(p) };
   }
   if (u.startsWith('s3://')) {
     const rest = u.slice('s3://'.length);
     const [bucket, ...prefix] = rest.split('/');
     if (!bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-      throw new UsageError(`${what} ${u}: "${bucket ?? ''}" is not a valid S3 bucket name`, 'usage.repo');
+      throw new UsageError('usage.repo', `${what} ${u}: "${bucket ?? ''}" is not a valid S3 bucket name`);
     }
     return { kind: 's3', bucket, prefix: prefix.filter(Boolean).join('/') };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(u)) {
-    throw new UsageError(`${what} ${u}: unsupported scheme (use file:///path or s3://bucket/prefix)`, 'usage.repo');
+    throw new UsageError('usage.repo', `${what} ${u}: unsupported scheme (use file:///path or s3://bucket/prefix)`);
   }
   return { kind: 'file', path: path.resolve(u) };
 }

@@ -22,7 +22,7 @@ export async function loadRunbook(file: string, registry: Registry): Promise<Loa
     source = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`, 'runbook.read');
+    throw new UsageError('runbook.read', `${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message}`);
   }
   return parseRunbook(source, file, registry);
 }

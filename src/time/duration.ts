@@ -18,7 +18,7 @@ export function tryParseDuration(text: string | number): number | undefined {
 export function parseDuration(text: string | number, what = 'duration'): number {
   const ms = tryParseDuration(text);
   if (ms === undefined) {
-    throw new UsageError(`${what}: "${text}" is not a duration (use e.g. 90s, 15m, 1h30m, 2d)`, 'usage.duration');
+    throw new UsageError('usage.duration', `${what}: "${text}" is not a duration (use e.g. 90s, 15m, 1h30m, 2d)`);
   }
   return ms;
 }

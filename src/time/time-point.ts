@@ -22,24 +22,22 @@ export function parseTimePoint(text: string, what = '--pitr', now: Date = new Da
   const rel = ago?.[1] ?? nowMinus?.[1];
   if (rel !== undefined) {
     const ms = tryParseDuration(rel);
-    if (ms === undefined) throw new UsageError(`${what}: "${text}" is not a time (bad duration "${rel}")`, 'usage.time');
+    if (ms === undefined) throw new UsageError('usage.time', `${what}: "${text}" is not a time (bad duration "${rel}")`);
     return new Date(now.getTime() - ms);
   }
   const m = ISO_WITH_OFFSET.exec(t);
   if (m) {
     const bad = impossible(m);
-    if (bad) throw new UsageError(`${what}: "${text}" is not a real time: ${bad}`, 'usage.time');
+    if (bad) throw new UsageError('usage.time', `${what}: "${text}" is not a real time: ${bad}`);
     let iso = t.replace(' ', 'T').replace(/\s+/g, '');
     iso = iso.replace(/([+-]\d{2})$/, '$1:00').replace(/([+-]\d{2})(\d{2})$/, '$1:$2');
     const ms = Date.parse(iso);
     if (!Number.isNaN(ms)) return new Date(ms);
   }
   if (/^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(t)) {
-    throw new UsageError(`${what}: "${text}" has no time zone; add Z or an offset such as +01:00`, 'usage.time');
+    throw new UsageError('usage.time', `${what}: "${text}" has no time zone; add Z or an offset such as +01:00`);
   }
-  throw new UsageError(
-    `${what}: "${text}" is not a time (use ISO 8601 like 2026-11-23T09:41:00Z, "10 minutes ago" or now-10m)`,
-    'usage.time',
+  throw new UsageError('usage.time', `${what}: "${text}" is not a time (use ISO 8601 like 2026-11-23T09:41:00Z, "10 minutes ago" or now-10m)`
   );
 }
 

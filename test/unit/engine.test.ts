@@ -166,7 +166,7 @@ describe('engine', () => {
     expect(report.steps[1]?.status).toBe('skipped');
     const noTty = await runYaml(runbook('  - id: ok\n    uses: manual.confirm\n    with: { message: "Drop it?" }\n'), {
       confirm: async () => {
-        throw new ConfirmationError('no tty', 'confirm.noTty');
+        throw new ConfirmationError('confirm.noTty', 'no tty');
       },
     });
     expect(noTty.report.exitCode).toBe(4);

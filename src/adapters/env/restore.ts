@@ -33,7 +33,7 @@ export const envRestore = defineAction({
     for (const k of removed) ctx.log(`- ${k} (not in the backup; will be dropped)`);
     if (added.length || changed.length || removed.length) {
       const ok = await ctx.confirm(`Write ${i.file} from ${m.id}: ${added.length} added, ${changed.length} changed, ${removed.length} removed?`);
-      if (!ok) throw new ConfirmationError(`declined: ${i.file} left untouched`);
+      if (!ok) throw new ConfirmationError('confirm.declined', `declined: ${i.file} left untouched`);
       const tmp = `${i.file}.drctl-tmp`;
       await writeFile(tmp, text, { mode: 0o600 });
       await rename(tmp, i.file);

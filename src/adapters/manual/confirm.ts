@@ -16,7 +16,7 @@ export const manualConfirm = defineAction({
   describe: (i) => `ask: ${i.message}`,
   async run(ctx, i) {
     const ok = await ctx.confirm(i.message);
-    if (!ok) throw new ConfirmationError(`declined: ${i.message}`);
+    if (!ok) throw new ConfirmationError('confirm.declined', `declined: ${i.message}`);
     return { confirmed: true, by: ctx.env.SUDO_USER ?? ctx.env.USER ?? os.userInfo().username, at: new Date().toISOString() };
   },
 });

@@ -26,7 +26,7 @@ export interface PgConn {
 export function parsePgUrl(url: string | undefined, env: Readonly<Record<string, string | undefined>>, what = 'url'): PgConn {
   const u = (url ?? '').trim();
   if (!u) {
-    if (!env.PGHOST && !env.PGDATABASE) throw new UsageError(`${what}: no PostgreSQL URL (pass one, or set DATABASE_URL or PGHOST/PGDATABASE)`, 'usage.pgUrl');
+    if (!env.PGHOST && !env.PGDATABASE) throw new UsageError('usage.pgUrl', `${what}: no PostgreSQL URL (pass one, or set DATABASE_URL or PGHOST/PGDATABASE)`);
     return {
       host: env.PGHOST ?? 'localhost',
       port: Number(env.PGPORT ?? 5432),
@@ -40,10 +40,10 @@ export function parsePgUrl(url: string | undefined, env: Readonly<Record<string,
   try {
     parsed = new URL(u);
   } catch {
-    throw new UsageError(`${what}: "${secrets.redact(u)}" is not a PostgreSQL URL (postgres://user:password@host:5432/db)`, 'usage.pgUrl');
+    throw new UsageError('usage.pgUrl', `${what}: "${secrets.redact(u)}" is not a PostgreSQL URL (postgres://user:password@host:5432/db)`);
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
-    throw new UsageError(`${what}: "${secrets.redact(u)}" is not a PostgreSQL URL (postgres://user:password@host:5432/db)`, 'usage.pgUrl');
+    throw new UsageError('usage.pgUrl', `${what}: "${secrets.redact(u)}" is not a PostgreSQL URL (postgres://user:password@host:5432/db)`);
   }
   const password = parsed.password ? decodeURIComponent(parsed.password) : env.PGPASSWORD;
   secrets.add(password);

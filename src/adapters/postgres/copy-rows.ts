@@ -74,7 +74,7 @@ async function checkSingleQuery(db: Db, select: string, conn: PgConn): Promise<v
     await db.client.query({ text: `${select} limit 0`, values: [] });
   } catch (err) {
     const e = pgError(err, conn);
-    if ((err as { code?: string }).code?.startsWith('42')) throw new UsageError(`where: not a condition on the table: ${(err as Error).message}`, 'usage.where');
+    if ((err as { code?: string }).code?.startsWith('42')) throw new UsageError('usage.where', `where: not a condition on the table: ${(err as Error).message}`);
     throw e;
   }
 }

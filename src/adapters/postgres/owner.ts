@@ -54,7 +54,7 @@ export function restoreOwner(dir: string): Owner | undefined {
   }
   const pg = passwd().find((e) => e.name === 'postgres');
   if (pg) return { uid: pg.uid, gid: pg.gid };
-  throw new UsageError(`--target-dir ${dir}: running as root, and neither the directory, its parent nor a postgres user names the user the server should run as; create the directory owned by that user`, 'usage.targetDir');
+  throw new UsageError('usage.targetDir', `--target-dir ${dir}: running as root, and neither the directory, its parent nor a postgres user names the user the server should run as; create the directory owned by that user`);
 }
 
 /** As root, the postgres user a new throwaway cluster runs as. */

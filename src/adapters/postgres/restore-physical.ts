@@ -119,9 +119,9 @@ async function prepareTargetDir(ctx: ActionContext, dir: string): Promise<void> 
   const entries = await readdir(dir);
   if (!entries.length) return;
   if (entries.includes('postmaster.pid')) {
-    throw new UsageError(`--target-dir ${dir}: a PostgreSQL server seems to be running on it (postmaster.pid); stop it first`, 'usage.targetDir');
+    throw new UsageError('usage.targetDir', `--target-dir ${dir}: a PostgreSQL server seems to be running on it (postmaster.pid); stop it first`);
   }
   const ok = await ctx.confirm(`${dir} is not empty (${entries.length} entries). Delete its contents and restore into it?`);
-  if (!ok) throw new ConfirmationError(`declined: ${dir} left untouched`);
+  if (!ok) throw new ConfirmationError('confirm.declined', `declined: ${dir} left untouched`);
   for (const e of entries) await rm(path.join(dir, e), { recursive: true, force: true });
 }

@@ -52,7 +52,7 @@ export const postgresRestore = defineAction({
   describe: (i) =>
     i.targetDir ? `${i.pitr && i.pitr !== 'latest' ? `point-in-time restore to ${i.pitr}` : 'restore to the end of the archived WAL'} from ${i.backup === 'latest' ? 'the right base backup' : i.backup} into ${i.targetDir}` : `restore backup ${i.backup} into ${i.target ? 'the target database' : 'DATABASE_URL'}${i.clean ? ' (clean)' : ''}${i.jobs > 1 ? ` with ${i.jobs} jobs` : ''}`,
   async run(ctx, i) {
-    if (i.pitr && !i.targetDir) throw new UsageError('--pitr needs --target-dir: point-in-time recovery restores a base backup into a data directory', 'usage.pitr');
+    if (i.pitr && !i.targetDir) throw new UsageError('usage.pitr', '--pitr needs --target-dir: point-in-time recovery restores a base backup into a data directory');
     if (i.targetDir) {
       const { physicalRestore } = await import('./restore-physical.js');
       const repo = await openRepo(ctx, i.repo);
@@ -110,7 +110,7 @@ export async function logicalRestore(ctx: ActionContext, repo: Repository, m: Ma
     }
     if (n > 0) {
       const ok = await ctx.confirm(`Database ${describeConn(target)} is not empty (${n} relations). Replace its contents with backup ${m.id}?`);
-      if (!ok) throw new ConfirmationError(`declined: ${describeConn(target)} left untouched`);
+      if (!ok) throw new ConfirmationError('confirm.declined', `declined: ${describeConn(target)} left untouched`);
       clean = true;
     }
   }

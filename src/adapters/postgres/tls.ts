@@ -33,7 +33,7 @@ export interface TlsPlan {
 export function tlsPlan(conn: PgConn, home = os.homedir()): TlsPlan {
   const given = conn.params.sslmode;
   if (given !== undefined && !(SSL_MODES as readonly string[]).includes(given)) {
-    throw new UsageError(`sslmode "${given}" is not one of ${SSL_MODES.join(', ')}`, 'usage.sslmode');
+    throw new UsageError('usage.sslmode', `sslmode "${given}" is not one of ${SSL_MODES.join(', ')}`);
   }
   // A Unix socket never uses TLS, whatever sslmode says (libpq ignores it there too).
   if (conn.host.startsWith('/')) return { mode: 'disable', first: false };
@@ -42,7 +42,7 @@ export function tlsPlan(conn: PgConn, home = os.homedir()): TlsPlan {
   const mode: SslMode = (given as SslMode | undefined) ?? (system ? 'verify-full' : 'prefer');
   if (mode === 'disable') return { mode, first: false };
   if (system && mode !== 'verify-full') {
-    throw new UsageError(`sslmode "${mode}" may not be used with sslrootcert=system (use verify-full)`, 'usage.sslmode');
+    throw new UsageError('usage.sslmode', `sslmode "${mode}" may not be used with sslrootcert=system (use verify-full)`);
   }
 
   const dir = path.join(home, '.postgresql');
@@ -50,9 +50,7 @@ export function tlsPlan(conn: PgConn, home = os.homedir()): TlsPlan {
   const haveRoot = rootFile !== undefined && existsSync(rootFile);
   const verifying = mode === 'verify-ca' || mode === 'verify-full';
   if (verifying && !system && !haveRoot) {
-    throw new UsageError(
-      `sslmode=${mode} needs a root certificate: ${rootFile} does not exist (set sslrootcert, or use sslmode=require to encrypt without verifying)`,
-      'usage.sslrootcert',
+    throw new UsageError('usage.sslrootcert', `sslmode=${mode} needs a root certificate: ${rootFile} does not exist (set sslrootcert, or use sslmode=require to encrypt without verifying)`
     );
   }
   const opts: ConnectionOptions = {};
@@ -68,11 +66,11 @@ export function tlsPlan(conn: PgConn, home = os.homedir()): TlsPlan {
   const keyFile = conn.params.sslkey ?? path.join(dir, 'postgresql.key');
   if (existsSync(certFile)) {
     opts.cert = readPem(certFile, 'sslcert');
-    if (!existsSync(keyFile)) throw new UsageError(`sslcert ${certFile} has no key: ${keyFile} does not exist`, 'usage.sslkey');
+    if (!existsSync(keyFile)) throw new UsageError('usage.sslkey', `sslcert ${certFile} has no key: ${keyFile} does not exist`);
     opts.key = readPem(keyFile, 'sslkey');
     if (conn.params.sslpassword) opts.passphrase = conn.params.sslpassword;
   } else if (conn.params.sslcert !== undefined) {
-    throw new UsageError(`sslcert ${certFile} does not exist`, 'usage.sslcert');
+    throw new UsageError('usage.sslcert', `sslcert ${certFile} does not exist`);
   }
   if (conn.params.sslcrl && existsSync(conn.params.sslcrl)) opts.crl = readPem(conn.params.sslcrl, 'sslcrl');
 
@@ -85,7 +83,7 @@ function readPem(file: string, what: string): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (err) {
-    throw new UsageError(`${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, `usage.${what}`);
+    throw new UsageError(`usage.${what}`, `${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
 }
 

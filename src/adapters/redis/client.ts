@@ -12,14 +12,14 @@ export interface RedisTarget {
 }
 
 export function parseRedisUrl(url: string | undefined): RedisTarget {
-  if (!url) throw new UsageError('no Redis URL: pass url (redis://[:password@]host:port[/db]) or set REDIS_URL', 'usage.redis');
+  if (!url) throw new UsageError('usage.redis', 'no Redis URL: pass url (redis://[:password@]host:port[/db]) or set REDIS_URL');
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new UsageError(`"${secrets.redact(url)}" is not a Redis URL (redis://:password@host:6379/0)`, 'usage.redis');
+    throw new UsageError('usage.redis', `"${secrets.redact(url)}" is not a Redis URL (redis://:password@host:6379/0)`);
   }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new UsageError(`"${secrets.redact(url)}" is not a Redis URL (redis://:password@host:6379/0)`, 'usage.redis');
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new UsageError('usage.redis', `"${secrets.redact(url)}" is not a Redis URL (redis://:password@host:6379/0)`);
   if (u.password) secrets.add(decodeURIComponent(u.password));
   return { url, host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) };
 }

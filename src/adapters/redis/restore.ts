@@ -40,7 +40,7 @@ export const redisRestore = defineAction({
     try {
       const p = await info(client, 'persistence');
       if (p.aof_enabled === '1') {
-        throw new UsageError(`Redis at ${t.host}:${t.port} has appendonly on: it would load its AOF, not this snapshot. Turn appendonly off for the restore`, 'usage.redisAof');
+        throw new UsageError('usage.redisAof', `Redis at ${t.host}:${t.port} has appendonly on: it would load its AOF, not this snapshot. Turn appendonly off for the restore`);
       }
       file = await rdbPath(client);
       current = await keyCount(client);
@@ -61,7 +61,7 @@ export const redisRestore = defineAction({
     if (!ok) {
       client.disconnect();
       await rm(tmp, { force: true });
-      throw new ConfirmationError(`declined: Redis at ${t.host}:${t.port} left untouched`);
+      throw new ConfirmationError('confirm.declined', `declined: Redis at ${t.host}:${t.port} left untouched`);
     }
     if (i.stopCommand) {
       client.disconnect();

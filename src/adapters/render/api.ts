@@ -19,7 +19,7 @@ export function renderApi(ctx: ActionContext): ProviderApi {
 }
 
 export function postgresPath(id: string): string {
-  if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new UsageError(`postgres "${id}": a Render Postgres id looks like dpg-... (the database's Info page)`, 'usage.render');
+  if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new UsageError('usage.render', `postgres "${id}": a Render Postgres id looks like dpg-... (the database's Info page)`);
   return `/v1/postgres/${id}`;
 }
 

@@ -20,9 +20,9 @@ export const repoExpire = defineAction({
   outputs: ['removed', 'kept', 'orphans', 'dryRun'],
   describe: (i) => `${i.confirm ? 'remove' : 'list (dry run)'} backups beyond ${[i.keepLast ? `the last ${i.keepLast}` : '', i.keepDays !== undefined ? `${i.keepDays} days` : ''].filter(Boolean).join(' and ')}`,
   async run(ctx, i) {
-    if (i.keepLast === undefined && i.keepDays === undefined) throw new UsageError('repo.expire: give keepLast and/or keepDays', 'usage.retention');
+    if (i.keepLast === undefined && i.keepDays === undefined) throw new UsageError('usage.retention', 'repo.expire: give keepLast and/or keepDays');
     const grace = tryParseDuration(i.orphanGrace);
-    if (grace === undefined) throw new UsageError(`orphanGrace: "${i.orphanGrace}" is not a duration`, 'usage.duration');
+    if (grace === undefined) throw new UsageError('usage.duration', `orphanGrace: "${i.orphanGrace}" is not a duration`);
     const repo = await openRepo(ctx, i.repo);
     const plan = await planExpire(repo, { keepLast: i.keepLast, keepDays: i.keepDays }, grace);
     for (const r of plan.remove) ctx.log(`${i.confirm ? 'removing' : 'would remove'} ${r.id} (${r.why})`);

@@ -18,7 +18,7 @@ export const repoList = defineAction({
   describe: (i) => `list ${i.kind ?? 'all'} backups in ${i.repo ?? 'the configured repository'}`,
   async run(ctx, i) {
     if (i.kind !== undefined && !ctx.backupKinds.has(i.kind)) {
-      throw new UsageError(`repo.list: unknown backup kind "${i.kind}" (known: ${[...ctx.backupKinds.keys()].join(', ')})`, 'usage.kind');
+      throw new UsageError('usage.kind', `repo.list: unknown backup kind "${i.kind}" (known: ${[...ctx.backupKinds.keys()].join(', ')})`);
     }
     const repo = await openRepo(ctx, i.repo);
     const { backups } = await repo.catalog();

@@ -20,9 +20,9 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 /** Bucket and folder of "s3://bucket/folder"; anything else is a usage error. */
 export function parseS3Url(url: string, what: string): { bucket: string; prefix: string } {
   const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url.trim());
-  if (!m) throw new UsageError(`${what} ${url}: expected s3://bucket/prefix`, 'usage.s3');
+  if (!m) throw new UsageError('usage.s3', `${what} ${url}: expected s3://bucket/prefix`);
   const bucket = m[1]!;
-  if (!BUCKET_NAME.test(bucket)) throw new UsageError(`${what} ${url}: "${bucket}" is not a valid S3 bucket name`, 'usage.s3');
+  if (!BUCKET_NAME.test(bucket)) throw new UsageError('usage.s3', `${what} ${url}: "${bucket}" is not a valid S3 bucket name`);
   const folder = m[2]!.split('/').filter(Boolean).join('/');
   return { bucket, prefix: folder ? `${folder}/` : '' };
 }

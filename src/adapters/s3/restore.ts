@@ -33,7 +33,7 @@ export const s3VersionsRestore = defineAction({
   describe: (i) => `${i.confirm ? 'restore' : 'dry run: list what restoring would change in'} ${i.url} to ${i.to}${i.deleteNewer ? ', delete-marking newer objects' : ''}`,
   async run(ctx, i) {
     const target = parseTimePoint(i.to, 'to');
-    if (target.getTime() > Date.now() + 1000) throw new UsageError(`to: ${target.toISOString()} is in the future`, 'usage.time');
+    if (target.getTime() > Date.now() + 1000) throw new UsageError('usage.time', `to: ${target.toISOString()} is in the future`);
     ctx.log(`target: ${target.toISOString()} (UTC)`);
     const b = await openBucket(ctx, i.url, 'url');
     const v = await versioningStatus(b, ctx.signal);
@@ -77,7 +77,7 @@ export const s3VersionsRestore = defineAction({
     const big = acting.find((c) => c.action !== 'delete-newer' && c.bytes > COPY_LIMIT);
     if (big) throw new OperationError('s3.tooLarge', `${big.key} (${formatBytes(big.bytes)}) is larger than a single server-side copy allows (5 GiB); nothing was changed`);
     const ok = await ctx.confirm(`Restore ${b.location} to ${target.toISOString()}: ${figure}?`);
-    if (!ok) throw new ConfirmationError(`declined: ${b.location} was left as it is`);
+    if (!ok) throw new ConfirmationError('confirm.declined', `declined: ${b.location} was left as it is`);
 
     const failed: { key: string; error: string }[] = [];
     let done = 0;

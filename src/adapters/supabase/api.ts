@@ -19,7 +19,7 @@ export function supabaseApi(ctx: ActionContext): ProviderApi {
 }
 
 export function projectPath(ref: string): string {
-  if (!/^[a-z0-9]+$/.test(ref)) throw new UsageError(`project "${ref}": a Supabase project ref is lower-case letters (Project Settings → General)`, 'usage.supabase');
+  if (!/^[a-z0-9]+$/.test(ref)) throw new UsageError('usage.supabase', `project "${ref}": a Supabase project ref is lower-case letters (Project Settings → General)`);
   return `/v1/projects/${ref}`;
 }
 

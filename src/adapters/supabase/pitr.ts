@@ -53,7 +53,7 @@ export const supabasePitr = defineAction({
       if (!state.backups.length) throw refusal(`Supabase project ${i.project}: PITR is off and there is no completed daily backup; nothing was changed`);
       if (chosen !== undefined && chosen !== 'latest') {
         backup = state.backups.find((b) => String(b.id) === chosen);
-        if (!backup) throw new UsageError(`backup ${chosen}: no completed backup with that id (have: ${state.backups.map((b) => b.id).join(', ')})`, 'usage.supabase');
+        if (!backup) throw new UsageError('usage.supabase', `backup ${chosen}: no completed backup with that id (have: ${state.backups.map((b) => b.id).join(', ')})`);
       } else {
         backup = [...state.backups].reverse().find((b) => !asked || b.at <= asked);
         if (!backup) {
@@ -77,7 +77,7 @@ export const supabasePitr = defineAction({
     if (BUSY.has(before)) throw refusal(`Supabase project ${i.project} is ${before}: wait until it is settled; nothing was changed`);
     const what = mode === 'pitr' ? `point in time ${target.toISOString()}` : `daily backup ${backup!.id} (${backup!.at.toISOString()})`;
     if (!(await ctx.confirm(`Restore Supabase project ${i.project} IN PLACE to ${what}? Everything written after it is lost and the project is unavailable meanwhile.`))) {
-      throw new ConfirmationError(`declined: Supabase project ${i.project} was left as it is`);
+      throw new ConfirmationError('confirm.declined', `declined: Supabase project ${i.project} was left as it is`);
     }
 
     const requested = Date.now();

@@ -9,7 +9,7 @@ import type { ActionContext } from '../types.js';
 export async function twilioClient(ctx: ActionContext, o: { accountSid?: string; authToken?: string } = {}): Promise<{ client: Twilio; accountSid: string }> {
   const accountSid = o.accountSid ?? ctx.env.TWILIO_ACCOUNT_SID;
   const authToken = o.authToken ?? ctx.env.TWILIO_AUTH_TOKEN;
-  if (!accountSid || !authToken) throw new UsageError('Twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN', 'usage.twilio');
+  if (!accountSid || !authToken) throw new UsageError('usage.twilio', 'Twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN');
   ctx.secret(authToken);
   const twilio = (await import('twilio')).default;
   const base = ctx.env.TWILIO_API_BASE_URL?.replace(/\/$/, '');

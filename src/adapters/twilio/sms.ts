@@ -20,7 +20,7 @@ export const twilioSms = defineAction({
     const { client } = await twilioClient(ctx);
     const from = i.from ?? ctx.env.TWILIO_FROM_NUMBER;
     const messagingServiceSid = i.messagingServiceSid ?? ctx.env.TWILIO_MESSAGING_SERVICE_SID;
-    if (!from && !messagingServiceSid) throw new UsageError('twilio.sms needs from (or TWILIO_FROM_NUMBER / TWILIO_MESSAGING_SERVICE_SID)', 'usage.twilio');
+    if (!from && !messagingServiceSid) throw new UsageError('usage.twilio', 'twilio.sms needs from (or TWILIO_FROM_NUMBER / TWILIO_MESSAGING_SERVICE_SID)');
     try {
       const m = await client.messages.create({ to: i.to, body: i.body, ...(messagingServiceSid ? { messagingServiceSid } : { from }) });
       ctx.log(`SMS ${m.sid} to ${i.to}: ${m.status}`);

@@ -10,7 +10,7 @@ const Assistant = z.strictObject({ id: z.string().min(1), serverUrl: z.string().
 
 async function vapiGet(ctx: ActionContext, path: string): Promise<{ status: number; body: Record<string, unknown> | undefined }> {
   const key = ctx.env.VAPI_API_KEY ?? ctx.env.VAPI_PRIVATE_KEY;
-  if (!key) throw new UsageError('vapi.check needs VAPI_API_KEY', 'usage.vapi');
+  if (!key) throw new UsageError('usage.vapi', 'vapi.check needs VAPI_API_KEY');
   ctx.secret(key);
   const base = (ctx.env.VAPI_BASE_URL ?? 'https://api.vapi.ai').replace(/\/$/, '');
   let res: Response;

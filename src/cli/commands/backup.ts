@@ -19,9 +19,9 @@ export function registerBackup(program: Command, act: Action): void {
     .option('--compress-level <n>', "compression level (zstd 1-19, gzip 1-9; default: the codec's)")
     .action(
       act(async (ctx, o: { source?: string; repo?: string; type: string; label?: string; metricsFile?: string; runbook?: string; json?: boolean; compress?: string; compressLevel?: string }) => {
-        if (o.type !== 'logical' && o.type !== 'base') throw new UsageError(`--type ${o.type}: use logical or base`, 'usage.type');
+        if (o.type !== 'logical' && o.type !== 'base') throw new UsageError('usage.type', `--type ${o.type}: use logical or base`);
         if (o.compress !== undefined || o.compressLevel !== undefined) {
-          if (o.type === 'base') throw new UsageError('--compress and --compress-level apply to logical backups (a base backup is stored as gzip)', 'usage.compress');
+          if (o.type === 'base') throw new UsageError('usage.compress', '--compress and --compress-level apply to logical backups (a base backup is stored as gzip)');
           const { parseCompression } = await import('../../repository/compress.js');
           parseCompression(o.compress ?? ctx.config.compress, o.compressLevel);
         }

@@ -40,7 +40,7 @@ export function registerCompletion(program: Command, act: Action): void {
     .action(
       act(async (_ctx, _o: object, shell: string) => {
         if (!(SHELLS as readonly string[]).includes(shell)) {
-          throw new UsageError(`completion ${shell}: use bash, zsh or fish`, 'usage.shell');
+          throw new UsageError('usage.shell', `completion ${shell}: use bash, zsh or fish`);
         }
         const { buildProgram } = await import('../main.js');
         const full = await buildProgram(() => {}, [], { loadAll: true });

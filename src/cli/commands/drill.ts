@@ -18,7 +18,7 @@ export function registerDrill(program: Command, act: Action): void {
     .option('--metrics-file <path>', 'write a Prometheus textfile (node_exporter textfile collector)')
     .action(
       act(async (ctx, o: { var: string[]; repo?: string; compare: string; incident?: string; metricsFile?: string }, runbook: string) => {
-        if (!/^\d+$/.test(o.compare)) throw new UsageError(`--compare ${o.compare}: expected a whole number`, 'usage.compare');
+        if (!/^\d+$/.test(o.compare)) throw new UsageError('usage.compare', `--compare ${o.compare}: expected a whole number`);
         const { executeRunbook } = await import('../execute.js');
         const { resolveRunbook } = await import('../context.js');
         const r = await executeRunbook(ctx, resolveRunbook(ctx, runbook), { vars: o.var, kind: 'drill', repo: o.repo, compare: Number(o.compare), incident: o.incident, metricsFile: o.metricsFile });

@@ -61,7 +61,7 @@ export function registerHealth(program: Command, act: Action): void {
         }
         if (nothing && r.exitCode === 0) {
           const what = rows.filter((x) => x.configure).map((x) => `${x.service} (${x.configure})`);
-          throw new UsageError(`health: nothing was checked; configure at least one of: ${what.length ? what.join(', ') : 'the runbook\'s inputs'}`, 'usage.health');
+          throw new UsageError('usage.health', `health: nothing was checked; configure at least one of: ${what.length ? what.join(', ') : 'the runbook\'s inputs'}`);
         }
         return r.exitCode;
       }),

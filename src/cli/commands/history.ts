@@ -16,7 +16,7 @@ export function registerHistory(program: Command, act: Action): void {
     .action(
       act(async (ctx, opts: { runbook?: string; limit: string; json?: boolean; verify?: boolean; repo?: string }) => {
         const limit = Number(opts.limit);
-        if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit ${opts.limit}: expected a positive integer`, 'usage.limit');
+        if (!Number.isInteger(limit) || limit < 1) throw new UsageError('usage.limit', `--limit ${opts.limit}: expected a positive integer`);
         if (opts.verify) return verifyHistory(ctx, opts.repo, limit, opts.json ?? false);
         const { listRuns } = await import('../../report/history.js');
         const { truthfulVerdicts } = await import('../../report/verdicts.js');

@@ -34,7 +34,7 @@ export function registerRedis(program: Command, act: Action): void {
     .option('--runbook <file>', 'run this runbook instead of the built-in redis-restore')
     .action(
       act(async (ctx, o: { backup: string; url?: string; repo?: string; startCommand?: string; stopCommand?: string; runbook?: string }) => {
-        if (!o.startCommand) throw new UsageError('redis restore needs --start-command (how to start Redis after the snapshot is in place)', 'usage.redis');
+        if (!o.startCommand) throw new UsageError('usage.redis', 'redis restore needs --start-command (how to start Redis after the snapshot is in place)');
         const { executeRunbook } = await import('../execute.js');
         const { builtInRunbook } = await import('../context.js');
         const r = await executeRunbook(ctx, builtInRunbook(ctx, 'redis-restore', o.runbook), {

@@ -16,7 +16,7 @@ export function registerRepoUnlock(repo: Command, act: Action): void {
         const { openStorage } = await import('../../repository/open-storage.js');
         const { breakLock, describeLock, readLock, staleReason, LOCK_KEY } = await import('../../repository/lock.js');
         const url = o.repo ?? ctx.config.repo ?? ctx.env.DRCTL_REPO;
-        if (!url) throw new UsageError('no repository: pass --repo, set repo: in drctl.yaml, or set DRCTL_REPO', 'usage.repo');
+        if (!url) throw new UsageError('usage.repo', 'no repository: pass --repo, set repo: in drctl.yaml, or set DRCTL_REPO');
         // The lock is not encrypted: unlocking needs no key.
         const storage = await openStorage(url, { env: ctx.env, config: ctx.config });
         const held = await readLock(storage);
@@ -36,7 +36,7 @@ export function registerRepoUnlock(repo: Command, act: Action): void {
           process.stdout.write(`would remove ${what}\n`);
           return 0;
         }
-        if (!(await ctx.confirm(`Remove the repository lock ${what}?`))) throw new ConfirmationError('declined: the lock was left in place');
+        if (!(await ctx.confirm(`Remove the repository lock ${what}?`))) throw new ConfirmationError('confirm.declined', 'declined: the lock was left in place');
         if (!(await breakLock(storage, held))) throw new OperationError('repo.lockChanged', `${storage.location}: the lock changed meanwhile (another process took or released it); nothing removed`);
         process.stdout.write(`removed ${what}\n`);
         return 0;

@@ -70,15 +70,15 @@ async function repoInit(ctx: CliContext, o: Record<string, string | boolean | un
   const { openStorage } = await import('../../repository/open-storage.js');
   const h = await import('../../repository/repo-handle.js');
   const where = repoUrl(ctx, o) ?? ctx.env.DRCTL_REPO;
-  if (!where) throw new UsageError('no repository: pass --repo, set repo: in drctl.yaml, or set DRCTL_REPO', 'usage.repo');
+  if (!where) throw new UsageError('usage.repo', 'no repository: pass --repo, set repo: in drctl.yaml, or set DRCTL_REPO');
   const passphrase = await passphraseFromEnv(ctx.env);
-  if (o.encrypt && !passphrase) throw new UsageError('--encrypt: set DRCTL_ENCRYPTION_KEY or DRCTL_ENCRYPTION_KEY_FILE to the passphrase', 'usage.key');
-  if (!o.encrypt && passphrase) throw new UsageError('DRCTL_ENCRYPTION_KEY is set: pass --encrypt to create an encrypted repository, or unset it', 'usage.key');
+  if (o.encrypt && !passphrase) throw new UsageError('usage.key', '--encrypt: set DRCTL_ENCRYPTION_KEY or DRCTL_ENCRYPTION_KEY_FILE to the passphrase');
+  if (!o.encrypt && passphrase) throw new UsageError('usage.key', 'DRCTL_ENCRYPTION_KEY is set: pass --encrypt to create an encrypted repository, or unset it');
   const storage = await openStorage(where, { env: ctx.env, config: ctx.config });
   const existing = await storage.stat(h.INFO_KEY);
-  if (existing) throw new UsageError(`${storage.location} is already a drctl repository (drctl repo info shows it)`, 'usage.repo');
+  if (existing) throw new UsageError('usage.repo', `${storage.location} is already a drctl repository (drctl repo info shows it)`);
   if (await storage.stat(h.INFO_COPY_KEY)) {
-    throw new UsageError(`${storage.location} is a drctl repository whose ${h.INFO_KEY} is missing: any other drctl command restores it from ${h.INFO_COPY_KEY}`, 'usage.repo');
+    throw new UsageError('usage.repo', `${storage.location} is a drctl repository whose ${h.INFO_KEY} is missing: any other drctl command restores it from ${h.INFO_COPY_KEY}`);
   }
   if (await h.holdsData(storage)) throw h.refuseLostInfo(storage);
   if (ctx.dryRun) {
@@ -86,7 +86,7 @@ async function repoInit(ctx: CliContext, o: Record<string, string | boolean | un
     return 0;
   }
   const fresh = await h.newInfo(passphrase);
-  if (!(await h.createInfo(storage, fresh.info))) throw new UsageError(`${storage.location} is already a drctl repository (created just now by another process)`, 'usage.repo');
+  if (!(await h.createInfo(storage, fresh.info))) throw new UsageError('usage.repo', `${storage.location} is already a drctl repository (created just now by another process)`);
   process.stdout.write(`created repository ${storage.location} (format ${h.REPO_FORMAT}, ${describeEncryption(fresh.info)})\n`);
   return 0;
 }
@@ -157,16 +157,16 @@ async function keyChange(ctx: CliContext, o: Record<string, string | boolean | u
   const { passphraseFromEnv } = await import('../../repository/crypto.js');
   const { RepoHandle } = await import('../../repository/repo-handle.js');
   const next = await passphraseFromEnv(ctx.env, 'DRCTL_NEW_ENCRYPTION_KEY');
-  if (!next) throw new UsageError('repo key change: set DRCTL_NEW_ENCRYPTION_KEY or DRCTL_NEW_ENCRYPTION_KEY_FILE to the new passphrase (DRCTL_ENCRYPTION_KEY holds the current one)', 'usage.key');
+  if (!next) throw new UsageError('usage.key', 'repo key change: set DRCTL_NEW_ENCRYPTION_KEY or DRCTL_NEW_ENCRYPTION_KEY_FILE to the new passphrase (DRCTL_ENCRYPTION_KEY holds the current one)');
   const repo = await RepoHandle.open(repoUrl(ctx, o), { env: ctx.env, config: ctx.config });
-  if (!repo.encrypted) throw new UsageError(`${repo.storage.location} is not encrypted: there is no key to change`, 'usage.key');
-  if (next === (await passphraseFromEnv(ctx.env))) throw new UsageError('repo key change: the new passphrase is the current one', 'usage.key');
+  if (!repo.encrypted) throw new UsageError('usage.key', `${repo.storage.location} is not encrypted: there is no key to change`);
+  if (next === (await passphraseFromEnv(ctx.env))) throw new UsageError('usage.key', 'repo key change: the new passphrase is the current one');
   if (ctx.dryRun) {
     process.stdout.write(`would wrap the master key of ${repo.storage.location} under the new passphrase (no data re-encrypted)\n`);
     return 0;
   }
   const ok = await ctx.confirm(`Change the passphrase of ${repo.storage.location}? The current one stops working at once (every host that uses it needs the new one)`);
-  if (!ok) throw new ConfirmationError(`declined: the passphrase of ${repo.storage.location} is unchanged`);
+  if (!ok) throw new ConfirmationError('confirm.declined', `declined: the passphrase of ${repo.storage.location} is unchanged`);
   await repo.changePassphrase(next);
   process.stdout.write(`changed the passphrase of ${repo.storage.location}: the master key is wrapped under the new one; no data was re-encrypted\n`);
   return 0;

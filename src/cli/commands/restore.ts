@@ -61,16 +61,16 @@ export function registerRestore(program: Command, act: Action): void {
         const output = await import('../output.js');
         const { runResult } = await import('../run-result.js');
         if (o.provider !== undefined || o.project !== undefined) return restoreManaged(ctx, o);
-        if (o.target !== undefined && o.targetDir !== undefined) throw new UsageError('give either --target (logical restore) or --target-dir (physical restore), not both', 'usage.target');
+        if (o.target !== undefined && o.targetDir !== undefined) throw new UsageError('usage.target', 'give either --target (logical restore) or --target-dir (physical restore), not both');
         if (o.pitr !== undefined && o.targetDir === undefined) {
-          throw new UsageError(`--pitr needs --target-dir <path>: point-in-time recovery restores into a data directory${o.target !== undefined ? ', not into the database --target names' : ''}`, 'usage.pitr');
+          throw new UsageError('usage.pitr', `--pitr needs --target-dir <path>: point-in-time recovery restores into a data directory${o.target !== undefined ? ', not into the database --target names' : ''}`);
         }
         if (o.targetDir !== undefined) {
           refuseFlags(
             { '--table': o.table !== undefined, '--schema': o.schema !== undefined, '--jobs': o.jobs !== undefined, '--clean': o.clean === true, '--no-owner': o.owner === false },
             'only for a logical restore (--target), not with --target-dir (a physical restore brings back the whole cluster)',
           );
-          if (o.port !== undefined && !o.start) throw new UsageError('--port needs --start: it is the port the restored server starts on', 'usage.flagConflict');
+          if (o.port !== undefined && !o.start) throw new UsageError('usage.flagConflict', '--port needs --start: it is the port the restored server starts on');
           const timeline = intFlag('--timeline', o.timeline, { min: 1 });
           const port = portFlag('--port', o.port);
           let pitr = o.pitr;
@@ -108,7 +108,7 @@ export function registerRestore(program: Command, act: Action): void {
           }
           return r.exitCode;
         }
-        if (o.target === undefined) throw new UsageError('restore needs --target <pg-url> (logical) or --target-dir <path> (physical / --pitr)', 'usage.target');
+        if (o.target === undefined) throw new UsageError('usage.target', 'restore needs --target <pg-url> (logical) or --target-dir <path> (physical / --pitr)');
         refuseFlags(
           { '--timeline': o.timeline !== undefined, '--start': o.start === true, '--port': o.port !== undefined, '--no-archive': o.archive === false },
           'only for a physical restore (--target-dir), not with --target (a logical restore into a database)',
@@ -153,9 +153,9 @@ async function restoreManaged(ctx: import('../context.js').CliContext, o: Restor
   const { refuseFlags } = await import('../flags.js');
   const output = await import('../output.js');
   if (o.provider !== 'supabase' && o.provider !== 'render') {
-    throw new UsageError(o.provider === undefined ? '--project needs --provider supabase|render' : `--provider ${o.provider}: use supabase or render`, 'usage.provider');
+    throw new UsageError('usage.provider', o.provider === undefined ? '--project needs --provider supabase|render' : `--provider ${o.provider}: use supabase or render`);
   }
-  if (!o.project) throw new UsageError(`--provider ${o.provider} needs --project <${o.provider === 'supabase' ? 'project ref' : 'Render Postgres id'}>`, 'usage.provider');
+  if (!o.project) throw new UsageError('usage.provider', `--provider ${o.provider} needs --project <${o.provider === 'supabase' ? 'project ref' : 'Render Postgres id'}>`);
   refuseFlags(
     {
       '--target': o.target !== undefined,

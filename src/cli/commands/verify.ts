@@ -45,7 +45,7 @@ export function registerVerify(program: Command, act: Action): void {
       act(async (ctx, o: VerifyFlags) => {
         if (o.scratch !== undefined && o.scratch !== 'auto') pgUrlFlag('--scratch', o.scratch);
         if (o.scratch !== undefined && o.scratch !== 'auto' && !o.testRestore) {
-          throw new UsageError('--scratch needs --test-restore: it is where the test restore goes', 'usage.flagConflict');
+          throw new UsageError('usage.flagConflict', '--scratch needs --test-restore: it is where the test restore goes');
         }
         const sizeBand = numberFlag('--size-band', o.sizeBand, { min: 0, max: 1, example: '0.5' });
         const rowTolerance = numberFlag('--row-tolerance', o.rowTolerance, { min: 0, example: '0.1' });

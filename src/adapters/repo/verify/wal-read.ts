@@ -26,7 +26,7 @@ export function parseSubset(v: string | undefined, flag = '--read-data-subset'):
     const m = Number(part[2]);
     if (n >= 1 && m >= 1 && n <= m) return { kind: 'part', n, m };
   }
-  throw new UsageError(`${flag} ${v}: expected a percentage (10%) or a part n/m (1/7, n from 1 to m)`, 'usage.subset');
+  throw new UsageError('usage.subset', `${flag} ${v}: expected a percentage (10%) or a part n/m (1/7, n from 1 to m)`);
 }
 
 /** The files a subset selects; a part depends on the checksum in each file's name only, so it is stable. */
