@@ -37,6 +37,7 @@ export async function runProcess(file: string, args: string[], opts: ProcessOpti
     }
     onLine?.(c);
   });
+  child.stdout.resume();
   const r = await child.done;
   return { ...r, stdout: Buffer.concat(chunks).toString('utf8').slice(0, max).replace(/\r?\n$/, '') };
 }
@@ -105,6 +106,10 @@ export async function spawnProcess(
     buffer: { stdout: false, stderr: true },
     maxBuffer: { stderr: 4 * 1024 * 1024 },
   });
+  // With buffer: false, execa resumes an unread stdout one tick later and its data is dropped.
+  // Callers often await something (a repository listing, a codec module) before they pipe it:
+  // paused, the output waits for them (and pipe() resumes it) instead of being lost.
+  child.stdout?.pause();
   const stop = killGroupOnAbort(child.pid, opts.signal, opts.killGraceMs);
   if (opts.onStderrLine) child.stderr?.on('data', lineSplitter(opts.onStderrLine));
   const done = (async () => {
