@@ -26,6 +26,10 @@ import { postgresArchiveNow } from './postgres/switch-wal.js';
 import { actions as s3Actions } from './s3/index.js';
 import { actions as supabaseActions } from './supabase/index.js';
 import { actions as renderActions } from './render/index.js';
+import { actions as statuspageActions } from './statuspage/index.js';
+import { actions as pagerdutyActions } from './pagerduty/index.js';
+import { actions as slackActions } from './slack/index.js';
+import { actions as dnsActions } from './dns/index.js';
 
 // The one place that lists the actions. Adapter modules are light: heavy SDKs are imported
 // inside run(), so building the registry costs nothing at start-up.
@@ -107,5 +111,9 @@ export function builtInRegistry(): Registry {
     ...s3Actions,
     ...supabaseActions,
     ...renderActions,
+    ...statuspageActions,
+    ...pagerdutyActions,
+    ...slackActions,
+    ...dnsActions,
   ]);
 }
