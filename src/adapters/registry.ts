@@ -26,6 +26,8 @@ import { postgresArchiveNow } from './postgres/switch-wal.js';
 import { actions as s3Actions } from './s3/index.js';
 import { actions as supabaseActions } from './supabase/index.js';
 import { actions as renderActions } from './render/index.js';
+import { postgresPromote } from './postgres/promote.js';
+import { postgresReplicaStatus } from './postgres/replica-status.js';
 import { actions as statuspageActions } from './statuspage/index.js';
 import { actions as pagerdutyActions } from './pagerduty/index.js';
 import { actions as slackActions } from './slack/index.js';
@@ -111,6 +113,8 @@ export function builtInRegistry(): Registry {
     ...s3Actions,
     ...supabaseActions,
     ...renderActions,
+    postgresPromote,
+    postgresReplicaStatus,
     ...statuspageActions,
     ...pagerdutyActions,
     ...slackActions,
