@@ -13,12 +13,13 @@ export interface DnsServer {
 
 const TYPE = { A: 1, TXT: 16 } as const;
 
-export async function startDnsServer(): Promise<DnsServer> {
+/** `lookup` answers names the table does not have (e.g. from a fake provider's records). */
+export async function startDnsServer(lookup?: (name: string) => { A?: string[]; TXT?: string[] } | undefined): Promise<DnsServer> {
   const records: DnsServer['records'] = new Map();
   const sock = dgram.createSocket('udp4');
   sock.on('message', (msg, rinfo) => {
     try {
-      sock.send(answer(msg, records), rinfo.port, rinfo.address);
+      sock.send(answer(msg, (name) => records.get(name) ?? lookup?.(name)), rinfo.port, rinfo.address);
     } catch {
       // malformed query: no answer, as a server would drop it
     }
@@ -31,7 +32,7 @@ export async function startDnsServer(): Promise<DnsServer> {
   };
 }
 
-function answer(q: Buffer, records: DnsServer['records']): Buffer {
+function answer(q: Buffer, find: (name: string) => { A?: string[]; TXT?: string[] } | undefined): Buffer {
   const id = q.readUInt16BE(0);
   let off = 12;
   const labels: string[] = [];
@@ -42,7 +43,7 @@ function answer(q: Buffer, records: DnsServer['records']): Buffer {
   const question = q.subarray(12, off + 5);
   const qtype = q.readUInt16BE(off + 1);
   const name = labels.join('.').toLowerCase();
-  const rec = records.get(name);
+  const rec = find(name);
   const rrs: Buffer[] = [];
   if (qtype === TYPE.A) for (const ip of rec?.A ?? []) rrs.push(rr(TYPE.A, Buffer.from(ip.split('.').map(Number))));
   if (qtype === TYPE.TXT) {

@@ -39,11 +39,14 @@ export const postgresPromote = defineAction({
     const where = describeConn(conn);
     const db = await connect(conn, { signal: ctx.signal });
     try {
-      const before = await readReplicaStatus(db);
+      const before = await settled(ctx, db, Math.min(i.waitSeconds, 15));
       if (!before.inRecovery) throw new OperationError('postgres.notStandby', `${where} is not a standby (not in recovery): refusing to promote`);
-      const primary = i.primary ? await readPrimary(ctx, parsePgUrl(i.primary, ctx.env, 'primary'), i.countQuery) : undefined;
+      // Runbooks pass optional inputs through as empty strings.
+      const primaryUrl = i.primary?.trim() || undefined;
+      const countQuery = i.countQuery?.trim() || undefined;
+      const primary = primaryUrl ? await readPrimary(ctx, parsePgUrl(primaryUrl, ctx.env, 'primary'), countQuery) : undefined;
       const lagSeconds = lagOf(before, primary);
-      ctx.log(`${where}: ${before.state}, replayed ${before.replayLsn}, lag ${lagSeconds ?? 'unknown'} s${primary ? `, primary at ${primary.lsn}` : i.primary ? ', primary unreachable' : ''}`);
+      ctx.log(`${where}: ${before.state}, replayed ${before.replayLsn}, lag ${lagSeconds === null ? 'unknown' : `${lagSeconds} s`}${primary ? `, primary at ${primary.lsn}` : primaryUrl ? ', primary unreachable' : ''}`);
       if ((lagSeconds === null || lagSeconds > i.maxLagSeconds) && !i.force) {
         throw new OperationError(
           'postgres.promoteLag',
@@ -62,7 +65,7 @@ export const postgresPromote = defineAction({
       if (!after || after.rec) throw new OperationError('postgres.promote', `${where} is still in recovery after pg_promote()`);
       const end: ReplicaStatus = { ...before, replayLsn: after.replay ?? before.replayLsn, lastReplayAt: after.replay_ts?.toISOString() ?? before.lastReplayAt };
       const timeline = Number.parseInt(after.tli, 16);
-      const rows = i.countQuery ? await countRows(db, i.countQuery) : undefined;
+      const rows = countQuery ? await countRows(db, countQuery) : undefined;
       const known = primary?.rows ?? i.primaryRows;
       const rowsLost = rows !== undefined && known !== undefined ? Math.max(0, known - rows) : null;
       const lostBytes = primary && end.replayLsn ? await lsnDiff(db, primary.lsn, end.replayLsn) : null;
@@ -89,6 +92,27 @@ export const postgresPromote = defineAction({
     }
   },
 });
+
+/**
+ * The standby's status once it has replayed what it already received (promotion would replay it
+ * anyway), so WAL still in flight when the primary died does not count as lag. A paused standby
+ * is taken as it is.
+ */
+async function settled(ctx: ActionContext, db: Db, seconds: number): Promise<ReplicaStatus> {
+  const until = performance.now() + seconds * 1000;
+  let s = await readReplicaStatus(db);
+  let still = 0;
+  while (s.inRecovery && !s.paused && (s.lagBytes ?? 0) > 0 && performance.now() < until) {
+    await new Promise((r) => setTimeout(r, 200));
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    const next = await readReplicaStatus(db);
+    // Without a WAL receiver, replay that stops moving has reached a record cut off mid-way.
+    still = next.replayLsn === s.replayLsn && next.walReceiver !== 'streaming' ? still + 1 : 0;
+    s = next;
+    if (still >= 5) break;
+  }
+  return s;
+}
 
 async function readPrimary(ctx: ActionContext, conn: PgConn, countQuery: string | undefined): Promise<PrimaryView | undefined> {
   let db: Db;
