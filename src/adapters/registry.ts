@@ -28,6 +28,7 @@ import { actions as supabaseActions } from './supabase/index.js';
 import { actions as renderActions } from './render/index.js';
 import { postgresPromote } from './postgres/promote.js';
 import { postgresReplicaStatus } from './postgres/replica-status.js';
+import { postgresStandby } from './postgres/standby.js';
 import { actions as statuspageActions } from './statuspage/index.js';
 import { actions as pagerdutyActions } from './pagerduty/index.js';
 import { actions as slackActions } from './slack/index.js';
@@ -115,6 +116,7 @@ export function builtInRegistry(): Registry {
     ...renderActions,
     postgresPromote,
     postgresReplicaStatus,
+    postgresStandby,
     ...statuspageActions,
     ...pagerdutyActions,
     ...slackActions,
