@@ -1,10 +1,11 @@
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ownedByPostgres, startArchivingPostgres, switchAndWaitArchived } from '../support/archiving.js';
 import { drctl, tempDir } from '../support/cli.js';
 import { startDnsServer, type DnsServer } from '../support/dns-server.js';
 import { startFakeCloudflare, type FakeCloudflare } from '../support/fake-providers.js';
-import { destroyPostgres, startPostgres, type PgServer } from '../support/postgres.js';
+import { destroyPostgres, freePort, startPostgres, type PgServer } from '../support/postgres.js';
 import { caughtUp, destroyStandby, PRIMARY_SETTINGS, startStandby } from '../support/standby.js';
 
 const RUNBOOKS = path.resolve(import.meta.dirname, '..', '..', 'runbooks');
@@ -65,6 +66,7 @@ describe('failover drill', () => {
     const report = JSON.parse(readFileSync(out, 'utf8')) as DrillReport;
     expect(report.kind).toBe('drill');
     expect(report.steps.map((s) => `${s.id}:${s.status}`)).toEqual([
+      'build-standby:skipped',
       'standby-ready:succeeded',
       'prepare:succeeded',
       'standby-has-table:succeeded',
@@ -94,5 +96,61 @@ describe('failover drill', () => {
     expect(r.all).not.toContain(PASSWORD);
     expect(r.all).not.toContain(cf.token);
     expect(readFileSync(out, 'utf8')).not.toContain(PASSWORD);
+  });
+});
+
+describe('failover drill with a standby built from the repository', () => {
+  let pg: PgServer;
+  let repo: string;
+  let repoDir: string;
+  let root: string;
+  let standbyDir: string | undefined;
+
+  beforeAll(async () => {
+    root = ownedByPostgres(tempDir('drctl-failover-repo-drill-'));
+    ({ pg, repo, repoDir } = await startArchivingPostgres());
+    await pg.sql('create table drctl_failover_drill (id bigserial primary key, run text not null, at timestamptz not null default clock_timestamp())');
+    const b = await drctl(['backup', '--type', 'base', '--source', pg.url(), '--repo', repo]);
+    expect(b.code, b.all).toBe(0);
+    await pg.sql("insert into drctl_failover_drill (run) select 'archived' from generate_series(1, 50)");
+    await switchAndWaitArchived(pg, repoDir);
+  }, 180_000);
+  afterAll(async () => {
+    if (standbyDir) {
+      const { execFileSync } = await import('node:child_process');
+      const { asPostgres } = await import('../support/postgres.js');
+      const [cmd, argv] = asPostgres('pg_ctl', ['-D', standbyDir, '-m', 'immediate', '-w', 'stop']);
+      try {
+        execFileSync(cmd, argv, { stdio: 'ignore' });
+      } catch {
+        // not running
+      }
+    }
+    await destroyPostgres(pg);
+    rmSync(root, { recursive: true, force: true });
+    rmSync(repoDir, { recursive: true, force: true });
+  });
+
+  it('builds the standby from the repository, streams, promotes after the loss and counts the rows', async () => {
+    standbyDir = path.join(root, 'standby');
+    const port = await freePort();
+    const out = path.join(root, 'drill.json');
+    const vars = { primary: pg.url(), primaryDataDir: pg.dataDir, standby: pg.url().replace(`:${pg.port}/`, `:${port}/`), standbyDir, standbyPort: String(port), repo, trafficRows: '500' };
+    const r = await drctl(['--log-format', 'pretty', 'drill', path.join(RUNBOOKS, 'failover-drill.yaml'), ...Object.entries(vars).flatMap(([k, v]) => ['--var', `${k}=${v}`]), '--report', out], {
+      env: { DRCTL_STATE_DIR: path.join(root, 'state') },
+      cwd: root,
+    });
+    expect(r.code, r.all).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as DrillReport;
+    expect(report.steps.find((s) => s.id === 'build-standby')?.outputs).toMatchObject({ started: true, replaying: true, streaming: true });
+    expect(report.steps.filter((s) => s.status !== 'succeeded').map((s) => s.id)).toEqual(['dns', 'dns-check']);
+    const promote = report.steps.find((s) => s.id === 'promote')?.outputs ?? {};
+    expect(promote).toMatchObject({ promoted: true, timeline: 2, primaryReachable: false });
+    expect(Number(promote.rows) + Number(promote.rowsLost)).toBe(550);
+    expect(report.verdicts.map((v) => [v.name, v.met])).toEqual([
+      ['rto', true],
+      ['rpo', true],
+    ]);
+    expect(r.all).not.toContain(pg.password);
   });
 });
