@@ -82,10 +82,15 @@ export function registerRestore(program: Command, act: Action): void {
               port: portFlag('--port', o.port),
               archive: o.archive === false ? 'false' : undefined,
             },
+            json: o.json,
           });
+          if (o.json) {
+            output.jsonResult(runResult(r, { dryRun: ctx.dryRun, step: 'restore', as: 'restore' }));
+            return r.exitCode;
+          }
           const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
           if (r.exitCode === 0 && out) {
-            process.stdout.write(`standby restored from ${String(out.backupId)} into ${String(out.dataDir)}; replaying${out.streaming ? ', streaming from the primary' : ' from the repository'}\n`);
+            output.result(`standby restored from ${String(out.backupId)} into ${String(out.dataDir)}; replaying${out.streaming ? ', streaming from the primary' : ' from the repository'}\n`);
           }
           return r.exitCode;
         }
