@@ -6,13 +6,13 @@ import { drctl, tempDir } from '../support/cli.js';
 import { destroyPostgres, startPostgres, type PgServer } from '../support/postgres.js';
 import { caughtUp, destroyStandby, PRIMARY_SETTINGS, startStandby } from '../support/standby.js';
 
-// postgres.promote and postgres.replicaStatus against a real primary and streaming standbys
+// postgres.promote and postgres.replica.status against a real primary and streaming standbys
 // made with pg_basebackup -R. Rows written on the primary that the standby never replayed are
 // the data a failover loses: the promotion must count them exactly.
 
 const PASSWORD = 'pg-failover-canary-61c3';
 
-describe('postgres.promote and postgres.replicaStatus', () => {
+describe('postgres.promote and postgres.replica.status', () => {
   let primary: PgServer;
   let standbys: PgServer[] = [];
   let root: string;
@@ -50,11 +50,11 @@ describe('postgres.promote and postgres.replicaStatus', () => {
 
   it('replica.status reports a streaming standby with no lag, and fails on a primary', async () => {
     const s = standbys[0] as PgServer;
-    const ok = await step('postgres.replicaStatus', `{ url: "${s.url()}", maxLagSeconds: 30 }`);
+    const ok = await step('postgres.replica.status', `{ url: "${s.url()}", maxLagSeconds: 30 }`);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.outputs).toMatchObject({ inRecovery: true, state: 'streaming', lagBytes: 0, lagSeconds: 0, paused: false, walReceiver: 'streaming', timeline: 1 });
     expect(String(ok.outputs.replayLsn)).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
-    const notStandby = await step('postgres.replicaStatus', `{ url: "${primary.url()}" }`);
+    const notStandby = await step('postgres.replica.status', `{ url: "${primary.url()}" }`);
     expect(notStandby.code).toBe(1);
     expect(notStandby.stderr).toContain(`${primary.host}:${primary.port}/postgres is not a standby (not in recovery)`);
   });
@@ -76,7 +76,7 @@ describe('postgres.promote and postgres.replicaStatus', () => {
     await caughtUp(primary, s, 'receive');
     // The lag is the age of the last replayed commit while WAL waits: make it exceed 1 s.
     await sleep(1500);
-    const status = await step('postgres.replicaStatus', `{ url: "${s.url()}", maxLagSeconds: 1 }`);
+    const status = await step('postgres.replica.status', `{ url: "${s.url()}", maxLagSeconds: 1 }`);
     expect(status.code).toBe(1);
     expect(status.stderr).toMatch(/replay lag [\d.]+ s exceeds 1 s/);
 

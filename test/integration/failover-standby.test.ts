@@ -74,7 +74,7 @@ describe('drctl restore --standby', () => {
     await pg.sql("insert into orders (note) select 'archived later' from generate_series(1, 20)");
     await switchAndWaitArchived(pg, repoDir);
     await until('the later archived rows', async () => (await s.sql('select count(*) from orders')) === '100');
-    const status = await drctl(['--log-format', 'pretty', 'run', runbookFile(`  - id: s\n    uses: postgres.replicaStatus\n    with: { url: "${s.url}" }\n`)]);
+    const status = await drctl(['--log-format', 'pretty', 'run', runbookFile(`  - id: s\n    uses: postgres.replica.status\n    with: { url: "${s.url}" }\n`)]);
     expect(status.code, status.all).toBe(0);
     expect(status.stderr).toMatch(/catching-up|streaming/);
     // The primary is lost: promote the standby; what was archived came back, counted.

@@ -4,7 +4,7 @@ import { defineAction } from '../types.js';
 import { connect, type Db } from './client.js';
 import { describeConn, parsePgUrl } from './conn.js';
 
-// postgres.replicaStatus: how far behind a standby is, in bytes (received but not replayed)
+// postgres.replica.status: how far behind a standby is, in bytes (received but not replayed)
 // and seconds, with its receive and replay positions, as PostgreSQL itself reports them.
 
 export interface ReplicaStatus {
@@ -73,7 +73,7 @@ export async function readReplicaStatus(db: Db): Promise<ReplicaStatus> {
 }
 
 export const postgresReplicaStatus = defineAction({
-  name: 'postgres.replicaStatus',
+  name: 'postgres.replica.status',
   summary: 'Replay lag (bytes and seconds), receive/replay positions and state of a standby',
   input: z.strictObject({
     url: z.string().optional().meta({ description: 'the standby (default: DATABASE_URL / PG* variables)' }),
