@@ -11,7 +11,7 @@ import { secrets } from './redact.js';
 // (real environment over --env-file). This module finds and loads the latter two.
 
 /** The shipped runbooks that built-in commands run; drctl.yaml `runbooks:` may replace each. */
-export const BUILT_IN_RUNBOOKS = ['backup', 'restore', 'pitr-restore', 'verify-backups', 'health', 'rollback', 'redis-backup', 'redis-restore', 's3-restore', 'supabase-pitr', 'render-pitr'] as const;
+export const BUILT_IN_RUNBOOKS = ['backup', 'restore', 'pitr-restore', 'standby-restore', 'verify-backups', 'health', 'rollback', 'redis-backup', 'redis-restore', 's3-restore', 'supabase-pitr', 'render-pitr'] as const;
 export type BuiltInRunbook = (typeof BUILT_IN_RUNBOOKS)[number];
 
 // zod and yaml load only when a config file exists: wal-push runs once per WAL segment.

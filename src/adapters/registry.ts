@@ -2,13 +2,17 @@ import { UsageError } from '../errors.js';
 import * as env from './env/index.js';
 import * as http from './http/index.js';
 import * as manual from './manual/index.js';
+import * as dns from './dns/index.js';
 import * as notify from './notify/index.js';
+import * as pagerduty from './pagerduty/index.js';
 import * as postgres from './postgres/index.js';
 import * as redis from './redis/index.js';
 import * as render from './render/index.js';
 import * as repo from './repo/index.js';
 import * as s3 from './s3/index.js';
 import * as shell from './shell/index.js';
+import * as slack from './slack/index.js';
+import * as statuspage from './statuspage/index.js';
 import * as supabase from './supabase/index.js';
 import * as twilio from './twilio/index.js';
 import * as vapi from './vapi/index.js';
@@ -19,7 +23,7 @@ import type { Action, Adapter, BackupKind } from './types.js';
 // Adapter modules are light: heavy SDKs are imported inside run(), so building the registry
 // costs nothing at start-up.
 
-const ADAPTERS: Adapter[] = [shell, http, manual, postgres, repo, notify, twilio, vapi, redis, env, s3, supabase, render];
+const ADAPTERS: Adapter[] = [shell, http, manual, postgres, repo, notify, twilio, vapi, redis, env, s3, supabase, render, statuspage, pagerduty, slack, dns];
 
 export class Registry {
   private readonly actions = new Map<string, Action>();

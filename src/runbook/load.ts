@@ -90,7 +90,9 @@ export function parseRunbook(source: string, file: string, registry: Registry): 
     else if (!taken.has(problem.path)) problems.push(problem);
   }
   for (const [i, n] of (parsed.success ? parsed.data.notify : []).entries()) {
-    if (!n.webhook && !n.sms) problems.push(at(file, locate(['notify', i], false), ['notify', i], 'give webhook and/or sms'));
+    if (!n.webhook && !n.sms && n.slack === undefined && n.pagerduty === undefined) {
+      problems.push(at(file, locate(['notify', i], false), ['notify', i], 'give webhook, sms, slack and/or pagerduty'));
+    }
   }
   if (problems.length || !parsed.success) throw new ValidationError(sortProblems(problems));
   return { file, runbook: expanded ?? parsed.data, warnings };
@@ -164,6 +166,20 @@ function withNotifySteps(rb: Runbook): Runbook {
     const out = [];
     if (n.webhook) out.push({ ...base, id: `notify-${i + 1}-webhook`, uses: 'notify.webhook', with: { url: n.webhook, text: text(n.message) } });
     if (n.sms) out.push({ ...base, id: `notify-${i + 1}-sms`, uses: 'twilio.sms', with: { to: n.sms, body: text(n.message) } });
+    if (n.slack !== undefined) {
+      const url = n.slack === true ? {} : { webhookUrl: n.slack };
+      out.push({ ...base, id: `notify-${i + 1}-slack`, uses: 'slack.post', with: { ...url, title: 'drctl ${run.name}', text: text(n.message), status: '${run.status}', elapsed: '${run.elapsed}' } });
+    }
+    if (n.pagerduty !== undefined) {
+      // One dedup key per runbook: the trigger of a failed run is resolved by the next run that succeeds.
+      const pd = { ...(n.pagerduty === true ? {} : { routingKey: n.pagerduty }), dedupKey: 'drctl-${run.name}' };
+      if (n.when !== 'success') {
+        out.push({ ...base, if: guard.failure, id: `notify-${i + 1}-pagerduty`, uses: 'pagerduty.event', with: { ...pd, action: 'trigger', summary: text(n.message), source: 'drctl', details: { run: '${run.id}', status: '${run.status}', elapsed: '${run.elapsed}' } } });
+      }
+      if (n.when !== 'failure') {
+        out.push({ ...base, if: guard.success, id: `notify-${i + 1}-pagerduty-resolve`, uses: 'pagerduty.event', with: { ...pd, action: 'resolve' } });
+      }
+    }
     return out;
   });
   return { ...rb, finally: [...rb.finally, ...steps] };

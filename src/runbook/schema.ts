@@ -78,9 +78,14 @@ export const Notify = z
     when: z.enum(['failure', 'success', 'always']).default('failure'),
     webhook: z.string().optional().meta({ description: 'Slack-compatible webhook URL' }),
     sms: z.string().optional().meta({ description: 'phone number to text through Twilio' }),
+    slack: z.union([z.literal(true), z.string()]).optional().meta({ description: 'Slack incoming webhook URL, or true for SLACK_WEBHOOK_URL' }),
+    pagerduty: z
+      .union([z.literal(true), z.string()])
+      .optional()
+      .meta({ description: 'PagerDuty routing key, or true for PAGERDUTY_ROUTING_KEY: a failed run triggers, a succeeded one resolves (dedup key drctl-<runbook>)' }),
     message: z.string().optional().meta({ description: 'default: "drctl <runbook> <status> in <elapsed>" and the failed step' }),
   })
-  .meta({ description: 'Page someone when the run ends: by webhook and/or SMS' });
+  .meta({ description: 'Page someone when the run ends: by webhook, SMS, Slack and/or PagerDuty' });
 
 export const Runbook = z
   .strictObject({

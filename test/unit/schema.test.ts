@@ -15,6 +15,6 @@ describe('runbook JSON Schema', () => {
     const s = runbookJsonSchema() as { required: string[]; properties: Record<string, { items?: { properties?: Record<string, unknown> } }> };
     expect(s.required).toEqual(expect.arrayContaining(['apiVersion', 'name', 'steps']));
     expect(Object.keys(s.properties.steps!.items!.properties!)).toEqual(expect.arrayContaining(['id', 'uses', 'with', 'timeout', 'retries', 'budget', 'onFailure', 'if']));
-    expect(Object.keys(s.properties.notify!.items!.properties!)).toEqual(['when', 'webhook', 'sms', 'message']);
+    expect(Object.keys(s.properties.notify!.items!.properties!)).toEqual(['when', 'webhook', 'sms', 'slack', 'pagerduty', 'message']);
   });
 });

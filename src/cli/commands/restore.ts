@@ -22,6 +22,8 @@ interface RestoreFlags {
   start?: boolean;
   port?: string;
   archive: boolean;
+  standby?: boolean;
+  primaryConninfo?: string;
   runbook?: string;
   json?: boolean;
   provider?: string;
@@ -41,6 +43,8 @@ export function registerRestore(program: Command, act: Action): void {
     .option('--timeline <n>', 'PITR: follow this timeline (default: the newest)')
     .option('--start', 'PITR: start the server, wait until it reached the target and promoted')
     .option('--port <n>', 'PITR with --start: port for the restored server')
+    .option('--standby', 'with --target-dir: build a standby from the newest base backup (standby.signal, restore_command reading the repository), start it, wait until it replays')
+    .option('--primary-conninfo <url>', 'with --standby: the primary to stream from')
     .option('--no-archive', 'PITR: turn archive_mode off on the restored server (scratch copies; always off in a drill)')
     .option('--target <pg-url>', 'database to restore into (created if absent; a non-empty one needs confirmation)')
     .option('--repo <url>', 'repository (default: config repo, DRCTL_REPO)')
@@ -64,6 +68,34 @@ export function registerRestore(program: Command, act: Action): void {
         if (o.target !== undefined && o.targetDir !== undefined) throw new UsageError('usage.target', 'give either --target (logical restore) or --target-dir (physical restore), not both');
         if (o.pitr !== undefined && o.targetDir === undefined) {
           throw new UsageError('usage.pitr', `--pitr needs --target-dir <path>: point-in-time recovery restores into a data directory${o.target !== undefined ? ', not into the database --target names' : ''}`);
+        }
+        if (o.primaryConninfo !== undefined && !o.standby) throw new UsageError('--primary-conninfo needs --standby: it is where the standby streams from', 'usage.flagConflict');
+        if (o.standby) {
+          if (o.targetDir === undefined) throw new UsageError('--standby needs --target-dir <path>: a standby is a data directory', 'usage.target');
+          refuseFlags(
+            { '--pitr': o.pitr !== undefined, '--timeline': o.timeline !== undefined, '--start': o.start === true, '--table': o.table !== undefined, '--schema': o.schema !== undefined, '--jobs': o.jobs !== undefined, '--clean': o.clean === true, '--no-owner': o.owner === false },
+            'not with --standby (a standby replays to the end of the archive, then follows the primary, and is always started)',
+          );
+          const r = await executeRunbook(ctx, builtInRunbook(ctx, 'standby-restore', o.runbook), {
+            inputs: {
+              targetDir: o.targetDir,
+              backup: o.backup,
+              repo: o.repo ?? ctx.config.repo,
+              primaryConninfo: o.primaryConninfo !== undefined ? pgUrlFlag('--primary-conninfo', o.primaryConninfo) : undefined,
+              port: portFlag('--port', o.port),
+              archive: o.archive === false ? 'false' : undefined,
+            },
+            json: o.json,
+          });
+          if (o.json) {
+            output.jsonResult(runResult(r, { dryRun: ctx.dryRun, step: 'restore', as: 'restore' }));
+            return r.exitCode;
+          }
+          const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
+          if (r.exitCode === 0 && out) {
+            output.result(`standby restored from ${String(out.backupId)} into ${String(out.dataDir)}; replaying${out.streaming ? ', streaming from the primary' : ' from the repository'}\n`);
+          }
+          return r.exitCode;
         }
         if (o.targetDir !== undefined) {
           refuseFlags(

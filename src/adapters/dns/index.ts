@@ -1,0 +1,4 @@
+import { dnsCheck } from './check.js';
+import { dnsUpdate } from './update.js';
+
+export const actions = [dnsUpdate, dnsCheck];

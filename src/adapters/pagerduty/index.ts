@@ -1,0 +1,3 @@
+import { pagerdutyEvent } from './event.js';
+
+export const actions = [pagerdutyEvent];

@@ -1,0 +1,3 @@
+import { slackPost } from './post.js';
+
+export const actions = [slackPost];

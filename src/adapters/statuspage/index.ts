@@ -1,0 +1,3 @@
+import { statuspageCheck } from './check.js';
+
+export const actions = [statuspageCheck];
