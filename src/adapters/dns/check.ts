@@ -27,7 +27,7 @@ export const dnsCheck = defineAction({
       try {
         resolver.setServers([i.resolver]);
       } catch {
-        throw new UsageError(`dns.check: resolver "${i.resolver}" is not an IP address (optionally with :port)`, 'usage.dnsResolver');
+        throw new UsageError('usage.dnsResolver', `dns.check: resolver "${i.resolver}" is not an IP address (optionally with :port)`);
       }
     }
     const onAbort = () => resolver.cancel();

@@ -13,7 +13,7 @@ interface Api {
 
 function api(ctx: ActionContext, token: string | undefined): Api {
   const t = token ?? ctx.env.CLOUDFLARE_API_TOKEN;
-  if (!t) throw new UsageError('dns: Cloudflare needs apiToken or CLOUDFLARE_API_TOKEN', 'usage.cloudflare');
+  if (!t) throw new UsageError('usage.cloudflare', 'dns: Cloudflare needs apiToken or CLOUDFLARE_API_TOKEN');
   ctx.secret(t);
   const base = (ctx.env.CLOUDFLARE_API_URL ?? 'https://api.cloudflare.com/client/v4').replace(/\/+$/, '');
   return {
@@ -40,7 +40,7 @@ async function zoneOf(cf: Api, zone: string): Promise<{ id: string; name?: strin
   const name = zone.replace(/\.$/, '').toLowerCase();
   const list = await cf.call('zone lookup', `/zones?name=${encodeURIComponent(name)}`);
   const id = Array.isArray(list) ? pick(list[0], 'id') : undefined;
-  if (typeof id !== 'string') throw new UsageError(`dns.update: the Cloudflare token sees no zone ${name}`, 'usage.dnsZone');
+  if (typeof id !== 'string') throw new UsageError('usage.dnsZone', `dns.update: the Cloudflare token sees no zone ${name}`);
   return { id, name };
 }
 
@@ -56,7 +56,7 @@ export async function cloudflareUpdate(
   rec: RecordSet,
   o: { zone: string; apiToken?: string; proxied?: boolean },
 ): Promise<UpdateResult & { name: string }> {
-  if (rec.values.length !== 1) throw new UsageError('dns.update: Cloudflare takes one value per record', 'usage.dns');
+  if (rec.values.length !== 1) throw new UsageError('usage.dns', 'dns.update: Cloudflare takes one value per record');
   const cf = api(ctx, o.apiToken);
   const zone = await zoneOf(cf, o.zone);
   const name = fqdn(rec.name, zone.name);

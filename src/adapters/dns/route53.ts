@@ -39,8 +39,8 @@ async function zoneOf({ sdk, r53 }: Sdk, zone: string, signal: AbortSignal): Pro
   const want = zone.replace(/\.$/, '').toLowerCase();
   const res = await r53.send(new sdk.ListHostedZonesByNameCommand({ DNSName: `${want}.`, MaxItems: 10 }), { abortSignal: signal });
   const found = (res.HostedZones ?? []).filter((z) => z.Name?.replace(/\.$/, '').toLowerCase() === want);
-  if (!found.length) throw new UsageError(`dns.update: Route 53 has no hosted zone ${want}`, 'usage.dnsZone');
-  if (found.length > 1) throw new UsageError(`dns.update: Route 53 has ${found.length} hosted zones named ${want} (a public and a private one?); give the zone id`, 'usage.dnsZone');
+  if (!found.length) throw new UsageError('usage.dnsZone', `dns.update: Route 53 has no hosted zone ${want}`);
+  if (found.length > 1) throw new UsageError('usage.dnsZone', `dns.update: Route 53 has ${found.length} hosted zones named ${want} (a public and a private one?); give the zone id`);
   return { id: (found[0]?.Id ?? '').replace(/^\/hostedzone\//, ''), name: want };
 }
 
@@ -108,7 +108,7 @@ function route53Error(err: unknown): unknown {
   if (err instanceof UsageError || err instanceof OperationError) return err;
   const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number }; code?: string };
   if (e.name === 'AbortError') return err;
-  if (e.name === 'NoSuchHostedZone') return new UsageError(`dns.update: ${e.message ?? 'no such hosted zone'}`, 'usage.dnsZone');
+  if (e.name === 'NoSuchHostedZone') return new UsageError('usage.dnsZone', `dns.update: ${e.message ?? 'no such hosted zone'}`);
   if (e.name === 'InvalidChangeBatch' || e.name === 'InvalidInput') return new OperationError('dns.invalid', `Route 53 refused the change: ${e.message ?? e.name}`);
   if (e.$metadata?.httpStatusCode === 403 || e.name === 'AccessDenied' || e.name === 'InvalidClientTokenId' || e.name === 'SignatureDoesNotMatch') {
     return new OperationError('dns.auth', `Route 53 rejected the credentials (${e.name})`);

@@ -27,10 +27,10 @@ export const pagerdutyEvent = defineAction({
   describe: (i) => `PagerDuty ${i.action}${i.dedupKey ? ` ${i.dedupKey}` : ''}${i.summary ? `: ${i.summary.slice(0, 60)}` : ''}`,
   async run(ctx, i) {
     const routingKey = i.routingKey ?? ctx.env.PAGERDUTY_ROUTING_KEY;
-    if (!routingKey) throw new UsageError('pagerduty.event needs routingKey or PAGERDUTY_ROUTING_KEY', 'usage.pagerduty');
+    if (!routingKey) throw new UsageError('usage.pagerduty', 'pagerduty.event needs routingKey or PAGERDUTY_ROUTING_KEY');
     ctx.secret(routingKey);
-    if (i.action === 'trigger' && !i.summary) throw new UsageError('pagerduty.event: a trigger needs a summary', 'usage.pagerduty');
-    if (i.action !== 'trigger' && !i.dedupKey) throw new UsageError(`pagerduty.event: ${i.action} needs the dedupKey of the incident`, 'usage.pagerduty');
+    if (i.action === 'trigger' && !i.summary) throw new UsageError('usage.pagerduty', 'pagerduty.event: a trigger needs a summary');
+    if (i.action !== 'trigger' && !i.dedupKey) throw new UsageError('usage.pagerduty', `pagerduty.event: ${i.action} needs the dedupKey of the incident`);
     const base = (ctx.env.PAGERDUTY_API_URL ?? 'https://events.pagerduty.com').replace(/\/+$/, '');
     const body = {
       routing_key: routingKey,

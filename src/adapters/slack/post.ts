@@ -28,7 +28,7 @@ export const slackPost = defineAction({
   describe: (i) => `Slack: ${i.text.slice(0, 80)}`,
   async run(ctx, i) {
     const url = i.webhookUrl ?? ctx.env.SLACK_WEBHOOK_URL;
-    if (!url) throw new UsageError('slack.post needs webhookUrl or SLACK_WEBHOOK_URL', 'usage.slack');
+    if (!url) throw new UsageError('usage.slack', 'slack.post needs webhookUrl or SLACK_WEBHOOK_URL');
     ctx.secret(url);
     ctx.secret(new URL(url).pathname);
     const a = await requestJson(ctx, 'slack', 'Slack webhook', url, { body: { text: i.text, blocks: blocks(i) } });

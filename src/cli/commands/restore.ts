@@ -69,9 +69,9 @@ export function registerRestore(program: Command, act: Action): void {
         if (o.pitr !== undefined && o.targetDir === undefined) {
           throw new UsageError('usage.pitr', `--pitr needs --target-dir <path>: point-in-time recovery restores into a data directory${o.target !== undefined ? ', not into the database --target names' : ''}`);
         }
-        if (o.primaryConninfo !== undefined && !o.standby) throw new UsageError('--primary-conninfo needs --standby: it is where the standby streams from', 'usage.flagConflict');
+        if (o.primaryConninfo !== undefined && !o.standby) throw new UsageError('usage.flagConflict', '--primary-conninfo needs --standby: it is where the standby streams from');
         if (o.standby) {
-          if (o.targetDir === undefined) throw new UsageError('--standby needs --target-dir <path>: a standby is a data directory', 'usage.target');
+          if (o.targetDir === undefined) throw new UsageError('usage.target', '--standby needs --target-dir <path>: a standby is a data directory');
           refuseFlags(
             { '--pitr': o.pitr !== undefined, '--timeline': o.timeline !== undefined, '--start': o.start === true, '--table': o.table !== undefined, '--schema': o.schema !== undefined, '--jobs': o.jobs !== undefined, '--clean': o.clean === true, '--no-owner': o.owner === false },
             'not with --standby (a standby replays to the end of the archive, then follows the primary, and is always started)',
