@@ -15,7 +15,8 @@ export async function openStorage(url: string, s: StorageSettings): Promise<Stor
   if (loc.kind === 'file') return new FileStorage(loc.path);
   const { S3Storage } = await import('./storage/s3.js');
   const cfg = (s.config.s3 ?? {}) as { endpoint?: string; region?: string; forcePathStyle?: boolean; checksums?: string };
-  const endpoint = cfg.endpoint ?? s.env.AWS_ENDPOINT_URL_S3 ?? s.env.AWS_ENDPOINT_URL;
+  // An empty variable (as a copied .env.example leaves it) means no custom endpoint.
+  const endpoint = cfg.endpoint || s.env.AWS_ENDPOINT_URL_S3 || s.env.AWS_ENDPOINT_URL || undefined;
   const checksums = (cfg.checksums ?? s.env.DRCTL_S3_CHECKSUMS ?? (endpoint ? 'when_required' : 'when_supported')).toLowerCase();
   if (checksums !== 'when_required' && checksums !== 'when_supported') {
     throw new UsageError('usage.s3', `DRCTL_S3_CHECKSUMS=${checksums}: use when_required or when_supported`);
