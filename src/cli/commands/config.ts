@@ -76,7 +76,7 @@ export function effectiveSettings(ctx: Pick<CliContext, 'env' | 'config' | 'conf
     const name = names.find((n) => env[n]);
     return name ? { value: 'set (hidden)', from: envFrom(name) } : { value: null, from: 'not set' };
   };
-  const customEndpoint = config.s3?.endpoint ?? env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  const customEndpoint = config.s3?.endpoint || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
   const out: Record<string, Setting> = {
     repo: first(fileOr(config.repo), envOr('DRCTL_REPO')),
     source: first(fileOr(config.source), envOr('DATABASE_URL'), [env.PGHOST ? 'libpq PG* variables' : undefined, 'env PGHOST, PGPORT, PGUSER, PGDATABASE']),
