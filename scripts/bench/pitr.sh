@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): drctl against pgBackRest on one throwaway cluster that archives its
 # WAL to both (archive_command runs pgbackrest archive-push, then drctl wal-push).
-#   base backup time            pgbackrest backup --type=full   vs  drctl backup --type base
-#   PITR restore to the end     pgbackrest restore + pg_ctl start until promoted
-#                               vs  drctl restore --pitr latest --start (until promoted)
-# Data: pgbench -i -s 50 plus SECONDS_OF_TRAFFIC (default 60) of pgbench traffic.
-# Targets: PITR restore <= 1.0x pgBackRest, base backup <= 1.2x. Both tools with defaults
-# except compression: gzip level 1 for both, so the comparison is of the tools, not of zlib.
+# Scenario: pgbench -i -s $SCALE (default 50), a base backup by each tool, SECONDS_OF_TRAFFIC
+# (default 15) of pgbench -c 4 traffic, then a point-in-time recovery to a time in the middle
+# of that traffic (not the end of the archive), timed until the server is promoted.
+#   base backup time        pgbackrest backup --type=full   vs  drctl backup --type base
+#   PITR until promoted     pgbackrest restore --type=time + pg_ctl start
+#                           vs  drctl restore --pitr <time> --start
+#   repository bytes        pgBackRest repo (backup + archive)  vs  drctl repo (base + wal)
+# Targets: base backup <= 1.0x pgBackRest, PITR <= 0.90x, repository bytes <= 1.2x.
+# pgBackRest runs with settings comparable to drctl's defaults: compress-type=zst,
+# compress-level=3 (drctl: zstd level 3 for WAL; its base backup is pg_basebackup's tar, gzip
+# level 1), process-max=2 (backup and restore use both cores; archive-push stays synchronous).
 set -euo pipefail
 source "$(dirname "$0")/../lib/setup.sh"
 source scripts/lib/pg-cluster.sh
 command -v pgbackrest >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbackrest >/dev/null; }
 SCALE=${SCALE:-50}
-TRAFFIC=${SECONDS_OF_TRAFFIC:-60}
+TRAFFIC=${SECONDS_OF_TRAFFIC:-15}
 
 work=$(mktemp -d /tmp/drctl-pitr-bench-XXXXXX); chmod 755 "$work"
 mkdir -p "$work/pgbr" "$work/pgbr-lock" "$work/pgbr-spool" "$work/drctl-repo" "$work/r1" "$work/r2"
@@ -31,8 +36,9 @@ log-level-file=off
 lock-path=$work/pgbr-lock
 spool-path=$work/pgbr-spool
 start-fast=y
-compress-type=gz
-compress-level=1
+compress-type=zst
+compress-level=3
+process-max=2
 [bench]
 pg1-path=$work/pg/data
 pg1-port=$port
@@ -55,14 +61,33 @@ secs() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>"$work/last.err" || { cat
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 drctl() { node dist/cli.js --log-format json --log-level error "$@"; }
 
+# Until the archiver has caught up (both tools hold every segment), not a fixed sleep.
+wait_archived() {
+  for _ in $(seq 2400); do
+    [ -z "$(find "$work/pg/data/pg_wal/archive_status" -name '*.ready' -print -quit)" ] && return 0
+    sleep 0.25
+  done
+  echo "archiving did not catch up in 10 minutes" >&2; exit 1
+}
+# The load's WAL is archived first: neither base backup should wait behind that backlog.
+echo "==> waiting for the archiver to catch up with the load" >&2
+wait_archived
+load_before=$(uptime | sed 's/.*load average: //')
 echo "==> base backups" >&2
 pgbr_backup=$(secs pgbr backup --type=full)
 drctl_backup=$(secs drctl backup --type base --source "$(url bench)" --repo "$repo")
-echo "==> $TRAFFIC s of pgbench traffic, archived by both" >&2
-"$PG_BIN/pgbench" -c 4 -T "$TRAFFIC" "$(url bench)" >/dev/null 2>&1
+echo "==> $TRAFFIC s of pgbench traffic, archived by both; recovery target in the middle" >&2
+"$PG_BIN/pgbench" -c 4 -T "$TRAFFIC" "$(url bench)" >/dev/null 2>&1 & bench=$!
+sleep $(( TRAFFIC / 2 ))
+target=$("$PG_BIN/psql" -X -A -t -d "$(url bench)" -c "select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')")
+wait "$bench"
 "$PG_BIN/psql" -X -q -d "$(url bench)" -c 'select pg_switch_wal()' >/dev/null
-sleep 5
+wait_archived
 wal_segments=$(find "$work/drctl-repo/wal" -name '0000000*' | wc -l)
+pgbr_bytes=$(du -sb "$work/pgbr" | cut -f1)
+drctl_bytes=$(du -sb "$work/drctl-repo" | cut -f1)
+drctl_wal_bytes=$(du -sb "$work/drctl-repo/wal" | cut -f1)
+pgbr_wal_bytes=$(du -sb "$work/pgbr/archive" | cut -f1)
 
 wait_promoted() { # port
   for _ in $(seq 3000); do
@@ -73,21 +98,33 @@ wait_promoted() { # port
 }
 p1=$(free_port); p2=$(free_port)
 pgbr_restore() {
-  pgbr restore --pg1-path="$work/r1/data" --type=default >/dev/null
+  pgbr restore --pg1-path="$work/r1/data" --type=time --target="$target+00" --target-action=promote >/dev/null
   echo "port = $p1" | as_pg tee -a "$work/r1/data/postgresql.auto.conf" >/dev/null
   echo "archive_mode = off" | as_pg tee -a "$work/r1/data/postgresql.auto.conf" >/dev/null
   as_pg "$PG_BIN/pg_ctl" -D "$work/r1/data" -l "$work/r1/log" -o "-c unix_socket_directories=$work/r1" start >/dev/null
   wait_promoted "$p1"
 }
-echo "==> PITR restores to the end of the archive" >&2
+echo "==> PITR restores to $target UTC" >&2
 pgbr_pitr=$(secs pgbr_restore)
-drctl_pitr=$(secs drctl --yes restore --repo "$repo" --target-dir "$work/r2/data" --pitr latest --start --port "$p2" --no-archive)
+drctl_pitr=$(secs drctl --yes restore --repo "$repo" --target-dir "$work/r2/data" --pitr "${target}+00:00" --start --port "$p2" --no-archive)
 wait_promoted "$p2"
+# Both servers must have stopped at the same point: same row count in pgbench_history.
+q='select count(*) from pgbench_history'
+rows1=$("$PG_BIN/psql" -X -A -t -d "$(url bench | sed "s/:$port\//:$p1\//")" -c "$q")
+rows2=$("$PG_BIN/psql" -X -A -t -d "$(url bench | sed "s/:$port\//:$p2\//")" -c "$q")
+load_after=$(uptime | sed 's/.*load average: //')
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1048576 }'; }
+verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "MISSED" }'; }
+r_backup=$(ratio "$drctl_backup" "$pgbr_backup"); r_pitr=$(ratio "$drctl_pitr" "$pgbr_pitr"); r_bytes=$(ratio "$drctl_bytes" "$pgbr_bytes")
 
 cat <<OUT
 
-drctl vs pgBackRest $(pgbackrest version | awk '{print $2}') — pgbench scale $SCALE + ${TRAFFIC}s traffic ($wal_segments WAL files), $(nproc) cores ($(date -u +%Y-%m-%d))
-  base backup      pgBackRest ${pgbr_backup}s   drctl ${drctl_backup}s   ratio $(ratio "$drctl_backup" "$pgbr_backup")x   (target <= 1.2x)
-  PITR to the end  pgBackRest ${pgbr_pitr}s   drctl ${drctl_pitr}s   ratio $(ratio "$drctl_pitr" "$pgbr_pitr")x   (target <= 1.0x)
-  (restore times run until the server accepts connections out of recovery)
+drctl vs pgBackRest $(pgbackrest version | awk '{print $2}') — pgbench scale $SCALE + ${TRAFFIC}s traffic ($wal_segments WAL files), $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')
+pgBackRest settings: compress-type=zst compress-level=3 process-max=2, archive-push synchronous
+load average (1, 5, 15 min): before $load_before, after $load_after
+  base backup        pgBackRest ${pgbr_backup}s   drctl ${drctl_backup}s   ratio ${r_backup}x   (target <= 1.0x: $(verdict "$r_backup" 1.0))
+  PITR to $target UTC, until promoted
+                     pgBackRest ${pgbr_pitr}s   drctl ${drctl_pitr}s   ratio ${r_pitr}x   (target <= 0.90x: $(verdict "$r_pitr" 0.90))
+                     pgbench_history rows at the target: pgBackRest $rows1, drctl $rows2
+  repository bytes   pgBackRest $(mb "$pgbr_bytes") (WAL $(mb "$pgbr_wal_bytes"))   drctl $(mb "$drctl_bytes") (WAL $(mb "$drctl_wal_bytes"))   ratio ${r_bytes}x   (target <= 1.2x: $(verdict "$r_bytes" 1.2))
 OUT
