@@ -79,7 +79,7 @@ drctl_backup=$(secs drctl backup --type base --source "$(url bench)" --repo "$re
 echo "==> $TRAFFIC s of pgbench traffic, archived by both; recovery target in the middle" >&2
 "$PG_BIN/pgbench" -c 4 -T "$TRAFFIC" "$(url bench)" >/dev/null 2>&1 & bench=$!
 sleep $(( TRAFFIC / 2 ))
-target=$("$PG_BIN/psql" -X -A -t -d "$(url bench)" -c "select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')")
+target=$("$PG_BIN/psql" -X -A -t -d "$(url bench)" -c "select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')")
 wait "$bench"
 "$PG_BIN/psql" -X -q -d "$(url bench)" -c 'select pg_switch_wal()' >/dev/null
 wait_archived
@@ -97,16 +97,18 @@ wait_promoted() { # port
   return 1
 }
 p1=$(free_port); p2=$(free_port)
-pgbr_restore() {
-  pgbr restore --pg1-path="$work/r1/data" --type=time --target="$target+00" --target-action=promote >/dev/null
-  echo "port = $p1" | as_pg tee -a "$work/r1/data/postgresql.auto.conf" >/dev/null
-  echo "archive_mode = off" | as_pg tee -a "$work/r1/data/postgresql.auto.conf" >/dev/null
-  as_pg "$PG_BIN/pg_ctl" -D "$work/r1/data" -l "$work/r1/log" -o "-c unix_socket_directories=$work/r1" start >/dev/null
+pgbr_restore() { # set -e does not apply inside secs' `||`: each step fails the function itself
+  pgbr restore --pg1-path="$work/r1/data" --type=time --target="$target+00" --target-action=promote >/dev/null || return 1
+  printf 'port = %s\narchive_mode = off\n' "$p1" | as_pg tee -a "$work/r1/data/postgresql.auto.conf" >/dev/null || return 1
+  as_pg "$PG_BIN/pg_ctl" -D "$work/r1/data" -l "$work/r1/log" -o "-c unix_socket_directories=$work/r1" start >/dev/null || return 1
   wait_promoted "$p1"
 }
 echo "==> PITR restores to $target UTC" >&2
 pgbr_pitr=$(secs pgbr_restore)
-drctl_pitr=$(secs drctl --yes restore --repo "$repo" --target-dir "$work/r2/data" --pitr "${target}+00:00" --start --port "$p2" --no-archive)
+# PITR_LOG=<file> keeps drctl restore's JSON log (each step with its time), to see where the time goes.
+level=error; [ -n "${PITR_LOG:-}" ] && level=info
+drctl_pitr=$(secs node dist/cli.js --log-format json --log-level "$level" --yes restore --repo "$repo" --target-dir "$work/r2/data" --pitr "${target/ /T}+00:00" --start --port "$p2" --no-archive)
+[ -n "${PITR_LOG:-}" ] && cp "$work/last.err" "$PITR_LOG"
 wait_promoted "$p2"
 # Both servers must have stopped at the same point: same row count in pgbench_history.
 q='select count(*) from pgbench_history'
