@@ -1,4 +1,4 @@
-import { Writable } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 
 // The one wrapper for child processes (pg_dump, pg_restore, pg_basebackup, sh...): execa,
 // loaded lazily; its own process group so a timeout stops grandchildren too; SIGTERM then
@@ -106,10 +106,20 @@ export async function spawnProcess(
     buffer: { stdout: false, stderr: true },
     maxBuffer: { stderr: 4 * 1024 * 1024 },
   });
-  // With buffer: false, execa resumes an unread stdout one tick later and its data is dropped.
-  // Callers often await something (a repository listing, a codec module) before they pipe it:
-  // paused, the output waits for them (and pipe() resumes it) instead of being lost.
-  child.stdout?.pause();
+  // Node resumes, and so drops, a child's stdout that nobody reads when the child exits (and
+  // execa does the same one tick after spawn with buffer: false). Callers often await something
+  // (a codec module, a repository listing) before they pipe it, and a small pg_dump can be done
+  // by then. A pipe into a PassThrough reads from the start: the output waits there, under
+  // backpressure, until the caller consumes it.
+  const stdout = child.stdout ? child.stdout.pipe(new PassThrough({ highWaterMark: 1024 * 1024 })) : undefined;
+  if (child.stdout && stdout) {
+    const raw = child.stdout;
+    raw.on('error', (e) => stdout.destroy(e));
+    // A consumer that gives up must still stop the child: it would block writing otherwise.
+    stdout.on('close', () => {
+      if (!stdout.readableEnded && !raw.destroyed) raw.destroy();
+    });
+  }
   const stop = killGroupOnAbort(child.pid, opts.signal, opts.killGraceMs);
   if (opts.onStderrLine) child.stderr?.on('data', lineSplitter(opts.onStderrLine));
   const done = (async () => {
@@ -127,7 +137,7 @@ export async function spawnProcess(
     }
   })();
   return {
-    stdout: child.stdout as NodeJS.ReadableStream,
+    stdout: (stdout ?? child.stdout) as NodeJS.ReadableStream,
     stdin: child.stdin ?? undefined,
     done,
     kill: () => {
