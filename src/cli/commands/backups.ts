@@ -5,6 +5,7 @@ import { formatBytes } from '../../format.js';
 import { parseDuration } from '../../time/duration.js';
 import { intFlag } from '../flags.js';
 import { secrets } from '../../redact.js';
+import { openRepository } from '../open-repository.js';
 
 // drctl backups list|show|expire: the catalog and retention of a repository.
 export function registerBackups(program: Command, act: Action): void {
@@ -39,7 +40,7 @@ export function registerBackups(program: Command, act: Action): void {
     .action(
       act(async (ctx, o: { repo?: string }, id: string) => {
         const repo = await openRepository(ctx, o.repo);
-        const m = await repo.resolve(id, ['logical', 'base', 'redis', 'env']);
+        const m = await repo.resolve(id);
         process.stdout.write(`${JSON.stringify(m, null, 2)}\n`);
         return 0;
       }),
@@ -101,10 +102,6 @@ export function registerBackups(program: Command, act: Action): void {
     );
 }
 
-async function openRepository(ctx: { env: Record<string, string | undefined>; config: Record<string, unknown> }, url: string | undefined) {
-  const { Repository } = await import('../../repository/repository.js');
-  return Repository.open(url, { env: ctx.env, config: ctx.config });
-}
 
 function summary(b: { id: string; kind: string; recoveryPoint: string; startedAt: string; stoppedAt: string; size: number; storedSize: number; label?: string; source: Record<string, unknown>; objects: unknown[] }) {
   return { id: b.id, kind: b.kind, recoveryPoint: b.recoveryPoint, startedAt: b.startedAt, stoppedAt: b.stoppedAt, size: b.size, storedSize: b.storedSize, label: b.label, database: b.source.database, objects: b.objects.length };

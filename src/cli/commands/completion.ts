@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import type { Command, Option } from 'commander';
 import type { Action } from '../program.js';
 import { UsageError } from '../../errors.js';
+import { openRepository } from '../open-repository.js';
 
 // drctl completion bash|zsh|fish: a completion script generated from the command table itself
 // (every command, subcommand and flag), with the shipped runbook names built in. Backup ids
@@ -62,8 +63,7 @@ export function registerComplete(program: Command, act: Action): void {
       act(async (ctx, o: { repo?: string }, what: string) => {
         if (what !== 'backups') return 0;
         try {
-          const { Repository } = await import('../../repository/repository.js');
-          const list = (async () => (await (await Repository.open(o.repo, { env: ctx.env, config: ctx.config })).catalog()).backups.map((b) => b.id))().catch(() => [] as string[]);
+          const list = (async () => (await (await openRepository(ctx, o.repo)).catalog()).backups.map((b) => b.id))().catch(() => [] as string[]);
           // A slow or unreachable repository must not hang the shell.
           const ids = await Promise.race([list, new Promise<string[]>((resolve) => setTimeout(() => resolve([]), 3000).unref())]);
           if (ids.length) process.stdout.write(`${[...ids].reverse().join('\n')}\n`);

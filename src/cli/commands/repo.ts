@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import type { Action } from '../program.js';
+import { openRepository } from '../open-repository.js';
 import { registerRepoUnlock } from './repo-unlock.js';
 
 // drctl repo init|info|key change|unlock: a repository's life cycle. Each subcommand here is
@@ -98,9 +99,8 @@ function describeEncryption(info: { encryption?: { kdf: string; N: number; r: nu
 }
 
 async function repoInfo(ctx: CliContext, o: Record<string, string | boolean | undefined>): Promise<number> {
-  const { Repository } = await import('../../repository/repository.js');
   const { listWal } = await import('../../pitr/wal-archive.js');
-  const repo = await Repository.open(repoUrl(ctx, o), { env: ctx.env, config: ctx.config });
+  const repo = await openRepository(ctx, repoUrl(ctx, o));
   const [cat, wal] = await Promise.all([repo.catalog(), listWal(repo)]);
   const kinds: Record<string, { count: number; size: number; storedSize: number }> = {};
   for (const b of cat.backups) {
