@@ -6,6 +6,8 @@ import { parseDuration } from '../../time/duration.js';
 import { intFlag } from '../flags.js';
 import { secrets } from '../../redact.js';
 import { openRepository } from '../open-repository.js';
+import { planExpire, applyExpire } from '../../pitr/expire.js';
+import * as output from '../output.js';
 
 // drctl backups list|show|expire: the catalog and retention of a repository.
 export function registerBackups(program: Command, act: Action): void {
@@ -64,11 +66,9 @@ export function registerBackups(program: Command, act: Action): void {
         const grace = parseDuration(o.orphanGrace, '--orphan-grace');
         // --dry-run wins over --confirm: the operator asked that nothing be changed.
         const confirm = o.confirm === true && !ctx.dryRun;
-        const output = await import('../output.js');
         // With --json, stdout is the document; the same words go to stderr for whoever watches.
         const say = o.json ? (line: string) => output.note(line) : (line: string) => output.result(`${line}\n`);
         if (o.confirm && ctx.dryRun) output.note('--dry-run: nothing will be removed, whatever --confirm says');
-        const { planExpire, applyExpire } = await import('../../pitr/expire.js');
         const repo = await openRepository(ctx, o.repo);
         // Without a retention policy, expire only cleans up incomplete backups.
         const policy = keepLast === undefined && keepDays === undefined ? { keepLast: Number.MAX_SAFE_INTEGER } : { keepLast, keepDays };

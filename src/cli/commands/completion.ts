@@ -3,6 +3,7 @@ import type { Command, Option } from 'commander';
 import type { Action } from '../program.js';
 import { UsageError } from '../../errors.js';
 import { openRepository } from '../open-repository.js';
+import { PACKAGE_RUNBOOKS } from '../context.js';
 
 // drctl completion bash|zsh|fish: a completion script generated from the command table itself
 // (every command, subcommand and flag), with the shipped runbook names built in. Backup ids
@@ -45,7 +46,6 @@ export function registerCompletion(program: Command, act: Action): void {
         }
         const { buildProgram } = await import('../main.js');
         const full = await buildProgram(() => {}, [], { loadAll: true });
-        const { PACKAGE_RUNBOOKS } = await import('../context.js');
         const runbooks = readdirSync(PACKAGE_RUNBOOKS).filter((f) => /\.ya?ml$/.test(f)).map((f) => f.replace(/\.ya?ml$/, '')).sort();
         process.stdout.write(completionScript(shell as Shell, describe(full), runbooks));
         return 0;

@@ -4,6 +4,8 @@ import { UsageError } from '../../errors.js';
 import { formatDuration } from '../../time/duration.js';
 import { formatTable } from '../../report/table.js';
 import { openRepository } from '../open-repository.js';
+import { listRuns } from '../../report/history.js';
+import { truthfulVerdicts } from '../../report/verdicts.js';
 
 // drctl history: earlier runs and drills with their RTO figures, newest first.
 export function registerHistory(program: Command, act: Action): void {
@@ -19,8 +21,6 @@ export function registerHistory(program: Command, act: Action): void {
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1) throw new UsageError('usage.limit', `--limit ${opts.limit}: expected a positive integer`);
         if (opts.verify) return verifyHistory(ctx, opts.repo, limit, opts.json ?? false);
-        const { listRuns } = await import('../../report/history.js');
-        const { truthfulVerdicts } = await import('../../report/verdicts.js');
         const runs = await listRuns(ctx.stateDir, { runbook: opts.runbook, limit });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
