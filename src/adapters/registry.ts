@@ -1,4 +1,5 @@
 import { UsageError } from '../errors.js';
+import { BACKUP_KIND_NAME } from '../repository/manifest.js';
 import * as env from './env/index.js';
 import * as http from './http/index.js';
 import * as manual from './manual/index.js';
@@ -33,7 +34,12 @@ export class Registry {
   constructor(adapters: readonly Adapter[]) {
     for (const ad of adapters) {
       for (const a of ad.actions) this.actions.set(a.name, a);
-      for (const k of ad.backupKinds ?? []) this.kinds.set(k.name, k);
+      for (const k of ad.backupKinds ?? []) {
+        // Programming errors in an adapter folder: a kind must be a usable name, and unique.
+        if (!BACKUP_KIND_NAME.test(k.name)) throw new Error(`backup kind "${k.name}": use lower-case letters, digits and dashes`);
+        if (this.kinds.has(k.name)) throw new Error(`backup kind "${k.name}" is declared twice`);
+        this.kinds.set(k.name, k);
+      }
     }
   }
 
@@ -79,4 +85,9 @@ function distance(a: string, b: string): number {
 /** Every built-in adapter. */
 export function builtInRegistry(): Registry {
   return new Registry(ADAPTERS);
+}
+
+/** The backup kinds the built-in adapters declare: what a repository may hold. */
+export function builtInBackupKinds(): string[] {
+  return [...builtInRegistry().kinds.keys()];
 }

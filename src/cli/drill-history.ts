@@ -2,6 +2,7 @@ import type { DrillSummary, RunReport } from '../engine/step-result.js';
 import { summarizeDrill } from '../report/drills.js';
 import { listRuns } from '../report/history.js';
 import type { CliContext } from './context.js';
+import { openRepository } from './open-repository.js';
 
 // Where drills are remembered: the state dir always, and the repository's history/runs/ when
 // there is a repository (so every machine that runs the drill sees the same record).
@@ -13,8 +14,7 @@ function repoUrl(ctx: CliContext, flag: string | undefined): string | undefined 
 async function openIfAny(ctx: CliContext, url: string | undefined) {
   if (!url) return undefined;
   try {
-    const { Repository } = await import('../repository/repository.js');
-    return await Repository.open(url, { env: ctx.env, config: ctx.config }, { create: true });
+    return await openRepository(ctx, url, { create: true });
   } catch (err) {
     process.stderr.write(`warning: drill history not kept in ${url}: ${(err as Error).message}\n`);
     return undefined;

@@ -8,7 +8,7 @@ import { UsageError } from '../errors.js';
 import { isRelativeTime } from '../time/time-point.js';
 import { secrets } from '../redact.js';
 import { writeReports } from '../report/files.js';
-import { saveRun } from '../report/history.js';
+import { saveRun, listRuns } from '../report/history.js';
 import { createJsonLogReporter } from '../report/json-log.js';
 import { PrettyReporter } from '../report/pretty.js';
 import type { Reporter } from '../report/reporter.js';
@@ -17,6 +17,12 @@ import type { CliContext } from './context.js';
 import { trapInterrupts } from './interrupt.js';
 import { note } from './output.js';
 import { formatPlan } from './print-plan.js';
+import { QuietReporter } from '../report/quiet.js';
+import { previousDrills, saveDrillToRepo } from './drill-history.js';
+import { runMetrics } from '../report/metrics.js';
+import { writeMetricsFile } from '../prometheus-textfile.js';
+import { incidentReport } from '../report/incident.js';
+import { writeAtomic } from '../atomic-file.js';
 
 // Runs one runbook for a command: load, inputs, reporters, signals, report files, history.
 // Built-in commands (backup, restore, ...) come through here too, so their reports show every
@@ -77,7 +83,6 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
 
   let reporter: Reporter;
   if (ctx.quiet) {
-    const { QuietReporter } = await import('../report/quiet.js');
     reporter = new QuietReporter(process.stderr);
   } else if (ctx.logFormat === 'json') reporter = await createJsonLogReporter(ctx.logLevel, { progressIntervalMs: ctx.progressIntervalMs });
   else {
@@ -89,7 +94,6 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
   // Resuming: later steps may use the outputs of the steps skipped, from the last run.
   let resumeFrom: { runId: string; steps: RunReport['steps'] } | undefined;
   if (o.fromStep !== undefined) {
-    const { listRuns } = await import('../report/history.js');
     const [last] = await listRuns(ctx.stateDir, { runbook: runbook.name, limit: 1 });
     if (last) resumeFrom = { runId: last.runId, steps: last.steps };
   }
@@ -122,13 +126,10 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
   // Drills are recorded in the repository the command names, else the one the runbook used.
   const drillRepo = o.repo ?? (typeof inputs.repo === 'string' && inputs.repo ? inputs.repo : undefined);
   if (report.kind === 'drill') {
-    const { previousDrills } = await import('./drill-history.js');
     report.previous = await previousDrills(ctx, report, drillRepo, o.compare ?? 5);
   }
   await writeReports(report, ctx.reports);
   if (o.metricsFile) {
-    const { runMetrics } = await import('../report/metrics.js');
-    const { writeMetricsFile } = await import('../prometheus-textfile.js');
     await writeMetricsFile(o.metricsFile, runMetrics(report));
   }
   try {
@@ -137,12 +138,9 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
     process.stderr.write(`warning: could not save run history in ${ctx.stateDir}: ${(err as Error).message}\n`);
   }
   if (report.kind === 'drill') {
-    const { saveDrillToRepo } = await import('./drill-history.js');
     await saveDrillToRepo(ctx, report, drillRepo);
   }
   if (o.incident) {
-    const { incidentReport } = await import('../report/incident.js');
-    const { writeAtomic } = await import('../atomic-file.js');
     const file = `${ctx.stateDir}/incidents/${report.runId}.md`;
     await writeAtomic(file, secrets.redact(incidentReport(report)), { private: true });
     note(`incident record: ${file}`);

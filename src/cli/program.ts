@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext, GlobalOptions } from './context.js';
+import { UsageError } from '../errors.js';
 
 // Glue between commander and the command handlers: a handler gets the context built from the
 // global options, its own options and its arguments, and returns the exit code.
@@ -37,7 +38,6 @@ export function actionFactory(setExit: (code: number) => void): Action {
       const positional = args.slice(0, -2) as A;
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       if (globals.dryRun && !DRY_RUN_HONOURED.has(commandPath(cmd))) {
-        const { UsageError } = await import('../errors.js');
         throw new UsageError('usage.dryRun', `--dry-run: ${commandPath(cmd)} has no dry run; run it without --dry-run, or not at all`);
       }
       let ctx: CliContext;

@@ -1,8 +1,9 @@
+import { DrctlError, ValidationError, formatProblem } from '../errors.js';
+import { secrets } from '../redact.js';
+
 // The one place that turns an error into one line on stderr and an exit code.
 /** Prints one line for an error (the stack only with DRCTL_DEBUG=1) and returns the exit code. */
 export async function reportError(err: unknown): Promise<number> {
-  const { DrctlError, ValidationError, formatProblem } = await import('../errors.js');
-  const { secrets } = await import('../redact.js');
   const debug = process.env.DRCTL_DEBUG === '1';
   if (err instanceof ValidationError) {
     for (const p of err.problems) process.stderr.write(`${secrets.redact(formatProblem(p))}\n`);

@@ -25,10 +25,17 @@ export const DbStats = z.object({
 });
 export type DbStats = z.output<typeof DbStats>;
 
+/**
+ * A backup kind's name: the adapters declare theirs (logical, base, redis, env, ...). The
+ * manifest accepts any well-formed name; which ones this drctl can restore is for the
+ * repository's opener to say (Repository.open's `kinds`). It is part of backup ids and paths.
+ */
+export const BACKUP_KIND_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+
 export const Manifest = z.object({
   format: z.union([z.literal(1), z.literal(2)]),
   id: z.string(),
-  kind: z.enum(['logical', 'base', 'redis', 'env']),
+  kind: z.string().regex(BACKUP_KIND_NAME, 'a backup kind is lower-case letters, digits and dashes'),
   label: z.string().optional(),
   tool: z.object({ name: z.literal('drctl'), version: z.string(), host: z.string() }),
   source: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),

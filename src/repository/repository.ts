@@ -25,11 +25,24 @@ export interface Catalog {
   orphans: { id: string; keys: ObjectInfo[]; newest: Date }[];
 }
 
+export interface RepositoryOpenOptions extends OpenOptions {
+  /**
+   * The backup kinds the registered adapters declare. The repository sits below the adapters,
+   * so its opener says which kinds exist: a manifest of any other kind is listed as not
+   * trusted, with its kind named, and never restored.
+   */
+  kinds: Iterable<string>;
+}
+
 export class Repository extends RepoHandle {
+  private kinds: ReadonlySet<string> = new Set();
+
   /** Opens a repository; `create` initialises it when absent (backup, wal-push). */
-  static override async open(url: string | undefined, s: StorageSettings, o: OpenOptions = {}): Promise<Repository> {
+  static override async open(url: string | undefined, s: StorageSettings, o: RepositoryOpenOptions): Promise<Repository> {
     const c = await RepoHandle.connect(url, s, o);
-    return new Repository(c.url, c.storage, c.info, c.keys, c.compression);
+    const repo = new Repository(c.url, c.storage, c.info, c.keys, c.compression);
+    repo.kinds = new Set(o.kinds);
+    return repo;
   }
 
   /** A new, time-sorted backup id: 20261123T094100Z-logical. */
@@ -104,6 +117,8 @@ export class Repository extends RepoHandle {
 
   /** Writes the manifest: the moment the backup starts to exist. */
   async commit(m: Omit<Manifest, 'checksum' | 'format' | 'tool' | 'encrypted' | 'size' | 'storedSize'>): Promise<Manifest> {
+    // A backup of a kind no adapter declares could never be listed or restored again.
+    if (!this.kinds.has(m.kind)) throw new Error(`backup kind "${m.kind}" is declared by no adapter`);
     const sealed = sealManifest({
       format: 2,
       tool: { name: 'drctl', version: drctlVersion(), host: os.hostname() },
@@ -161,6 +176,7 @@ export class Repository extends RepoHandle {
     if (!r.manifest) return r;
     const m = r.manifest;
     if (m.id !== id) return { problem: `manifest names ${m.id}, not ${id}` };
+    if (!this.kinds.has(m.kind)) return { problem: `unknown backup kind "${m.kind}" (this drctl knows ${[...this.kinds].join(', ')})` };
     if (m.encrypted !== this.encrypted) {
       return { problem: `manifest says ${m.encrypted ? 'encrypted' : 'not encrypted'}, but the repository is ${this.encrypted ? 'encrypted' : 'not'} (refused)` };
     }
@@ -195,13 +211,14 @@ export class Repository extends RepoHandle {
     return out;
   }
 
-  /** A backup by id, or the newest of the given kinds for "latest". */
-  async resolve(idOrLatest: string, kinds: Manifest['kind'][]): Promise<Manifest> {
+  /** A backup by id, or the newest of the given kinds (default: any) for "latest". */
+  async resolve(idOrLatest: string, kinds: readonly string[] = [...this.kinds]): Promise<Manifest> {
     const { backups, damaged } = await this.catalog();
     const candidates = backups.filter((b) => kinds.includes(b.kind));
     if (idOrLatest === 'latest') {
       const newest = candidates[candidates.length - 1];
-      if (!newest) throw new OperationError('backup.none', `no ${kinds.join('/')} backup in ${this.storage.location}`);
+      const which = kinds.length === this.kinds.size ? '' : `${kinds.join('/')} `;
+      if (!newest) throw new OperationError('backup.none', `no ${which}backup in ${this.storage.location}`);
       return newest;
     }
     const found = backups.find((b) => b.id === idOrLatest);

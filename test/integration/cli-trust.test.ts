@@ -223,6 +223,8 @@ describe('a failed run never reports a target as met', () => {
 describe('relative times are resolved once per run', () => {
   it('every step and the report see the same instant for "2 minutes ago", printed before the run', async () => {
     const dir = tempDir();
+    // The instant is printed to the millisecond: a 10 ms pause between the steps is enough for
+    // a second reading of the clock to show.
     const rb = path.join(dir, 'at.yaml');
     writeFileSync(
       rb,
@@ -236,7 +238,7 @@ describe('relative times are resolved once per run', () => {
         '    with: { command: "echo ${inputs.at}" }',
         '  - id: pause',
         '    uses: shell.run',
-        '    with: { command: "sleep 1.2" }',
+        '    with: { command: "sleep 0.01" }',
         '  - id: second',
         '    uses: shell.run',
         '    with: { command: "echo ${inputs.at}" }',

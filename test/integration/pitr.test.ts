@@ -33,6 +33,12 @@ describe('point-in-time recovery', () => {
   let targetBetween2and3: string;
   const restored: string[] = [];
 
+  // The targets are read from the server's clock to the millisecond (truncated), its commit
+  // times are in microseconds: a commit just before a target must fall in an earlier
+  // millisecond than the target, so at least 1 ms passes between them; a commit after a target
+  // begins after the statement that read it returned. 20 ms leaves a wide margin over 1 ms.
+  const PAST_A_MILLISECOND = 20;
+
   beforeAll(async () => {
     ({ pg, repoDir, repo } = await startArchivingPostgres());
     await pg.sql('create database app');
@@ -41,16 +47,16 @@ describe('point-in-time recovery', () => {
     expect(base1.code, base1.all).toBe(0);
     b1 = base1.stdout.trim();
     await pg.sql("insert into events (id, label) values (1, 't1')", 'app');
-    await sleep(1000);
+    await sleep(PAST_A_MILLISECOND);
     targetBetween1and2 = await pg.sql("select to_char(now() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')", 'app');
-    await sleep(1000);
+    await sleep(PAST_A_MILLISECOND);
     await pg.sql("insert into events (id, label) values (2, 't2')", 'app');
     const base2 = await drctl(['backup', '--type', 'base', '--source', pg.url('app'), '--repo', repo]);
     expect(base2.code, base2.all).toBe(0);
     b2 = base2.stdout.trim();
-    await sleep(1000);
+    await sleep(PAST_A_MILLISECOND);
     targetBetween2and3 = await pg.sql("select to_char(now() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')", 'app');
-    await sleep(1000);
+    await sleep(PAST_A_MILLISECOND);
     await pg.sql("insert into events (id, label) values (3, 't3')", 'app');
     await switchAndWaitArchived(pg, repoDir);
   }, 180_000);

@@ -10,6 +10,7 @@ import { connect } from '../../src/adapters/postgres/client.js';
 import { stopCluster } from '../../src/adapters/postgres/cluster.js';
 import { physicalRestore } from '../../src/adapters/postgres/restore-physical.js';
 import type { ActionContext } from '../../src/adapters/types.js';
+import { builtInBackupKinds } from '../../src/adapters/registry.js';
 import { Repository } from '../../src/repository/repository.js';
 import { startScratchCluster } from '../../src/adapters/postgres/scratch-cluster.js';
 import { archived, startArchivingPostgres, switchAndWaitArchived } from '../support/archiving.js';
@@ -69,7 +70,7 @@ describe('restores that cannot harm production or the host', () => {
    * root-owned symlink to a file outside the data directory and a setuid file.
    */
   async function plantInBackup(id: string, linkTo: string): Promise<string> {
-    const r = await Repository.open(repo, { env: process.env, config: {} });
+    const r = await Repository.open(repo, { env: process.env, config: {} }, { kinds: builtInBackupKinds() });
     const m = await r.resolve(id, ['base']);
     const tarFile = path.join(root, 'planted.tar');
     await pipeline(await r.readObject(m, m.objects[0]!), createGunzip(), createWriteStream(tarFile));
@@ -137,7 +138,7 @@ describe('restores that cannot harm production or the host', () => {
   });
 
   it('a base test restore: private 0700 socket directory, peer authentication for drctl\'s own user only, no TCP, no archiving', async () => {
-    const r = await Repository.open(repo, { env: process.env, config: {} });
+    const r = await Repository.open(repo, { env: process.env, config: {} }, { kinds: builtInBackupKinds() });
     const work = mkdtempSync(path.join(root, 'verify-base-'));
     const ids = postgresIds();
     if (ids) chownSync(work, ids.uid, ids.gid);

@@ -83,9 +83,12 @@ describe('drills and PostgreSQL runbooks (archiving PostgreSQL)', () => {
   });
 
   it('accidental deletion: recover to just before it on a scratch port and copy the rows back', async () => {
-    await sleep(1000);
+    // `before` is the server's clock to the millisecond (truncated): the commits before it must
+    // fall in an earlier millisecond (20 ms is a wide margin over 1 ms), the deletion begins
+    // after the statement that read it returned.
+    await sleep(20);
     const before = await pg.sql("select to_char(now() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')", 'app');
-    await sleep(1000);
+    await sleep(20);
     await pg.sql('delete from orders where id % 5 = 0', 'app');
     await pg.sql("insert into orders values (1001, 'after the deletion')", 'app');
     await switchAndWaitArchived(pg, repoDir);

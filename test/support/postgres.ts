@@ -64,20 +64,11 @@ export async function startPostgres(o: { password?: string; settings?: Record<st
   writeFileSync(pwfile, `${password}\n`);
   giveToPostgres(pwfile);
   const port = await freePort();
-  const host = '127.0.0.1';
-  const exec = async (bin: string, args: string[]) => {
-    const [cmd, argv] = asPostgres(bin, args);
-    return run(cmd, argv, { maxBuffer: 64 * 1024 * 1024 });
-  };
-  await exec('initdb', ['-D', dataDir, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
-  const conf = path.join(dataDir, 'postgresql.conf');
-  const configure = (settings: Record<string, string>) => {
-    const lines = Object.entries(settings).map(([k, v]) => `${k} = ${v}`);
-    writeFileSync(conf, `\n${lines.join('\n')}\n`, { flag: 'a' });
-  };
-  configure({
+  await pgExec('initdb', ['-D', dataDir, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'UTF8', '--locale=C.UTF-8', '--no-sync']);
+  const server = clusterIn({ dir, dataDir, port, host: '127.0.0.1', password });
+  server.configure({
     port: String(port),
-    listen_addresses: `'${host}'`,
+    listen_addresses: `'${server.host}'`,
     unix_socket_directories: `'${dir}'`,
     fsync: 'off',
     synchronous_commit: 'off',
@@ -86,17 +77,36 @@ export async function startPostgres(o: { password?: string; settings?: Record<st
     max_connections: '50',
     ...o.settings,
   });
+  await server.start();
+  return server;
+}
+
+/** Runs a PostgreSQL program as the postgres user (as root) or as ourselves. */
+export function pgExec(bin: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const [cmd, argv] = asPostgres(bin, args);
+  return run(cmd, argv, { maxBuffer: 64 * 1024 * 1024 });
+}
+
+/**
+ * The server of an initialised data directory (initdb or pg_basebackup), not yet started:
+ * pg_ctl starts and stops it, psql talks to it over TCP as postgres with `password`.
+ */
+export function clusterIn(o: { dir: string; dataDir: string; port: number; host: string; password: string }): PgServer {
+  const { dir, dataDir, port, host, password } = o;
+  const configure = (settings: Record<string, string>) => {
+    const lines = Object.entries(settings).map(([k, v]) => `${k} = ${v}`);
+    writeFileSync(path.join(dataDir, 'postgresql.conf'), `\n${lines.join('\n')}\n`, { flag: 'a' });
+  };
   const start = async () => {
-    await exec('pg_ctl', ['-D', dataDir, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']);
+    await pgExec('pg_ctl', ['-D', dataDir, '-l', path.join(dir, 'server.log'), '-w', '-t', '60', 'start']);
   };
   const stop = async () => {
     try {
-      await exec('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
+      await pgExec('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
     } catch {
       // already stopped
     }
   };
-  await start();
   const server: PgServer = {
     dir,
     dataDir,

@@ -2,6 +2,11 @@ import type { Command } from 'commander';
 import type { Action } from '../program.js';
 import { UsageError } from '../../errors.js';
 import { pgUrlFlag } from '../flags.js';
+import { parseCompression } from '../../repository/compress.js';
+import { executeRunbook } from '../execute.js';
+import { builtInRunbook } from '../context.js';
+import { runResult } from '../run-result.js';
+import * as output from '../output.js';
 
 // drctl backup: runs runbooks/backup.yaml with the flags as inputs; prints the new backup id
 // (--json: the whole result as one document).
@@ -22,11 +27,8 @@ export function registerBackup(program: Command, act: Action): void {
         if (o.type !== 'logical' && o.type !== 'base') throw new UsageError('usage.type', `--type ${o.type}: use logical or base`);
         if (o.compress !== undefined || o.compressLevel !== undefined) {
           if (o.type === 'base') throw new UsageError('usage.compress', '--compress and --compress-level apply to logical backups (a base backup is stored as gzip)');
-          const { parseCompression } = await import('../../repository/compress.js');
           parseCompression(o.compress ?? ctx.config.compress, o.compressLevel);
         }
-        const { executeRunbook } = await import('../execute.js');
-        const { builtInRunbook } = await import('../context.js');
         // Only when given: a runbook passed with --runbook need not declare these inputs.
         const compression = { ...(o.compress !== undefined ? { compress: o.compress } : {}), ...(o.compressLevel !== undefined ? { compressLevel: o.compressLevel } : {}) };
         const r = await executeRunbook(ctx, builtInRunbook(ctx, 'backup', o.runbook), {
@@ -34,9 +36,7 @@ export function registerBackup(program: Command, act: Action): void {
           metricsFile: o.metricsFile,
           json: o.json,
         });
-        const output = await import('../output.js');
         if (o.json) {
-          const { runResult } = await import('../run-result.js');
           output.jsonResult(runResult(r, { dryRun: ctx.dryRun, step: 'backup', as: 'backup' }));
           return r.exitCode;
         }

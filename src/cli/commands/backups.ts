@@ -5,6 +5,9 @@ import { formatBytes } from '../../format.js';
 import { parseDuration } from '../../time/duration.js';
 import { intFlag } from '../flags.js';
 import { secrets } from '../../redact.js';
+import { openRepository } from '../open-repository.js';
+import { planExpire, applyExpire } from '../../pitr/expire.js';
+import * as output from '../output.js';
 
 // drctl backups list|show|expire: the catalog and retention of a repository.
 export function registerBackups(program: Command, act: Action): void {
@@ -39,7 +42,7 @@ export function registerBackups(program: Command, act: Action): void {
     .action(
       act(async (ctx, o: { repo?: string }, id: string) => {
         const repo = await openRepository(ctx, o.repo);
-        const m = await repo.resolve(id, ['logical', 'base', 'redis', 'env']);
+        const m = await repo.resolve(id);
         process.stdout.write(`${JSON.stringify(m, null, 2)}\n`);
         return 0;
       }),
@@ -63,11 +66,9 @@ export function registerBackups(program: Command, act: Action): void {
         const grace = parseDuration(o.orphanGrace, '--orphan-grace');
         // --dry-run wins over --confirm: the operator asked that nothing be changed.
         const confirm = o.confirm === true && !ctx.dryRun;
-        const output = await import('../output.js');
         // With --json, stdout is the document; the same words go to stderr for whoever watches.
         const say = o.json ? (line: string) => output.note(line) : (line: string) => output.result(`${line}\n`);
         if (o.confirm && ctx.dryRun) output.note('--dry-run: nothing will be removed, whatever --confirm says');
-        const { planExpire, applyExpire } = await import('../../pitr/expire.js');
         const repo = await openRepository(ctx, o.repo);
         // Without a retention policy, expire only cleans up incomplete backups.
         const policy = keepLast === undefined && keepDays === undefined ? { keepLast: Number.MAX_SAFE_INTEGER } : { keepLast, keepDays };
@@ -101,10 +102,6 @@ export function registerBackups(program: Command, act: Action): void {
     );
 }
 
-async function openRepository(ctx: { env: Record<string, string | undefined>; config: Record<string, unknown> }, url: string | undefined) {
-  const { Repository } = await import('../../repository/repository.js');
-  return Repository.open(url, { env: ctx.env, config: ctx.config });
-}
 
 function summary(b: { id: string; kind: string; recoveryPoint: string; startedAt: string; stoppedAt: string; size: number; storedSize: number; label?: string; source: Record<string, unknown>; objects: unknown[] }) {
   return { id: b.id, kind: b.kind, recoveryPoint: b.recoveryPoint, startedAt: b.startedAt, stoppedAt: b.stoppedAt, size: b.size, storedSize: b.storedSize, label: b.label, database: b.source.database, objects: b.objects.length };

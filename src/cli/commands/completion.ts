@@ -2,6 +2,8 @@ import { readdirSync } from 'node:fs';
 import type { Command, Option } from 'commander';
 import type { Action } from '../program.js';
 import { UsageError } from '../../errors.js';
+import { openRepository } from '../open-repository.js';
+import { PACKAGE_RUNBOOKS } from '../context.js';
 
 // drctl completion bash|zsh|fish: a completion script generated from the command table itself
 // (every command, subcommand and flag), with the shipped runbook names built in. Backup ids
@@ -44,7 +46,6 @@ export function registerCompletion(program: Command, act: Action): void {
         }
         const { buildProgram } = await import('../main.js');
         const full = await buildProgram(() => {}, [], { loadAll: true });
-        const { PACKAGE_RUNBOOKS } = await import('../context.js');
         const runbooks = readdirSync(PACKAGE_RUNBOOKS).filter((f) => /\.ya?ml$/.test(f)).map((f) => f.replace(/\.ya?ml$/, '')).sort();
         process.stdout.write(completionScript(shell as Shell, describe(full), runbooks));
         return 0;
@@ -62,8 +63,7 @@ export function registerComplete(program: Command, act: Action): void {
       act(async (ctx, o: { repo?: string }, what: string) => {
         if (what !== 'backups') return 0;
         try {
-          const { Repository } = await import('../../repository/repository.js');
-          const list = (async () => (await (await Repository.open(o.repo, { env: ctx.env, config: ctx.config })).catalog()).backups.map((b) => b.id))().catch(() => [] as string[]);
+          const list = (async () => (await (await openRepository(ctx, o.repo)).catalog()).backups.map((b) => b.id))().catch(() => [] as string[]);
           // A slow or unreachable repository must not hang the shell.
           const ids = await Promise.race([list, new Promise<string[]>((resolve) => setTimeout(() => resolve([]), 3000).unref())]);
           if (ids.length) process.stdout.write(`${[...ids].reverse().join('\n')}\n`);

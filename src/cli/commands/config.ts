@@ -3,6 +3,9 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import type { Action } from '../program.js';
+import { secrets } from '../../redact.js';
+import { BUILT_IN_RUNBOOKS } from '../../config.js';
+import { formatTable } from '../../report/table.js';
 
 // drctl config: the settings drctl would use here and now, and where each came from — the
 // config file (and which one), an environment variable (the real environment or the env
@@ -20,8 +23,6 @@ export function registerConfig(program: Command, act: Action): void {
     .option('--json', 'print as JSON')
     .action(
       act(async (ctx, o: { json?: boolean }) => {
-        const { secrets } = await import('../../redact.js');
-        const { BUILT_IN_RUNBOOKS } = await import('../../config.js');
         const s = effectiveSettings(ctx, BUILT_IN_RUNBOOKS);
         const file = ctx.configSource;
         const envFile = ctx.globals.envFile !== undefined ? path.resolve(ctx.globals.envFile) : existsSync('.env') ? path.resolve('.env') : null;
@@ -30,7 +31,6 @@ export function registerConfig(program: Command, act: Action): void {
           process.stdout.write(secrets.redact(`${JSON.stringify(doc, null, 2)}\n`));
           return 0;
         }
-        const { formatTable } = await import('../../report/table.js');
         const lines = [
           file.file ? `config file: ${file.file} (${describeSource(file.from)})` : `config file: none (looked in ${file.searched.join(', ')})`,
           `env file:    ${envFile ?? 'none'}`,

@@ -2,6 +2,10 @@ import type { Command } from 'commander';
 import { collect, type Action } from '../program.js';
 import { UsageError } from '../../errors.js';
 import { formatTable } from '../../report/table.js';
+import { executeRunbook } from '../execute.js';
+import { resolveRunbook } from '../context.js';
+import { DRILL_HEADER, drillRows } from '../../report/drills.js';
+import { result } from '../output.js';
 
 // drctl drill <runbook>: the runbook as a drill. RTO from the disaster (the step marked
 // `disaster: true`, else the start) to the recovery (the step marked `recovered: true`, else
@@ -19,12 +23,8 @@ export function registerDrill(program: Command, act: Action): void {
     .action(
       act(async (ctx, o: { var: string[]; repo?: string; compare: string; incident?: string; metricsFile?: string }, runbook: string) => {
         if (!/^\d+$/.test(o.compare)) throw new UsageError('usage.compare', `--compare ${o.compare}: expected a whole number`);
-        const { executeRunbook } = await import('../execute.js');
-        const { resolveRunbook } = await import('../context.js');
         const r = await executeRunbook(ctx, resolveRunbook(ctx, runbook), { vars: o.var, kind: 'drill', repo: o.repo, compare: Number(o.compare), incident: o.incident, metricsFile: o.metricsFile });
         if (r.report) {
-          const { DRILL_HEADER, drillRows } = await import('../../report/drills.js');
-          const { result } = await import('../output.js');
           result(formatTable(DRILL_HEADER, drillRows(r.report, r.report.previous ?? [])));
         }
         return r.exitCode;

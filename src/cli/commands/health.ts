@@ -2,6 +2,10 @@ import type { Command } from 'commander';
 import { collect, type Action } from '../program.js';
 import { UsageError } from '../../errors.js';
 import { formatTable } from '../../report/table.js';
+import { executeRunbook } from '../execute.js';
+import { builtInRunbook, resolveRunbook } from '../context.js';
+import { loadRunbook } from '../../runbook/load.js';
+import { builtInRegistry } from '../../adapters/registry.js';
 
 // drctl health [runbook]: runs the shipped health runbook (or the one named) and prints one
 // table: service, check, status, figure, latency. Exit 1 if any check fails; exit 2 if nothing
@@ -18,10 +22,6 @@ export function registerHealth(program: Command, act: Action): void {
     .option('--json', 'print the table as JSON')
     .action(
       act(async (ctx, o: { var: string[]; json?: boolean }, runbook: string | undefined) => {
-        const { executeRunbook } = await import('../execute.js');
-        const { builtInRunbook, resolveRunbook } = await import('../context.js');
-        const { loadRunbook } = await import('../../runbook/load.js');
-        const { builtInRegistry } = await import('../../adapters/registry.js');
         const shipped = runbook === undefined;
         const file = shipped ? builtInRunbook(ctx, 'health') : resolveRunbook(ctx, runbook);
         const inputs: Record<string, string | undefined> = {};

@@ -3,6 +3,9 @@ import type { Action } from '../program.js';
 import { UsageError } from '../../errors.js';
 import { formatDuration } from '../../time/duration.js';
 import { formatTable } from '../../report/table.js';
+import { openRepository } from '../open-repository.js';
+import { listRuns } from '../../report/history.js';
+import { truthfulVerdicts } from '../../report/verdicts.js';
 
 // drctl history: earlier runs and drills with their RTO figures, newest first.
 export function registerHistory(program: Command, act: Action): void {
@@ -18,8 +21,6 @@ export function registerHistory(program: Command, act: Action): void {
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1) throw new UsageError('usage.limit', `--limit ${opts.limit}: expected a positive integer`);
         if (opts.verify) return verifyHistory(ctx, opts.repo, limit, opts.json ?? false);
-        const { listRuns } = await import('../../report/history.js');
-        const { truthfulVerdicts } = await import('../../report/verdicts.js');
         const runs = await listRuns(ctx.stateDir, { runbook: opts.runbook, limit });
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
@@ -50,8 +51,7 @@ export function registerHistory(program: Command, act: Action): void {
 }
 
 async function verifyHistory(ctx: { env: Record<string, string | undefined>; config: Record<string, unknown> }, url: string | undefined, limit: number, json: boolean): Promise<number> {
-  const { Repository } = await import('../../repository/repository.js');
-  const repo = await Repository.open(url, { env: ctx.env, config: ctx.config });
+  const repo = await openRepository(ctx, url);
   const keys = (await repo.storage.list('history/verify/')).map((k) => k.key).filter((k) => k.endsWith('.json')).sort().reverse().slice(0, limit);
   const results: { startedAt: string; ok: boolean; durationMs: number; newest?: { id: string }; checks: { name: string; status: string; figure: string }[] }[] = [];
   for (const k of keys) {

@@ -1,6 +1,13 @@
 import type { Command } from 'commander';
 import { collect, type Action } from '../program.js';
 import { secrets } from '../../redact.js';
+import { builtInRegistry } from '../../adapters/registry.js';
+import { loadRunbook } from '../../runbook/load.js';
+import { parseVars, resolveInputs } from '../../engine/inputs.js';
+import { planRunbook } from '../../engine/plan.js';
+import { Scope } from '../../engine/scope.js';
+import { formatPlan } from '../print-plan.js';
+import { resolveRunbook } from '../context.js';
 
 // drctl plan <runbook>: the resolved steps with timeouts, budgets and targets; touches nothing.
 // Required inputs nobody gave are marked, never filled in.
@@ -12,13 +19,6 @@ export function registerPlan(program: Command, act: Action): void {
     .option('--json', 'print the plan as JSON')
     .action(
       act(async (ctx, opts: { var: string[]; json?: boolean }, arg: string) => {
-        const { builtInRegistry } = await import('../../adapters/registry.js');
-        const { loadRunbook } = await import('../../runbook/load.js');
-        const { parseVars, resolveInputs } = await import('../../engine/inputs.js');
-        const { planRunbook } = await import('../../engine/plan.js');
-        const { Scope } = await import('../../engine/scope.js');
-        const { formatPlan } = await import('../print-plan.js');
-        const { resolveRunbook } = await import('../context.js');
         const registry = builtInRegistry();
         const { runbook } = await loadRunbook(resolveRunbook(ctx, arg), registry);
         const missing: import('../../engine/inputs.js').MissingInput[] = [];

@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
 import { UsageError } from '../../errors.js';
+import { executeRunbook } from '../execute.js';
+import { builtInRunbook } from '../context.js';
+import { result } from '../output.js';
 
 // drctl redis backup|restore: Redis RDB snapshots through runbooks/redis-{backup,restore}.yaml.
 export function registerRedis(program: Command, act: Action): void {
@@ -14,11 +17,8 @@ export function registerRedis(program: Command, act: Action): void {
     .option('--runbook <file>', 'run this runbook instead of the built-in redis-backup')
     .action(
       act(async (ctx, o: { url?: string; repo?: string; label?: string; runbook?: string }) => {
-        const { executeRunbook } = await import('../execute.js');
-        const { builtInRunbook } = await import('../context.js');
         const r = await executeRunbook(ctx, builtInRunbook(ctx, 'redis-backup', o.runbook), { inputs: { url: o.url ?? ctx.config.redis, repo: o.repo ?? ctx.config.repo, label: o.label } });
         const id = r.report?.steps.find((s) => s.id === 'backup')?.outputs.backupId;
-        const { result } = await import('../output.js');
         if (r.exitCode === 0 && typeof id === 'string') result(`${id}\n`);
         return r.exitCode;
       }),
@@ -35,13 +35,10 @@ export function registerRedis(program: Command, act: Action): void {
     .action(
       act(async (ctx, o: { backup: string; url?: string; repo?: string; startCommand?: string; stopCommand?: string; runbook?: string }) => {
         if (!o.startCommand) throw new UsageError('usage.redis', 'redis restore needs --start-command (how to start Redis after the snapshot is in place)');
-        const { executeRunbook } = await import('../execute.js');
-        const { builtInRunbook } = await import('../context.js');
         const r = await executeRunbook(ctx, builtInRunbook(ctx, 'redis-restore', o.runbook), {
           inputs: { url: o.url ?? ctx.config.redis, repo: o.repo ?? ctx.config.repo, backup: o.backup, startCommand: o.startCommand, stopCommand: o.stopCommand },
         });
         const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
-        const { result } = await import('../output.js');
         if (r.exitCode === 0 && out) result(`restored ${String(out.backupId)}: ${String(out.keys)} keys\n`);
         return r.exitCode;
       }),

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
 import { ConfirmationError, OperationError, UsageError } from '../../errors.js';
+import { openStorage } from '../../repository/open-storage.js';
+import { breakLock, describeLock, readLock, staleReason, LOCK_KEY } from '../../repository/lock.js';
 
 // drctl repo unlock: removes a stale repository lock by hand. A live lock (refreshed within the
 // last minutes, or held by a running process on this host) is refused unless --force; either
@@ -13,8 +15,6 @@ export function registerRepoUnlock(repo: Command, act: Action): void {
     .option('--force', 'also remove a lock that still looks live')
     .action(
       act(async (ctx, o: { repo?: string; force?: boolean }) => {
-        const { openStorage } = await import('../../repository/open-storage.js');
-        const { breakLock, describeLock, readLock, staleReason, LOCK_KEY } = await import('../../repository/lock.js');
         const url = o.repo ?? ctx.config.repo ?? ctx.env.DRCTL_REPO;
         if (!url) throw new UsageError('usage.repo', 'no repository: pass --repo, set repo: in drctl.yaml, or set DRCTL_REPO');
         // The lock is not encrypted: unlocking needs no key.

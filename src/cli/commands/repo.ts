@@ -1,7 +1,14 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import type { Action } from '../program.js';
+import { openRepository } from '../open-repository.js';
 import { registerRepoUnlock } from './repo-unlock.js';
+import { ConfirmationError, UsageError } from '../../errors.js';
+import { passphraseFromEnv } from '../../repository/crypto.js';
+import { openStorage } from '../../repository/open-storage.js';
+import { listWal } from '../../pitr/wal-archive.js';
+import { formatBytes } from '../../format.js';
+import { RepoHandle, INFO_COPY_KEY, INFO_KEY, REPO_FORMAT, createInfo, holdsData, newInfo, refuseLostInfo } from '../../repository/repo-handle.js';
 
 // drctl repo init|info|key change|unlock: a repository's life cycle. Each subcommand here is
 // one entry of SUBCOMMANDS; unlock registers itself from its own module.
@@ -65,29 +72,25 @@ function repoUrl(ctx: CliContext, o: Record<string, string | boolean | undefined
 }
 
 async function repoInit(ctx: CliContext, o: Record<string, string | boolean | undefined>): Promise<number> {
-  const { UsageError } = await import('../../errors.js');
-  const { passphraseFromEnv } = await import('../../repository/crypto.js');
-  const { openStorage } = await import('../../repository/open-storage.js');
-  const h = await import('../../repository/repo-handle.js');
   const where = repoUrl(ctx, o) ?? ctx.env.DRCTL_REPO;
   if (!where) throw new UsageError('usage.repo', 'no repository: pass --repo, set repo: in drctl.yaml, or set DRCTL_REPO');
   const passphrase = await passphraseFromEnv(ctx.env);
   if (o.encrypt && !passphrase) throw new UsageError('usage.key', '--encrypt: set DRCTL_ENCRYPTION_KEY or DRCTL_ENCRYPTION_KEY_FILE to the passphrase');
   if (!o.encrypt && passphrase) throw new UsageError('usage.key', 'DRCTL_ENCRYPTION_KEY is set: pass --encrypt to create an encrypted repository, or unset it');
   const storage = await openStorage(where, { env: ctx.env, config: ctx.config });
-  const existing = await storage.stat(h.INFO_KEY);
+  const existing = await storage.stat(INFO_KEY);
   if (existing) throw new UsageError('usage.repo', `${storage.location} is already a drctl repository (drctl repo info shows it)`);
-  if (await storage.stat(h.INFO_COPY_KEY)) {
-    throw new UsageError('usage.repo', `${storage.location} is a drctl repository whose ${h.INFO_KEY} is missing: any other drctl command restores it from ${h.INFO_COPY_KEY}`);
+  if (await storage.stat(INFO_COPY_KEY)) {
+    throw new UsageError('usage.repo', `${storage.location} is a drctl repository whose ${INFO_KEY} is missing: any other drctl command restores it from ${INFO_COPY_KEY}`);
   }
-  if (await h.holdsData(storage)) throw h.refuseLostInfo(storage);
+  if (await holdsData(storage)) throw refuseLostInfo(storage);
   if (ctx.dryRun) {
-    process.stdout.write(`would create repository ${storage.location} (format ${h.REPO_FORMAT}, ${passphrase ? 'encrypted' : 'not encrypted'})\n`);
+    process.stdout.write(`would create repository ${storage.location} (format ${REPO_FORMAT}, ${passphrase ? 'encrypted' : 'not encrypted'})\n`);
     return 0;
   }
-  const fresh = await h.newInfo(passphrase);
-  if (!(await h.createInfo(storage, fresh.info))) throw new UsageError('usage.repo', `${storage.location} is already a drctl repository (created just now by another process)`);
-  process.stdout.write(`created repository ${storage.location} (format ${h.REPO_FORMAT}, ${describeEncryption(fresh.info)})\n`);
+  const fresh = await newInfo(passphrase);
+  if (!(await createInfo(storage, fresh.info))) throw new UsageError('usage.repo', `${storage.location} is already a drctl repository (created just now by another process)`);
+  process.stdout.write(`created repository ${storage.location} (format ${REPO_FORMAT}, ${describeEncryption(fresh.info)})\n`);
   return 0;
 }
 
@@ -98,9 +101,7 @@ function describeEncryption(info: { encryption?: { kdf: string; N: number; r: nu
 }
 
 async function repoInfo(ctx: CliContext, o: Record<string, string | boolean | undefined>): Promise<number> {
-  const { Repository } = await import('../../repository/repository.js');
-  const { listWal } = await import('../../pitr/wal-archive.js');
-  const repo = await Repository.open(repoUrl(ctx, o), { env: ctx.env, config: ctx.config });
+  const repo = await openRepository(ctx, repoUrl(ctx, o));
   const [cat, wal] = await Promise.all([repo.catalog(), listWal(repo)]);
   const kinds: Record<string, { count: number; size: number; storedSize: number }> = {};
   for (const b of cat.backups) {
@@ -136,7 +137,6 @@ async function repoInfo(ctx: CliContext, o: Record<string, string | boolean | un
     process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     return 0;
   }
-  const { formatBytes } = await import('../../format.js');
   const lines = [
     `repository  ${summary.location}`,
     `format      ${summary.format}${summary.upgradedFrom ? ` (upgraded from format ${summary.upgradedFrom})` : ''}`,
@@ -153,9 +153,6 @@ async function repoInfo(ctx: CliContext, o: Record<string, string | boolean | un
 }
 
 async function keyChange(ctx: CliContext, o: Record<string, string | boolean | undefined>): Promise<number> {
-  const { ConfirmationError, UsageError } = await import('../../errors.js');
-  const { passphraseFromEnv } = await import('../../repository/crypto.js');
-  const { RepoHandle } = await import('../../repository/repo-handle.js');
   const next = await passphraseFromEnv(ctx.env, 'DRCTL_NEW_ENCRYPTION_KEY');
   if (!next) throw new UsageError('usage.key', 'repo key change: set DRCTL_NEW_ENCRYPTION_KEY or DRCTL_NEW_ENCRYPTION_KEY_FILE to the new passphrase (DRCTL_ENCRYPTION_KEY holds the current one)');
   const repo = await RepoHandle.open(repoUrl(ctx, o), { env: ctx.env, config: ctx.config });

@@ -1,10 +1,16 @@
 import type { Command } from 'commander';
-import type { Action } from '../program.js';
+import type { Outputs } from '../../adapters/types.js';
 import { UsageError } from '../../errors.js';
-import { intFlag, pgUrlFlag, portFlag, refuseFlags } from '../flags.js';
-import { parseTimePoint } from '../../time/time-point.js';
-import { formatDuration } from '../../time/duration.js';
 import { formatTable } from '../../report/table.js';
+import { formatDuration } from '../../time/duration.js';
+import { parseTimePoint } from '../../time/time-point.js';
+import type { BuiltInRunbook } from '../../config.js';
+import { builtInRunbook, type CliContext } from '../context.js';
+import { executeRunbook, type ExecuteOptions } from '../execute.js';
+import { intFlag, pgUrlFlag, portFlag, refuseFlags } from '../flags.js';
+import * as output from '../output.js';
+import type { Action } from '../program.js';
+import { runResult } from '../run-result.js';
 
 interface RestoreFlags {
   backup: string;
@@ -60,10 +66,6 @@ export function registerRestore(program: Command, act: Action): void {
     .option('--json', 'print the result as one JSON document on stdout (backup, recovery point, row counts or data directory, failures)')
     .action(
       act(async (ctx, o: RestoreFlags) => {
-        const { executeRunbook } = await import('../execute.js');
-        const { builtInRunbook } = await import('../context.js');
-        const output = await import('../output.js');
-        const { runResult } = await import('../run-result.js');
         if (o.provider !== undefined || o.project !== undefined) return restoreManaged(ctx, o);
         if (o.target !== undefined && o.targetDir !== undefined) throw new UsageError('usage.target', 'give either --target (logical restore) or --target-dir (physical restore), not both');
         if (o.pitr !== undefined && o.targetDir === undefined) {
@@ -76,22 +78,15 @@ export function registerRestore(program: Command, act: Action): void {
             { '--pitr': o.pitr !== undefined, '--timeline': o.timeline !== undefined, '--start': o.start === true, '--table': o.table !== undefined, '--schema': o.schema !== undefined, '--jobs': o.jobs !== undefined, '--clean': o.clean === true, '--no-owner': o.owner === false },
             'not with --standby (a standby replays to the end of the archive, then follows the primary, and is always started)',
           );
-          const r = await executeRunbook(ctx, builtInRunbook(ctx, 'standby-restore', o.runbook), {
-            inputs: {
-              targetDir: o.targetDir,
-              backup: o.backup,
-              repo: o.repo ?? ctx.config.repo,
-              primaryConninfo: o.primaryConninfo !== undefined ? pgUrlFlag('--primary-conninfo', o.primaryConninfo) : undefined,
-              port: portFlag('--port', o.port),
-              archive: o.archive === false ? 'false' : undefined,
-            },
-            json: o.json,
+          const r = await restoreRunbook(ctx, o, 'standby-restore', {
+            targetDir: o.targetDir,
+            backup: o.backup,
+            repo: o.repo ?? ctx.config.repo,
+            primaryConninfo: o.primaryConninfo !== undefined ? pgUrlFlag('--primary-conninfo', o.primaryConninfo) : undefined,
+            port: portFlag('--port', o.port),
+            archive: o.archive === false ? 'false' : undefined,
           });
-          if (o.json) {
-            output.jsonResult(runResult(r, { dryRun: ctx.dryRun, step: 'restore', as: 'restore' }));
-            return r.exitCode;
-          }
-          const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
+          const out = r.restored;
           if (r.exitCode === 0 && out) {
             output.result(`standby restored from ${String(out.backupId)} into ${String(out.dataDir)}; replaying${out.streaming ? ', streaming from the primary' : ' from the repository'}\n`);
           }
@@ -105,31 +100,17 @@ export function registerRestore(program: Command, act: Action): void {
           if (o.port !== undefined && !o.start) throw new UsageError('usage.flagConflict', '--port needs --start: it is the port the restored server starts on');
           const timeline = intFlag('--timeline', o.timeline, { min: 1 });
           const port = portFlag('--port', o.port);
-          let pitr = o.pitr;
-          if (pitr !== undefined && pitr !== 'latest') {
-            // Resolved once, here: "10 minutes ago" means ten minutes before the command was
-            // typed, whatever the steps before the restore take.
-            pitr = parseTimePoint(pitr, '--pitr').toISOString();
-            output.note(`recovery target: ${pitr} (UTC)`);
-          }
-          const r = await executeRunbook(ctx, builtInRunbook(ctx, 'pitr-restore', o.runbook), {
-            inputs: {
-              pitr,
-              targetDir: o.targetDir,
-              backup: o.backup,
-              repo: o.repo ?? ctx.config.repo,
-              timeline,
-              start: o.start ? 'true' : undefined,
-              port,
-              archive: o.archive === false ? 'false' : undefined,
-            },
-            json: o.json,
+          const r = await restoreRunbook(ctx, o, 'pitr-restore', {
+            pitr: recoveryTarget(o.pitr),
+            targetDir: o.targetDir,
+            backup: o.backup,
+            repo: o.repo ?? ctx.config.repo,
+            timeline,
+            start: o.start ? 'true' : undefined,
+            port,
+            archive: o.archive === false ? 'false' : undefined,
           });
-          if (o.json) {
-            output.jsonResult(runResult(r, { dryRun: ctx.dryRun, step: 'restore', as: 'restore' }));
-            return r.exitCode;
-          }
-          const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
+          const out = r.restored;
           if (r.exitCode === 0 && out) {
             if (out.archiving) output.note(out.archiving === 'off' ? 'archiving: off on the restored server' : `archiving: on (${String(out.archiving)}): the new timeline is archived`);
             output.result(
@@ -145,25 +126,18 @@ export function registerRestore(program: Command, act: Action): void {
           { '--timeline': o.timeline !== undefined, '--start': o.start === true, '--port': o.port !== undefined, '--no-archive': o.archive === false },
           'only for a physical restore (--target-dir), not with --target (a logical restore into a database)',
         );
-        const r = await executeRunbook(ctx, builtInRunbook(ctx, 'restore', o.runbook), {
-          inputs: {
-            backup: o.backup,
-            target: pgUrlFlag('--target', o.target),
-            repo: o.repo ?? ctx.config.repo,
-            jobs: intFlag('--jobs', o.jobs, { min: 1, max: 1024 }),
-            schema: o.schema,
-            table: o.table,
-            clean: o.clean ? 'true' : undefined,
-            noOwner: o.owner === false ? 'true' : undefined,
-            roles: o.roles === false ? 'false' : undefined,
-          },
-          json: o.json,
+        const r = await restoreRunbook(ctx, o, 'restore', {
+          backup: o.backup,
+          target: pgUrlFlag('--target', o.target),
+          repo: o.repo ?? ctx.config.repo,
+          jobs: intFlag('--jobs', o.jobs, { min: 1, max: 1024 }),
+          schema: o.schema,
+          table: o.table,
+          clean: o.clean ? 'true' : undefined,
+          noOwner: o.owner === false ? 'true' : undefined,
+          roles: o.roles === false ? 'false' : undefined,
         });
-        if (o.json) {
-          output.jsonResult(runResult(r, { dryRun: ctx.dryRun, step: 'restore', as: 'restore' }));
-          return r.exitCode;
-        }
-        const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
+        const out = r.restored;
         if (r.exitCode === 0 && out?.rowCounts && typeof out.rowCounts === 'object') {
           const estimated = new Set((out.estimated ?? []) as string[]);
           const rows = Object.entries(out.rowCounts as Record<string, number>).map(([t, n]) => [t, `${estimated.has(t) ? '~' : ''}${n}`]);
@@ -177,13 +151,34 @@ export function registerRestore(program: Command, act: Action): void {
     );
 }
 
+/**
+ * Runs a built-in restore runbook (or --runbook) with these inputs. With --json the result
+ * document is printed here; otherwise `restored` holds the restore step's outputs for the
+ * one-line summary, `succeeded` whether that step succeeded.
+ */
+async function restoreRunbook(ctx: CliContext, o: RestoreFlags, name: BuiltInRunbook, inputs: ExecuteOptions['inputs']): Promise<{ exitCode: number; restored?: Outputs; succeeded: boolean }> {
+  const r = await executeRunbook(ctx, builtInRunbook(ctx, name, o.runbook), { inputs, json: o.json });
+  if (o.json) {
+    output.jsonResult(runResult(r, { dryRun: ctx.dryRun, step: 'restore', as: 'restore' }));
+    return { exitCode: r.exitCode, succeeded: false };
+  }
+  const step = r.report?.steps.find((s) => s.id === 'restore');
+  return { exitCode: r.exitCode, restored: step?.outputs, succeeded: step?.status === 'succeeded' };
+}
+
+/**
+ * --pitr as an instant, resolved once, here: "10 minutes ago" means ten minutes before the
+ * command was typed, whatever the steps before the restore take.
+ */
+function recoveryTarget(pitr: string | undefined): string | undefined {
+  if (pitr === undefined || pitr === 'latest') return pitr;
+  const at = parseTimePoint(pitr, '--pitr').toISOString();
+  output.note(`recovery target: ${at} (UTC)`);
+  return at;
+}
+
 /** --provider: the provider's own point-in-time recovery, timed and verified like ours. */
-async function restoreManaged(ctx: import('../context.js').CliContext, o: RestoreFlags): Promise<number> {
-  const { UsageError } = await import('../../errors.js');
-  const { executeRunbook } = await import('../execute.js');
-  const { builtInRunbook } = await import('../context.js');
-  const { refuseFlags } = await import('../flags.js');
-  const output = await import('../output.js');
+async function restoreManaged(ctx: CliContext, o: RestoreFlags): Promise<number> {
   if (o.provider !== 'supabase' && o.provider !== 'render') {
     throw new UsageError('usage.provider', o.provider === undefined ? '--project needs --provider supabase|render' : `--provider ${o.provider}: use supabase or render`);
   }
@@ -206,25 +201,14 @@ async function restoreManaged(ctx: import('../context.js').CliContext, o: Restor
     },
     `not with --provider ${o.provider}: the provider restores its own database`,
   );
-  let pitr = o.pitr ?? 'latest';
-  if (pitr !== 'latest') {
-    // Resolved once, here, as for the self-hosted PITR.
-    const { parseTimePoint } = await import('../../time/time-point.js');
-    pitr = parseTimePoint(pitr, '--pitr').toISOString();
-    output.note(`recovery target: ${pitr} (UTC)`);
-  }
+  const pitr = recoveryTarget(o.pitr ?? 'latest');
   const inputs =
     o.provider === 'supabase'
       ? { project: o.project, pitr, backup: o.backup !== 'latest' ? o.backup : undefined }
       : { postgres: o.project, pitr };
-  const r = await executeRunbook(ctx, builtInRunbook(ctx, `${o.provider}-pitr`, o.runbook), { inputs, json: o.json });
-  if (o.json) {
-    const { runResult } = await import('../run-result.js');
-    output.jsonResult(runResult(r, { dryRun: ctx.dryRun, step: 'restore', as: 'restore' }));
-    return r.exitCode;
-  }
-  const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
-  if (out && r.report?.steps.find((s) => s.id === 'restore')?.status === 'succeeded') {
+  const r = await restoreRunbook(ctx, o, `${o.provider}-pitr`, inputs);
+  const out = r.restored;
+  if (out && r.succeeded) {
     output.result(
       o.provider === 'supabase'
         ? `restored Supabase project ${o.project} in place to ${out.mode === 'backup' ? `daily backup ${String(out.backupId)} of ` : ''}${String(out.recoveryPoint)}; unavailable for ${String(out.unavailable)}\n`

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
+import { executeRunbook } from '../execute.js';
+import { builtInRunbook } from '../context.js';
 
 // drctl rollback --to-version <v>: runs runbooks/rollback.yaml (what a rollback.sh script does):
 // record the running version, deploy the target, gate on health, revert automatically when
@@ -14,8 +16,6 @@ export function registerRollback(program: Command, act: Action): void {
     .option('--runbook <file>', 'run this runbook instead of the built-in rollback')
     .action(
       act(async (ctx, o: { toVersion: string; deployCommand?: string; versionUrl?: string; healthUrl?: string; runbook?: string }) => {
-        const { executeRunbook } = await import('../execute.js');
-        const { builtInRunbook } = await import('../context.js');
         return (
           await executeRunbook(ctx, builtInRunbook(ctx, 'rollback', o.runbook), {
             inputs: { toVersion: o.toVersion, deployCommand: o.deployCommand, versionUrl: o.versionUrl, healthUrl: o.healthUrl },

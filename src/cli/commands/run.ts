@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { collect, type Action } from '../program.js';
+import { executeRunbook } from '../execute.js';
+import { resolveRunbook } from '../context.js';
 
 // drctl run <runbook> [--var k=v]... [--from-step <id>]
 export function registerRun(program: Command, act: Action): void {
@@ -11,8 +13,6 @@ export function registerRun(program: Command, act: Action): void {
     .option('--incident <title>', 'keep an incident record: timeline, confirmations, notes, RTO/RPO (Markdown in the state dir)')
     .action(
       act(async (ctx, opts: { var: string[]; fromStep?: string; incident?: string }, runbook: string) => {
-        const { executeRunbook } = await import('../execute.js');
-        const { resolveRunbook } = await import('../context.js');
         return (await executeRunbook(ctx, resolveRunbook(ctx, runbook), { vars: opts.var, fromStep: opts.fromStep, incident: opts.incident })).exitCode;
       }),
     );

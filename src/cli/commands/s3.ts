@@ -1,5 +1,13 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
+import { parseS3Url } from '../../adapters/s3/bucket.js';
+import { parseTimePoint } from '../../time/time-point.js';
+import { intFlag } from '../flags.js';
+import { executeRunbook } from '../execute.js';
+import { builtInRunbook } from '../context.js';
+import { runResult } from '../run-result.js';
+import { formatBytes } from '../../format.js';
+import * as output from '../output.js';
 
 // drctl s3 restore: every object under a prefix of a versioned bucket back to a point in time
 // (runbooks/s3-restore.yaml). A dry run listing the changes unless --confirm.
@@ -16,29 +24,21 @@ export function registerS3(program: Command, act: Action): void {
     .option('--runbook <file>', 'run this runbook instead of the built-in s3-restore')
     .action(
       act(async (ctx, o: { to: string; deleteNewer?: boolean; confirm?: boolean; show: string; json?: boolean; runbook?: string }, url: string) => {
-        const output = await import('../output.js');
-        const { parseS3Url } = await import('../../adapters/s3/bucket.js');
-        const { parseTimePoint } = await import('../../time/time-point.js');
-        const { intFlag } = await import('../flags.js');
         const show = intFlag('--show', o.show, { min: 0, max: 10_000 });
         parseS3Url(url, 'url');
         // Resolved once, here: "2 hours ago" means two hours before the command was typed.
         const to = parseTimePoint(o.to, '--to').toISOString();
         output.note(`restore point: ${to} (UTC)`);
-        const { executeRunbook } = await import('../execute.js');
-        const { builtInRunbook } = await import('../context.js');
         const r = await executeRunbook(ctx, builtInRunbook(ctx, 's3-restore', o.runbook), {
           inputs: { url, to, deleteNewer: o.deleteNewer ? 'true' : undefined, confirm: o.confirm ? 'true' : undefined, show },
           json: o.json,
         });
         if (o.json) {
-          const { runResult } = await import('../run-result.js');
           output.jsonResult(runResult(r, { dryRun: ctx.dryRun, step: 'restore', as: 'restore' }));
           return r.exitCode;
         }
         const out = r.report?.steps.find((s) => s.id === 'restore')?.outputs;
         if (r.exitCode === 0 && out) {
-          const { formatBytes } = await import('../../format.js');
           const lines = [`${out.applied ? 'restored' : o.confirm ? 'nothing to change in' : 'dry run:'} ${String(out.location)} to ${String(out.target)}`];
           lines.push(
             `${out.applied ? '' : 'would: '}overwrite ${String(out.overwrite)}, undelete ${String(out.undelete)}, delete-mark ${String(out.deleteNewer)} (${formatBytes(Number(out.bytes))}); newer kept ${String(out.keptNewer)}, unchanged ${String(out.unchanged)}`,

@@ -1,6 +1,9 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
 import { DrctlError, formatProblem, ValidationError } from '../../errors.js';
+import { builtInRegistry } from '../../adapters/registry.js';
+import { loadRunbook } from '../../runbook/load.js';
+import { resolveRunbook } from '../context.js';
 
 // drctl validate <runbook>...: every problem of every file as file:line:col message; exit 2.
 export function registerValidate(program: Command, act: Action): void {
@@ -9,9 +12,6 @@ export function registerValidate(program: Command, act: Action): void {
     .argument('<runbook...>', 'runbook files or names')
     .action(
       act(async (ctx, _opts: object, runbooks: string[]) => {
-        const { builtInRegistry } = await import('../../adapters/registry.js');
-        const { loadRunbook } = await import('../../runbook/load.js');
-        const { resolveRunbook } = await import('../context.js');
         const registry = builtInRegistry();
         let bad = 0;
         for (const arg of runbooks) {

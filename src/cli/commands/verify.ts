@@ -4,6 +4,9 @@ import { UsageError } from '../../errors.js';
 import { parseDuration } from '../../time/duration.js';
 import { numberFlag, pgUrlFlag } from '../flags.js';
 import { formatTable } from '../../report/table.js';
+import { parseSubset } from '../../adapters/repo/verify/wal-read.js';
+import { executeRunbook } from '../execute.js';
+import { builtInRunbook } from '../context.js';
 
 interface VerifyFlags {
   repo?: string;
@@ -52,10 +55,7 @@ export function registerVerify(program: Command, act: Action): void {
         const maxAge = o.maxAge ?? ctx.config.targets?.rpo ?? '24h';
         parseDuration(maxAge, '--max-age');
         if (o.walMaxAge) parseDuration(o.walMaxAge, '--wal-max-age');
-        const { parseSubset } = await import('../../adapters/repo/verify/wal-read.js');
         parseSubset(o.readDataSubset);
-        const { executeRunbook } = await import('../execute.js');
-        const { builtInRunbook } = await import('../context.js');
         const r = await executeRunbook(ctx, builtInRunbook(ctx, 'verify-backups', o.runbook), {
           inputs: {
             repo: o.repo ?? ctx.config.repo,

@@ -8,6 +8,7 @@ import type { Manifest } from '../../../repository/manifest.js';
 import type { Repository } from '../../../repository/repository.js';
 import { formatBytes } from '../../../format.js';
 import { writeMetricsFile } from '../../../prometheus-textfile.js';
+import { systemClock, type Clock } from '../../../time/clock.js';
 import { formatDuration } from '../../../time/duration.js';
 import { ageCheck, compareStats, driftChecks, existenceChecks, sizeCheck, type CheckResult, type VerifyOptions } from './checks.js';
 import { walReadCheck, type Subset } from './wal-read.js';
@@ -24,6 +25,8 @@ export interface VerifyRunOptions extends VerifyOptions {
   metricsFile?: string;
   /** Which archived WAL to re-read: all, N% or n/m (restic's --read-data-subset). */
   readDataSubset?: Subset;
+  /** What time it is: ages are measured against it, and the result is recorded under it. */
+  clock?: Clock;
 }
 
 export interface VerifyResult {
@@ -36,7 +39,8 @@ export interface VerifyResult {
 }
 
 export async function verifyRepository(ctx: ActionContext, repo: Repository, o: VerifyRunOptions): Promise<VerifyResult> {
-  const started = Date.now();
+  const clock = o.clock ?? systemClock;
+  const started = clock.now();
   const now = new Date(started);
   const cat = await repo.catalog();
   const backups = cat.backups;
@@ -73,7 +77,7 @@ export async function verifyRepository(ctx: ActionContext, repo: Repository, o: 
   const result: VerifyResult = {
     repo: repo.storage.location,
     startedAt: now.toISOString(),
-    durationMs: Date.now() - started,
+    durationMs: clock.now() - started,
     ok: !checks.some((c) => c.status === 'fail'),
     newest: newest ? { id: newest.id, kind: newest.kind, stoppedAt: newest.stoppedAt, size: newest.size } : undefined,
     checks,
