@@ -14,7 +14,8 @@ import { startS3, type S3Server } from '../support/s3.js';
 const AWS_SECRET = 'aws-canary-secret-8817-vvv';
 const SUPABASE_TOKEN = 'sbp_canary_token_4471_vvv';
 const RENDER_KEY = 'rnd_canary_key_9032_vvv';
-const CANARIES = [AWS_SECRET, SUPABASE_TOKEN, RENDER_KEY];
+const AWS_SESSION = 'aws-canary-session-8817-vvv';
+const CANARIES = [AWS_SECRET, AWS_SESSION, SUPABASE_TOKEN, RENDER_KEY];
 
 interface Check {
   name: string;
@@ -33,6 +34,7 @@ describe('s3 versioning in verify-backups and health (moto)', () => {
   const env = (extra: Record<string, string | undefined> = {}) => ({
     ...s3srv.env,
     AWS_SECRET_ACCESS_KEY: AWS_SECRET,
+    AWS_SESSION_TOKEN: AWS_SESSION,
     SUPABASE_ACCESS_TOKEN: SUPABASE_TOKEN,
     RENDER_API_KEY: RENDER_KEY,
     DATABASE_URL: undefined,

@@ -25,6 +25,7 @@ import { startFlakyProxy, startS3, type S3Server } from '../support/s3.js';
 // content is byte-identical to what was current at the target; a re-run changes nothing.
 
 const SECRET = 'aws-canary-secret-5521-xyz';
+const TOKENS = ['sbp_canary_token_5521_xyz', 'rnd_canary_key_5521_xyz'] as const;
 
 describe('s3 restore (versioned bucket, moto)', () => {
   let s3srv: S3Server;
@@ -33,8 +34,11 @@ describe('s3 restore (versioned bucket, moto)', () => {
   let target: string;
   const atTarget = new Map<string, Buffer>();
   const partsAtTarget = new Map<string, Buffer>();
-  /** Versions above 1 MiB copied in 5 MiB ranges. */
-  const PARTS = { DRCTL_S3_COPY_THRESHOLD: String(1024 * 1024), DRCTL_S3_COPY_PART_SIZE: String(5 * 1024 * 1024) };
+  /** Versions above 1 MiB copied in 5 MiB ranges; the provider tokens set too, as canaries. */
+  const PARTS = { DRCTL_S3_COPY_THRESHOLD: String(1024 * 1024), DRCTL_S3_COPY_PART_SIZE: String(5 * 1024 * 1024), SUPABASE_ACCESS_TOKEN: TOKENS[0], RENDER_API_KEY: TOKENS[1] };
+  const noSecret = (out: string) => {
+    for (const c of [SECRET, ...TOKENS]) expect(out).not.toContain(c);
+  };
   const pendingUploads = async (Bucket: string) => (await s3.send(new ListMultipartUploadsCommand({ Bucket }))).Uploads ?? [];
   const env = () => ({ ...s3srv.env, AWS_SECRET_ACCESS_KEY: SECRET });
 
@@ -235,7 +239,7 @@ describe('s3 restore (versioned bucket, moto)', () => {
       });
       expect(r.code, r.all).toBe(1);
       expect(r.all).toContain('object(s) not restored');
-      expect(r.all).not.toContain(SECRET);
+      noSecret(r.all);
       expect(proxy.failed.status503 + proxy.failed.dropped).toBeGreaterThan(0);
     } finally {
       await proxy.stop();
@@ -260,12 +264,13 @@ describe('s3 restore (versioned bucket, moto)', () => {
     }
     expect((await get('parts', 'big/small.txt'))?.toString()).toBe('small at target');
     expect(await pendingUploads('parts')).toEqual([]);
-    for (const out of [r.all, readFileSync(report, 'utf8')]) expect(out).not.toContain(SECRET);
+    for (const out of [r.all, readFileSync(report, 'utf8')]) noSecret(out);
 
     const after = await versions('parts');
     const again = await drctl(['s3', 'restore', 's3://parts/big', '--to', target, '--confirm', '--yes'], { env: { ...env(), ...PARTS } });
     expect(again.code, again.all).toBe(0);
     expect(again.stdout).toContain('nothing to change');
+    noSecret(again.all);
     expect(await versions('parts')).toEqual(after);
   });
 
