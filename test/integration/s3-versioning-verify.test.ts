@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PutBucketLifecycleConfigurationCommand, PutBucketVersioningCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -163,7 +163,10 @@ describe('s3 versioning in verify-backups and health (moto)', () => {
     rmSync(cwd, { recursive: true, force: true });
   });
 
-  it('no secret appears in any output, report or metrics file', () => {
+  it('no secret appears in any output, report, metrics file or the verification history', () => {
+    const history = path.join(root, 'repo', 'history', 'verify');
+    for (const f of readdirSync(history)) outputs.push(readFileSync(path.join(history, f), 'utf8'));
+    expect(outputs.join('\n')).toMatch(/"name": ?"s3-versioning"/);
     expect(outputs.length).toBeGreaterThan(10);
     for (const out of outputs) for (const c of CANARIES) expect(out).not.toContain(c);
   });
