@@ -8,6 +8,7 @@ import {
   DeleteObjectCommand,
   UploadPartCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListObjectVersionsCommand,
@@ -98,7 +99,7 @@ describe('s3 restore (versioned bucket, moto)', () => {
     await s3.send(new PutBucketVersioningCommand({ Bucket: 'parts', VersioningConfiguration: { Status: 'Enabled' } }));
     for (const [key, size] of [['big/eleven.bin', 11 * 1024 * 1024 + 7], ['big/six.bin', 6 * 1024 * 1024]] as const) {
       const body = randomBytes(size);
-      await s3.send(new PutObjectCommand({ Bucket: 'parts', Key: key, Body: body, ContentType: 'application/x-big', Metadata: { owner: 'media' } }));
+      await s3.send(new PutObjectCommand({ Bucket: 'parts', Key: key, Body: body, ContentType: 'application/x-big', Metadata: { owner: 'media' }, Tagging: 'team=media&keep=a b' }));
       partsAtTarget.set(key, body);
     }
     await put('parts', 'big/small.txt', 'small at target');
@@ -261,6 +262,8 @@ describe('s3 restore (versioned bucket, moto)', () => {
       expect(head.ContentType).toBe('application/x-big');
       expect(head.Metadata?.owner).toBe('media');
       expect(head.Metadata?.['drctl-restored-from']).toMatch(/\S/);
+      const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: 'parts', Key: key }));
+      expect(Object.fromEntries((tags.TagSet ?? []).map((t) => [t.Key, t.Value]))).toEqual({ team: 'media', keep: 'a b' });
     }
     expect((await get('parts', 'big/small.txt'))?.toString()).toBe('small at target');
     expect(await pendingUploads('parts')).toEqual([]);

@@ -189,7 +189,7 @@ async function apply(b: Bucket, c: Change, ctx: ActionContext, copy: CopySetting
 
 /**
  * The version copied range by range into a multipart upload. The result's ETag is not its
- * source's, so the source's metadata is carried over with a marker naming the version; any
+ * source's, so the source's metadata and tags are carried over with a marker naming the version; any
  * failure (or an interrupt) aborts the upload, since an unfinished one keeps its parts stored.
  */
 async function copyInParts(b: Bucket, c: Change, CopySource: string, partSize: number, ctx: ActionContext): Promise<void> {
@@ -197,6 +197,9 @@ async function copyInParts(b: Bucket, c: Change, CopySource: string, partSize: n
   const h = await s3.send(new sdk.HeadObjectCommand({ Bucket: b.bucket, Key: c.key, VersionId: c.versionId }), { abortSignal: ctx.signal });
   const size = h.ContentLength ?? c.bytes;
   const part = partSizeFor(size, partSize);
+  // CopyObject carries the source's tags over; a multipart upload has to be given them.
+  const tags = await s3.send(new sdk.GetObjectTaggingCommand({ Bucket: b.bucket, Key: c.key, VersionId: c.versionId }), { abortSignal: ctx.signal });
+  const Tagging = tags.TagSet?.length ? new URLSearchParams(tags.TagSet.map((t): [string, string] => [t.Key ?? '', t.Value ?? ''])).toString() : undefined;
   const created = await s3.send(
     new sdk.CreateMultipartUploadCommand({
       Bucket: b.bucket,
@@ -208,6 +211,7 @@ async function copyInParts(b: Bucket, c: Change, CopySource: string, partSize: n
       ContentEncoding: h.ContentEncoding,
       ContentLanguage: h.ContentLanguage,
       Expires: h.Expires,
+      Tagging,
     }),
     { abortSignal: ctx.signal },
   );
