@@ -189,8 +189,9 @@ async function apply(b: Bucket, c: Change, ctx: ActionContext, copy: CopySetting
 
 /**
  * The version copied range by range into a multipart upload. The result's ETag is not its
- * source's, so the source's metadata and tags are carried over with a marker naming the version; any
- * failure (or an interrupt) aborts the upload, since an unfinished one keeps its parts stored.
+ * source's, so the source's metadata and tags are carried over with a marker naming the
+ * version; any failure (or an interrupt) aborts the upload, since an unfinished one keeps its
+ * parts stored (and billed) until someone aborts it.
  */
 async function copyInParts(b: Bucket, c: Change, CopySource: string, partSize: number, ctx: ActionContext): Promise<void> {
   const { s3, sdk } = b;
@@ -227,14 +228,18 @@ async function copyInParts(b: Bucket, c: Change, CopySource: string, partSize: n
       for (let i = next++; i < count && !failed; i = next++) {
         const start = i * part;
         const end = Math.min(size, start + part) - 1;
-        const r = await s3
-          .send(new sdk.UploadPartCopyCommand({ Bucket: b.bucket, Key: c.key, UploadId, PartNumber: i + 1, CopySource, CopySourceRange: `bytes=${start}-${end}` }), { abortSignal: ctx.signal })
-          .catch((err: unknown) => {
-            failed = true;
-            throw err;
-          });
-        if (!r.CopyPartResult?.ETag) throw new OperationError('s3.multipart', `${c.key}: part ${i + 1} of ${count} copied without an ETag`);
-        etags[i] = r.CopyPartResult.ETag;
+        try {
+          const r = await s3.send(
+            new sdk.UploadPartCopyCommand({ Bucket: b.bucket, Key: c.key, UploadId, PartNumber: i + 1, CopySource, CopySourceRange: `bytes=${start}-${end}` }),
+            { abortSignal: ctx.signal },
+          );
+          if (!r.CopyPartResult?.ETag) throw new OperationError('s3.multipart', `${c.key}: part ${i + 1} of ${count} copied without an ETag`);
+          etags[i] = r.CopyPartResult.ETag;
+        } catch (err) {
+          // The other ranges stop too: the upload is aborted as soon as they return.
+          failed = true;
+          throw err;
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.min(PART_PARALLEL, count) }, worker));
