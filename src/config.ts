@@ -29,6 +29,8 @@ async function configSchema() {
   compress: z.enum(['zstd', 'gzip', 'none']).optional().meta({ description: 'How new backup objects and WAL are compressed (default zstd)' }),
   compressLevel: z.number().int().nonnegative().optional().meta({ description: 'Compression level (zstd 1-19, default 3; gzip 1-9, default 6)' }),
   targets: z.strictObject({ rto: z.string().optional(), rpo: z.string().optional() }).optional(),
+  versionedBucket: z.string().optional().meta({ description: 'Versioned S3 prefix (s3://bucket/prefix) that verify-backups and health check for versioning and lifecycle rules' }),
+  versionRetention: z.string().optional().meta({ description: 'How long that prefix must keep old versions (e.g. 30d): a lifecycle rule expiring them sooner fails the check' }),
   s3: z
     .strictObject({
       endpoint: z.string().optional(),

@@ -8,7 +8,9 @@ import {
   DeleteObjectCommand,
   UploadPartCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectVersionsCommand,
   PutBucketLifecycleConfigurationCommand,
   PutBucketVersioningCommand,
@@ -17,13 +19,14 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drctl, tempDir } from '../support/cli.js';
-import { startS3, type S3Server } from '../support/s3.js';
+import { startFlakyProxy, startS3, type S3Server } from '../support/s3.js';
 
 // drctl s3 restore against moto with versioning on: puts, overwrites and deletes before and
 // after the target; the dry run and a declined confirmation change nothing; the restored
 // content is byte-identical to what was current at the target; a re-run changes nothing.
 
 const SECRET = 'aws-canary-secret-5521-xyz';
+const TOKENS = ['sbp_canary_token_5521_xyz', 'rnd_canary_key_5521_xyz'] as const;
 
 describe('s3 restore (versioned bucket, moto)', () => {
   let s3srv: S3Server;
@@ -31,6 +34,13 @@ describe('s3 restore (versioned bucket, moto)', () => {
   let root: string;
   let target: string;
   const atTarget = new Map<string, Buffer>();
+  const partsAtTarget = new Map<string, Buffer>();
+  /** Versions above 1 MiB copied in 5 MiB ranges; the provider tokens set too, as canaries. */
+  const PARTS = { DRCTL_S3_COPY_THRESHOLD: String(1024 * 1024), DRCTL_S3_COPY_PART_SIZE: String(5 * 1024 * 1024), SUPABASE_ACCESS_TOKEN: TOKENS[0], RENDER_API_KEY: TOKENS[1] };
+  const noSecret = (out: string) => {
+    for (const c of [SECRET, ...TOKENS]) expect(out).not.toContain(c);
+  };
+  const pendingUploads = async (Bucket: string) => (await s3.send(new ListMultipartUploadsCommand({ Bucket }))).Uploads ?? [];
   const env = () => ({ ...s3srv.env, AWS_SECRET_ACCESS_KEY: SECRET });
 
   const put = (Bucket: string, Key: string, body: Buffer | string) => s3.send(new PutObjectCommand({ Bucket, Key, Body: body }));
@@ -84,6 +94,15 @@ describe('s3 restore (versioned bucket, moto)', () => {
     atTarget.set('uploads/big.bin', Buffer.concat(big));
     await put('vers', 'other/a.txt', 'other before');
     await put('vers', 'uploads2/x.txt', 'sibling before');
+    // Copied in parts below (a lowered threshold stands in for CopyObject's 5 GiB limit).
+    await s3srv.createBucket('parts');
+    await s3.send(new PutBucketVersioningCommand({ Bucket: 'parts', VersioningConfiguration: { Status: 'Enabled' } }));
+    for (const [key, size] of [['big/eleven.bin', 11 * 1024 * 1024 + 7], ['big/six.bin', 6 * 1024 * 1024]] as const) {
+      const body = randomBytes(size);
+      await s3.send(new PutObjectCommand({ Bucket: 'parts', Key: key, Body: body, ContentType: 'application/x-big', Metadata: { owner: 'media' }, Tagging: 'team=media&keep=a b' }));
+      partsAtTarget.set(key, body);
+    }
+    await put('parts', 'big/small.txt', 'small at target');
     for (const [k, v] of [['uploads/a.txt', 'a at target'], ['uploads/e.txt', 'e never changes'], ['uploads/f.txt', 'f at target'], ['uploads/dir/g.txt', 'g at target']] as const) atTarget.set(k, Buffer.from(v));
     atTarget.set('uploads/b.bin', blob);
 
@@ -104,6 +123,8 @@ describe('s3 restore (versioned bucket, moto)', () => {
     await del('vers', 'uploads/dir/g.txt');
     await put('vers', 'other/a.txt', 'other after');
     await put('vers', 'uploads2/x.txt', 'sibling after');
+    for (const key of partsAtTarget.keys()) await put('parts', key, `${key} overwritten`);
+    await put('parts', 'big/small.txt', 'small overwritten');
   });
   afterAll(async () => {
     s3?.destroy();
@@ -207,5 +228,59 @@ describe('s3 restore (versioned bucket, moto)', () => {
     const step = JSON.parse(readFileSync(report, 'utf8')).steps[0];
     expect(step.outputs.versioning).toBe('Enabled');
     expect(step.outputs.noncurrentDays).toBe(7);
+  });
+
+  it('a failed copy in parts is aborted: no incomplete multipart upload stays, nothing changes', async () => {
+    const before = await versions('parts');
+    // Every PUT (each UploadPartCopy) fails; starting and aborting the upload get through.
+    const proxy = await startFlakyProxy(s3srv.endpoint, 1);
+    try {
+      const r = await drctl(['s3', 'restore', 's3://parts/big', '--to', target, '--confirm', '--yes'], {
+        env: { ...env(), ...PARTS, AWS_ENDPOINT_URL_S3: proxy.endpoint, DRCTL_S3_MAX_ATTEMPTS: '1' },
+      });
+      expect(r.code, r.all).toBe(1);
+      expect(r.all).toContain('object(s) not restored');
+      noSecret(r.all);
+      expect(proxy.failed.status503 + proxy.failed.dropped).toBeGreaterThan(0);
+    } finally {
+      await proxy.stop();
+    }
+    expect(await pendingUploads('parts')).toEqual([]);
+    expect(await versions('parts')).toEqual(before);
+  });
+
+  it('copies versions above the threshold in parts from the versioned source: same bytes and metadata, no upload left, re-run changes nothing', async () => {
+    const report = path.join(root, 'parts.json');
+    const r = await drctl(['--report', report, 's3', 'restore', 's3://parts/big', '--to', target, '--confirm', '--yes'], { env: { ...env(), ...PARTS } });
+    expect(r.code, r.all).toBe(0);
+    expect(r.stdout).toMatch(/^restored s3:\/\/parts\/big\//);
+    for (const [key, body] of partsAtTarget) {
+      expect((await get('parts', key))?.equals(body), key).toBe(true);
+      const head = await s3.send(new HeadObjectCommand({ Bucket: 'parts', Key: key }));
+      // A multipart ETag ("...-<parts>"): the copy went through UploadPartCopy, 5 MiB at a time.
+      expect(head.ETag, key).toMatch(key === 'big/eleven.bin' ? /-3"$/ : /-2"$/);
+      expect(head.ContentType).toBe('application/x-big');
+      expect(head.Metadata?.owner).toBe('media');
+      expect(head.Metadata?.['drctl-restored-from']).toMatch(/\S/);
+      const tags = await s3.send(new GetObjectTaggingCommand({ Bucket: 'parts', Key: key }));
+      expect(Object.fromEntries((tags.TagSet ?? []).map((t) => [t.Key, t.Value]))).toEqual({ team: 'media', keep: 'a b' });
+    }
+    expect((await get('parts', 'big/small.txt'))?.toString()).toBe('small at target');
+    expect(await pendingUploads('parts')).toEqual([]);
+    for (const out of [r.all, readFileSync(report, 'utf8')]) noSecret(out);
+
+    const after = await versions('parts');
+    const again = await drctl(['s3', 'restore', 's3://parts/big', '--to', target, '--confirm', '--yes'], { env: { ...env(), ...PARTS } });
+    expect(again.code, again.all).toBe(0);
+    expect(again.stdout).toContain('nothing to change');
+    noSecret(again.all);
+    expect(await versions('parts')).toEqual(after);
+  });
+
+  it('refuses a copy part size below the 5 MiB S3 allows (exit 2, one line)', async () => {
+    const r = await drctl(['s3', 'restore', 's3://parts/big', '--to', target], { env: { ...env(), DRCTL_S3_COPY_PART_SIZE: '1000' } });
+    expect(r.code, r.all).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain('DRCTL_S3_COPY_PART_SIZE=1000');
   });
 });

@@ -144,6 +144,7 @@ describe('Twilio, Vapi, notifications and drctl health', () => {
       ['Twilio', 'ok'],
       ['Vapi', 'ok'],
       ['Backups', 'skipped'],
+      ['S3 versioning', 'skipped'],
     ]);
     expect(rows[0]!.figure).toMatch(/^\d+\/50 connections, \d+ MB$/);
 

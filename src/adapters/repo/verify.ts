@@ -3,6 +3,7 @@ import { OperationError } from '../../errors.js';
 import { parseDuration } from '../../time/duration.js';
 import { verifyRepository, writeVerifyErrorMetrics } from './verify/run-verify.js';
 import { parseSubset } from './verify/wal-read.js';
+import { retentionDays } from '../s3/versioning-check.js';
 import { openRepo } from '../repo-settings.js';
 import { defineAction } from '../types.js';
 
@@ -29,11 +30,14 @@ export const repoVerify = defineAction({
     rowTolerance: z.number().min(0).default(0.1),
     metricsFile: z.string().optional(),
     readDataSubset: z.string().optional().meta({ description: 'archived WAL to re-read: N% (a random sample) or n/m (one of m fixed parts); default all since the newest base backup' }),
+    bucket: z.string().optional().meta({ description: 'versioned S3 prefix (s3://bucket/prefix) whose versioning and lifecycle rules are checked too' }),
+    bucketRetention: z.string().optional().meta({ description: 'how far back the bucket\'s old versions must reach (30d): a lifecycle rule expiring them sooner fails' }),
   }),
   outputs: ['ok', 'checks', 'failed', 'summary', 'newest'],
   describe: (i) => `verify ${i.repo ?? 'the configured repository'}: newest backup younger than ${i.maxAge}, checksums${i.testRestore ? ', test restore' : ''}`,
   async run(ctx, i) {
     const maxAgeMs = parseDuration(i.maxAge, '--max-age');
+    const bucket = i.bucket ? { url: i.bucket, minNoncurrentDays: i.bucketRetention ? retentionDays(i.bucketRetention, 'bucketRetention') : undefined } : undefined;
     const verify = async () => verifyRepository(ctx, await openRepo(ctx, i.repo), {
       maxAgeMs,
       walMaxAgeMs: i.walMaxAge ? parseDuration(i.walMaxAge, 'walMaxAge') : maxAgeMs,
@@ -46,6 +50,8 @@ export const repoVerify = defineAction({
       rowTolerance: i.rowTolerance,
       metricsFile: i.metricsFile,
       readDataSubset: parseSubset(i.readDataSubset, 'readDataSubset'),
+      bucket,
+      bucketHowTo: '--s3-bucket, versionedBucket: in drctl.yaml or DRCTL_VERSIONED_BUCKET',
     });
     let r: Awaited<ReturnType<typeof verify>>;
     try {

@@ -11,9 +11,16 @@ import { isMultipartEtag, keyHistories, planKey, type Change } from './versions.
 // keeps both: the restore itself can be undone the same way); objects deleted since come back;
 // objects created since stay unless deleteNewer, which hides them behind a delete marker.
 // Without confirm it only says what it would change. A second run finds nothing to do.
+// CopyObject stops at 5 GiB: larger versions are copied in ranges (multipart upload of
+// UploadPartCopy parts), and an upload that fails is aborted so no hidden parts stay billed.
 
 const COPY_LIMIT = 5 * 1024 ** 3;
+const MIN_PART = 5 * 1024 ** 2;
+const MAX_PARTS = 10_000;
+const DEFAULT_PART = 512 * 1024 ** 2;
 const PARALLEL = 8;
+/** Ranges of one object copied at once. */
+const PART_PARALLEL = 4;
 /** Metadata naming the version a copy restored, so a re-run recognises a multipart object. */
 const RESTORED_FROM = 'drctl-restored-from';
 
@@ -33,6 +40,7 @@ export const s3VersionsRestore = defineAction({
   describe: (i) => `${i.confirm ? 'restore' : 'dry run: list what restoring would change in'} ${i.url} to ${i.to}${i.deleteNewer ? ', delete-marking newer objects' : ''}`,
   async run(ctx, i) {
     const target = parseTimePoint(i.to, 'to');
+    const copy = copySettings(ctx.env);
     if (target.getTime() > Date.now() + 1000) throw new UsageError('usage.time', `to: ${target.toISOString()} is in the future`);
     ctx.log(`target: ${target.toISOString()} (UTC)`);
     const b = await openBucket(ctx, i.url, 'url');
@@ -49,7 +57,9 @@ export const s3VersionsRestore = defineAction({
     for await (const h of keyHistories(b, ctx.signal)) {
       keys++;
       let c = planKey(h, target.getTime(), i.deleteNewer);
-      if (c?.action === 'overwrite' && c.etag && isMultipartEtag(c.etag) && (await restoredFrom(b, c, ctx.signal)) === c.versionId) c = undefined;
+      // A copy made in parts never has its source's ETag: its metadata names the version it restored.
+      const multipart = (c?.etag && isMultipartEtag(c.etag)) || (c?.currentEtag && isMultipartEtag(c.currentEtag));
+      if (c?.action === 'overwrite' && multipart && (await restoredFrom(b, c, ctx.signal)) === c.versionId) c = undefined;
       if (c) changes.push(c);
       else unchanged++;
       if (keys % 1000 === 0) ctx.progress({ message: `${keys} keys read, ${changes.length} to change` });
@@ -74,8 +84,6 @@ export const s3VersionsRestore = defineAction({
     const figure = `${summary.overwrite} overwritten, ${summary.undelete} undeleted, ${summary.deleteNewer} delete-marked (${formatBytes(bytes)}); ${summary.keptNewer} newer kept, ${unchanged} unchanged`;
     if (!i.confirm || acting.length === 0) return { ...summary, applied: false, failed: [], figure: i.confirm ? 'nothing to change' : `dry run: would ${figure}` };
 
-    const big = acting.find((c) => c.action !== 'delete-newer' && c.bytes > COPY_LIMIT);
-    if (big) throw new OperationError('s3.tooLarge', `${big.key} (${formatBytes(big.bytes)}) is larger than a single server-side copy allows (5 GiB); nothing was changed`);
     const ok = await ctx.confirm(`Restore ${b.location} to ${target.toISOString()}: ${figure}?`);
     if (!ok) throw new ConfirmationError('confirm.declined', `declined: ${b.location} was left as it is`);
 
@@ -87,7 +95,7 @@ export const s3VersionsRestore = defineAction({
       for (let c = queue.shift(); c; c = queue.shift()) {
         if (ctx.signal.aborted) return;
         try {
-          await apply(b, c, ctx);
+          await apply(b, c, ctx, copy);
           moved += c.action === 'delete-newer' ? 0 : c.bytes;
         } catch (err) {
           if (ctx.signal.aborted) return;
@@ -115,7 +123,33 @@ async function restoredFrom(b: Bucket, c: Change, signal: AbortSignal): Promise<
   }
 }
 
-async function apply(b: Bucket, c: Change, ctx: ActionContext): Promise<void> {
+interface CopySettings {
+  /** Versions larger than this are copied in parts. */
+  threshold: number;
+  partSize: number;
+}
+
+/**
+ * DRCTL_S3_COPY_THRESHOLD and DRCTL_S3_COPY_PART_SIZE (bytes): by default only what CopyObject
+ * cannot take goes in parts; lower values let a test or a slow store use parts sooner.
+ */
+export function copySettings(env: Readonly<Record<string, string | undefined>>): CopySettings {
+  const bytes = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new UsageError('usage.s3', `${name}=${raw}: expected a whole number of bytes from ${min} to ${max}`);
+    return n;
+  };
+  return { threshold: bytes('DRCTL_S3_COPY_THRESHOLD', COPY_LIMIT, 0, COPY_LIMIT), partSize: bytes('DRCTL_S3_COPY_PART_SIZE', DEFAULT_PART, MIN_PART, COPY_LIMIT) };
+}
+
+/** The part size for an object: the configured one, larger when it would need over 10,000 parts. */
+export function partSizeFor(size: number, partSize: number): number {
+  return Math.max(partSize, Math.ceil(size / MAX_PARTS));
+}
+
+async function apply(b: Bucket, c: Change, ctx: ActionContext, copy: CopySettings): Promise<void> {
   const { s3, sdk } = b;
   if (c.action === 'delete-newer') {
     // No version id: S3 adds a delete marker and keeps the newer object's data.
@@ -123,6 +157,7 @@ async function apply(b: Bucket, c: Change, ctx: ActionContext): Promise<void> {
     return;
   }
   const CopySource = `${b.bucket}/${c.key.split('/').map(encodeURIComponent).join('/')}?versionId=${encodeURIComponent(c.versionId!)}`;
+  if (c.bytes > copy.threshold) return copyInParts(b, c, CopySource, copy.partSize, ctx);
   if (c.etag && isMultipartEtag(c.etag)) {
     // The copy gets a plain MD5 ETag, unlike its source: a marker in its metadata lets the
     // next run see it is already restored. Everything else about the object is carried over.
@@ -150,4 +185,75 @@ async function apply(b: Bucket, c: Change, ctx: ActionContext): Promise<void> {
   if (r.CopyObjectResult?.ETag && c.etag && r.CopyObjectResult.ETag !== c.etag) {
     throw new OperationError('s3.copyMismatch', `copy of version ${c.versionId} has ETag ${r.CopyObjectResult.ETag}, expected ${c.etag}`);
   }
+}
+
+/**
+ * The version copied range by range into a multipart upload. The result's ETag is not its
+ * source's, so the source's metadata and tags are carried over with a marker naming the
+ * version; any failure (or an interrupt) aborts the upload, since an unfinished one keeps its
+ * parts stored (and billed) until someone aborts it.
+ */
+async function copyInParts(b: Bucket, c: Change, CopySource: string, partSize: number, ctx: ActionContext): Promise<void> {
+  const { s3, sdk } = b;
+  const h = await s3.send(new sdk.HeadObjectCommand({ Bucket: b.bucket, Key: c.key, VersionId: c.versionId }), { abortSignal: ctx.signal });
+  const size = h.ContentLength ?? c.bytes;
+  const part = partSizeFor(size, partSize);
+  // CopyObject carries the source's tags over; a multipart upload has to be given them.
+  const tags = await s3.send(new sdk.GetObjectTaggingCommand({ Bucket: b.bucket, Key: c.key, VersionId: c.versionId }), { abortSignal: ctx.signal });
+  const Tagging = tags.TagSet?.length ? new URLSearchParams(tags.TagSet.map((t): [string, string] => [t.Key ?? '', t.Value ?? ''])).toString() : undefined;
+  const created = await s3.send(
+    new sdk.CreateMultipartUploadCommand({
+      Bucket: b.bucket,
+      Key: c.key,
+      Metadata: { ...h.Metadata, [RESTORED_FROM]: c.versionId! },
+      ContentType: h.ContentType,
+      CacheControl: h.CacheControl,
+      ContentDisposition: h.ContentDisposition,
+      ContentEncoding: h.ContentEncoding,
+      ContentLanguage: h.ContentLanguage,
+      Expires: h.Expires,
+      Tagging,
+    }),
+    { abortSignal: ctx.signal },
+  );
+  const UploadId = created.UploadId;
+  if (!UploadId) throw new OperationError('s3.multipart', `${c.key}: the store started a multipart upload without an upload id`);
+  const count = Math.ceil(size / part);
+  let done: import('@aws-sdk/client-s3').CompleteMultipartUploadCommandOutput;
+  try {
+    const etags: string[] = new Array<string>(count);
+    let next = 0;
+    let failed = false;
+    const worker = async () => {
+      for (let i = next++; i < count && !failed; i = next++) {
+        const start = i * part;
+        const end = Math.min(size, start + part) - 1;
+        try {
+          const r = await s3.send(
+            new sdk.UploadPartCopyCommand({ Bucket: b.bucket, Key: c.key, UploadId, PartNumber: i + 1, CopySource, CopySourceRange: `bytes=${start}-${end}` }),
+            { abortSignal: ctx.signal },
+          );
+          if (!r.CopyPartResult?.ETag) throw new OperationError('s3.multipart', `${c.key}: part ${i + 1} of ${count} copied without an ETag`);
+          etags[i] = r.CopyPartResult.ETag;
+        } catch (err) {
+          // The other ranges stop too: the upload is aborted as soon as they return.
+          failed = true;
+          throw err;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PART_PARALLEL, count) }, worker));
+    done = await s3.send(
+      new sdk.CompleteMultipartUploadCommand({ Bucket: b.bucket, Key: c.key, UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }),
+      { abortSignal: ctx.signal },
+    );
+  } catch (err) {
+    // Not the run's signal: after an interrupt the abort has to go out all the same.
+    await s3.send(new sdk.AbortMultipartUploadCommand({ Bucket: b.bucket, Key: c.key, UploadId }), { abortSignal: AbortSignal.timeout(30_000) }).catch((e: unknown) => {
+      ctx.log(`${c.key}: could not abort multipart upload ${UploadId} (${(e as Error).message}); remove it with a lifecycle rule (AbortIncompleteMultipartUpload)`);
+    });
+    throw err;
+  }
+  const got = await s3.send(new sdk.HeadObjectCommand({ Bucket: b.bucket, Key: c.key, VersionId: done.VersionId }), { abortSignal: ctx.signal });
+  if (got.ContentLength !== size) throw new OperationError('s3.copyMismatch', `copy of version ${c.versionId} in ${count} part(s) holds ${got.ContentLength} bytes, expected ${size}`);
 }

@@ -32,6 +32,7 @@ export interface Change {
   etag?: string;
   /** The current version, when its content has to be looked at to tell a finished restore. */
   currentVersionId?: string;
+  currentEtag?: string;
 }
 
 /** What the key needs so that its current state is the one at `target` (undefined: nothing). */
@@ -49,7 +50,7 @@ export function planKey(h: KeyHistory, target: number, deleteNewer: boolean): Ch
   // Same content already current (a restore that ran before, or the same bytes written again):
   // a single-part ETag is the MD5 of the content, so equal ETags and sizes mean equal bytes.
   if (!isMultipartEtag(atTarget.etag) && current.etag === atTarget.etag && current.size === atTarget.size) return undefined;
-  return { key: h.key, action: 'overwrite', versionId: atTarget.versionId, bytes: atTarget.size, etag: atTarget.etag, currentVersionId: current.versionId };
+  return { key: h.key, action: 'overwrite', versionId: atTarget.versionId, bytes: atTarget.size, etag: atTarget.etag, currentVersionId: current.versionId, currentEtag: current.etag };
 }
 
 /** A multipart upload's ETag is not the MD5 of the content ("<md5 of md5s>-<parts>"). */

@@ -88,6 +88,8 @@ export function effectiveSettings(ctx: Pick<CliContext, 'env' | 'config' | 'conf
     },
     'targets.rto': first(fileOr(config.targets?.rto), ["the runbook's own", 'default']),
     'targets.rpo': first(fileOr(config.targets?.rpo), ["the runbook's own (verify-backups --max-age: 24h)", 'default']),
+    versionedBucket: first(fileOr(config.versionedBucket), envOr('DRCTL_VERSIONED_BUCKET')),
+    versionRetention: first(fileOr(config.versionRetention)),
     encryptionKey: secret('DRCTL_ENCRYPTION_KEY', 'DRCTL_ENCRYPTION_KEY_FILE'),
     's3.endpoint': first(fileOr(config.s3?.endpoint), envOr('AWS_ENDPOINT_URL_S3'), envOr('AWS_ENDPOINT_URL'), ['AWS', 'default']),
     's3.region': first(fileOr(config.s3?.region), envOr('AWS_REGION'), envOr('AWS_DEFAULT_REGION'), ['us-east-1', 'default']),

@@ -12,7 +12,7 @@ import { builtInRegistry } from '../../adapters/registry.js';
 // was configured to check, so an empty EnvironmentFile is never a green light.
 
 /** drctl.yaml keys that feed the shipped health runbook's inputs. */
-const CONFIG_INPUTS = { database: 'source', redis: 'redis', repo: 'repo' } as const;
+const CONFIG_INPUTS = { database: 'source', redis: 'redis', repo: 'repo', bucket: 'versionedBucket', bucketRetention: 'versionRetention' } as const;
 
 export function registerHealth(program: Command, act: Action): void {
   program

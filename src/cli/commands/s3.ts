@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
 import { parseS3Url } from '../../adapters/s3/bucket.js';
+import { copySettings } from '../../adapters/s3/restore.js';
 import { parseTimePoint } from '../../time/time-point.js';
 import { intFlag } from '../flags.js';
 import { executeRunbook } from '../execute.js';
@@ -26,6 +27,7 @@ export function registerS3(program: Command, act: Action): void {
       act(async (ctx, o: { to: string; deleteNewer?: boolean; confirm?: boolean; show: string; json?: boolean; runbook?: string }, url: string) => {
         const show = intFlag('--show', o.show, { min: 0, max: 10_000 });
         parseS3Url(url, 'url');
+        copySettings(ctx.env);
         // Resolved once, here: "2 hours ago" means two hours before the command was typed.
         const to = parseTimePoint(o.to, '--to').toISOString();
         output.note(`restore point: ${to} (UTC)`);

@@ -5,6 +5,7 @@ import { parseDuration } from '../../time/duration.js';
 import { numberFlag, pgUrlFlag } from '../flags.js';
 import { formatTable } from '../../report/table.js';
 import { parseSubset } from '../../adapters/repo/verify/wal-read.js';
+import { parseS3Url } from '../../adapters/s3/bucket.js';
 import { executeRunbook } from '../execute.js';
 import { builtInRunbook } from '../context.js';
 
@@ -23,6 +24,8 @@ interface VerifyFlags {
   readDataSubset?: string;
   json?: boolean;
   runbook?: string;
+  s3Bucket?: string;
+  s3Retention?: string;
 }
 
 // drctl verify-backups: runs runbooks/verify-backups.yaml; prints each check with its figure;
@@ -41,6 +44,8 @@ export function registerVerify(program: Command, act: Action): void {
     .option('--size-band <fraction>', 'fail when the newest backup is below this fraction of the median earlier size', '0.5')
     .option('--row-tolerance <fraction>', 'allowed row-count change per table since the previous backup', '0.1')
     .option('--read-data-subset <N%|n/m>', 're-read only part of the archived WAL: a random N% sample, or part n of m (default: all since the newest base backup)')
+    .option('--s3-bucket <s3://bucket/prefix>', 'also check this versioned S3 prefix: versioning on, old versions kept (default: config versionedBucket, DRCTL_VERSIONED_BUCKET)')
+    .option('--s3-retention <duration>', "fail when a lifecycle rule drops the bucket's old versions sooner than this, e.g. 30d (default: config versionRetention)")
     .option('--metrics-file <path>', 'write a Prometheus textfile (node_exporter textfile collector)')
     .option('--json', 'print the result as JSON')
     .option('--runbook <file>', 'run this runbook instead of the built-in verify-backups')
@@ -56,6 +61,10 @@ export function registerVerify(program: Command, act: Action): void {
         parseDuration(maxAge, '--max-age');
         if (o.walMaxAge) parseDuration(o.walMaxAge, '--wal-max-age');
         parseSubset(o.readDataSubset);
+        const bucket = o.s3Bucket ?? ctx.config.versionedBucket;
+        const bucketRetention = o.s3Retention ?? ctx.config.versionRetention;
+        if (bucket !== undefined) parseS3Url(bucket, o.s3Bucket !== undefined ? '--s3-bucket' : 'versionedBucket');
+        if (bucketRetention !== undefined) parseDuration(bucketRetention, o.s3Retention !== undefined ? '--s3-retention' : 'versionRetention');
         const r = await executeRunbook(ctx, builtInRunbook(ctx, 'verify-backups', o.runbook), {
           inputs: {
             repo: o.repo ?? ctx.config.repo,
@@ -70,6 +79,8 @@ export function registerVerify(program: Command, act: Action): void {
             rowTolerance,
             metricsFile: o.metricsFile,
             readDataSubset: o.readDataSubset,
+            bucket,
+            bucketRetention,
           },
         });
         const out = r.report?.steps.find((s) => s.id === 'verify')?.outputs;

@@ -12,6 +12,7 @@ import { systemClock, type Clock } from '../../../time/clock.js';
 import { formatDuration } from '../../../time/duration.js';
 import { ageCheck, compareStats, driftChecks, existenceChecks, sizeCheck, type CheckResult, type VerifyOptions } from './checks.js';
 import { walReadCheck, type Subset } from './wal-read.js';
+import { checkVersioning } from '../../s3/versioning-check.js';
 
 // verify-backups: every check by name with its figure; the result goes to the repository's
 // history (history/verify/) and, optionally, a Prometheus textfile.
@@ -27,6 +28,10 @@ export interface VerifyRunOptions extends VerifyOptions {
   readDataSubset?: Subset;
   /** What time it is: ages are measured against it, and the result is recorded under it. */
   clock?: Clock;
+  /** A versioned S3 prefix whose versioning and lifecycle rules are checked too; unset: skipped. */
+  bucket?: { url: string; minNoncurrentDays?: number };
+  /** How to turn the bucket check on, for the figure of a skipped one. */
+  bucketHowTo?: string;
 }
 
 export interface VerifyResult {
@@ -73,6 +78,7 @@ export async function verifyRepository(ctx: ActionContext, repo: Repository, o: 
   add(await walChecks(ctx, repo, backups, o, now));
   add(driftChecks(newest, backups, o));
   if (o.testRestore && newest) add(await testRestore(ctx, repo, newest, o));
+  add(await bucketCheck(ctx, o));
 
   const result: VerifyResult = {
     repo: repo.storage.location,
@@ -116,6 +122,17 @@ async function walChecks(ctx: ActionContext, repo: Repository, backups: Manifest
     out.push({ name: 'wal-continuity', status: 'fail', figure: errorMessage(err), backup: newestBase.id });
   }
   return out;
+}
+
+/** Files restored from S3 versions need versioning on and old versions kept as long as promised. */
+async function bucketCheck(ctx: ActionContext, o: VerifyRunOptions): Promise<CheckResult> {
+  if (!o.bucket) return { name: 's3-versioning', status: 'skip', figure: `not configured${o.bucketHowTo ? ` (set ${o.bucketHowTo})` : ''}` };
+  try {
+    const r = await checkVersioning(ctx, o.bucket.url, o.bucket.minNoncurrentDays);
+    return { name: 's3-versioning', status: r.problems.length ? 'fail' : 'pass', figure: r.problems.length ? `${r.location}: ${r.problems.join('; ')}` : r.figure };
+  } catch (err) {
+    return { name: 's3-versioning', status: 'fail', figure: errorMessage(err) };
+  }
 }
 
 async function testRestore(ctx: ActionContext, repo: Repository, m: Manifest, o: VerifyRunOptions): Promise<CheckResult[]> {
