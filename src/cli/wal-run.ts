@@ -15,8 +15,7 @@ export async function walPush(s: StorageSettings, repoUrl: string | undefined, f
   if (where && existsSync(path.join(ahead.spool, `${path.basename(file)}.ok`))) {
     const [{ openStorage }, { readInfo }] = await Promise.all([import('../repository/open-storage.js'), import('../repository/repo-handle.js')]);
     const storage = await openStorage(where, s);
-    const info = await readInfo(storage);
-    if (info && (await answeredAhead(storage, info, file, ahead.spool))) return 0;
+    if (await answeredAhead(storage, await readInfo(storage), file, ahead.spool)) return 0;
   }
   const { RepoHandle } = await import('../repository/repo-handle.js');
   const repo = await RepoHandle.open(repoUrl, s, { create: true });

@@ -103,13 +103,13 @@ async function readMarker(spool: string, name: string): Promise<Marker | undefin
  * True when `file` was pushed ahead into this repository by an earlier run and still is:
  * same repository, same content, object present. The marker is consumed either way.
  */
-export async function answeredAhead(storage: Storage, info: Readonly<RepoInfo>, file: string, spool: string): Promise<boolean> {
+export async function answeredAhead(storage: Storage, info: Readonly<RepoInfo> | undefined, file: string, spool: string): Promise<boolean> {
   const name = path.basename(file);
   const m = await readMarker(spool, name);
   if (!m) return false;
   let ok = false;
   try {
-    if (m.repo === repoIdentity(storage.location, info)) {
+    if (info && m.repo === repoIdentity(storage.location, info)) {
       const [now, obj] = await Promise.all([sha256File(file), storage.stat(m.key)]);
       ok = now.sha256 === m.sha256 && now.size === m.size && obj?.size === m.stored;
     }
