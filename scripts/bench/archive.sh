@@ -59,7 +59,8 @@ clear_backlog() {
 # run NAME ARCHIVE_COMMAND: sets ready_NAME, wal_NAME (segments generated), tps_NAME
 runs=()
 run() {
-  local name=$1 cmd=$2 lsn0 lsn1 out key=${name//-/_}
+  local name=$1 cmd=$2 lsn0 lsn1 out key
+  key=${name//-/_}
   clear_backlog
   set_archive_command "$cmd"
   echo "==> $DURATION s of pgbench -c $CLIENTS$([ "$HEAVY" = 1 ] && echo ' (heavy)'), archive_command: $name" >&2
