@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { UsageError } from '../errors.js';
 import type { RepoInfo, RepoHandle } from '../repository/repo-handle.js';
 import type { Storage } from '../repository/storage.js';
 import { pushWal, verifyPushed, type PushResult } from './wal-archive.js';
@@ -46,16 +47,18 @@ export interface AheadSettings {
   spool: string;
 }
 
-function intFrom(v: string | undefined, fallback: number, lo: number, hi: number): number {
+function intFrom(env: Readonly<Record<string, string | undefined>>, name: string, fallback: number, lo: number, hi: number): number {
+  const v = env[name];
   if (v === undefined || v === '') return fallback;
   const n = Number(v);
-  return Number.isInteger(n) ? Math.min(hi, Math.max(lo, n)) : fallback;
+  if (!Number.isInteger(n) || n < lo || n > hi) throw new UsageError('usage.env', `${name} must be a whole number from ${lo} to ${hi}, not "${v}"`);
+  return n;
 }
 
 export function aheadSettings(env: Readonly<Record<string, string | undefined>>, file: string): AheadSettings {
   return {
-    max: intFrom(env.DRCTL_WAL_AHEAD, 8, 0, 64),
-    parallel: intFrom(env.DRCTL_WAL_AHEAD_PARALLEL, 2, 1, 16),
+    max: intFrom(env, 'DRCTL_WAL_AHEAD', 8, 0, 64),
+    parallel: intFrom(env, 'DRCTL_WAL_AHEAD_PARALLEL', 2, 1, 16),
     spool: env.DRCTL_WAL_SPOOL || path.join(path.dirname(path.resolve(file)), 'drctl-ahead'),
   };
 }
@@ -124,7 +127,8 @@ export async function answeredAhead(storage: Storage, info: Readonly<RepoInfo> |
 async function pushAhead(repo: RepoHandle, identity: string, file: string, spool: string): Promise<void> {
   const name = path.basename(file);
   const r = await pushWal(repo, file, { sha256: true });
-  await verifyPushed(repo, name, r);
+  // 'already-archived' and 'repaired' were read back by pushWal itself.
+  if (r.status === 'archived') await verifyPushed(repo, name, r);
   const obj = await repo.storage.stat(r.key);
   if (!obj) throw new Error(`${r.key} is not there after storing it`);
   const m: Marker = { v: 1, name, repo: identity, key: r.key, stored: obj.size, sha256: r.sha256!, size: r.size };

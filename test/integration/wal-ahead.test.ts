@@ -112,7 +112,7 @@ exit $rc
     await archivesThrough(`file://${repoDir}`, {});
   }, 180_000);
 
-  it('works the same into an encrypted repository (one unlock for the run that looks ahead)', async () => {
+  it('works the same into an encrypted repository', async () => {
     const repoDir = ownedByPostgres(tempDir('drctl-ahead-enc-'));
     const init = await drctl(['repo', 'init', '--encrypt', '--repo', `file://${repoDir}`], { env: { DRCTL_ENCRYPTION_KEY: KEY } });
     expect(init.code, init.all).toBe(0);
@@ -187,6 +187,16 @@ exit $rc
     expect(ok.code, ok.all).toBe(0);
     expect((await fetched(`file://${repo}`, segs[1]!)).equals(readFileSync(seg(1)))).toBe(true);
   }, 120_000);
+
+  it('a look-ahead setting that is not a number in range is one line, exit 2', async () => {
+    const { seg } = fakeWal();
+    for (const [name, value] of [['DRCTL_WAL_AHEAD', 'lots'], ['DRCTL_WAL_AHEAD_PARALLEL', '0']] as const) {
+      const r = await push(tempDir('drctl-ahead-bad-'), seg(0), { [name]: value });
+      expect(r.code, r.all).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(name);
+    }
+  }, 60_000);
 
   it('a run killed mid-look-ahead leaves only markers whose objects read back right', async () => {
     for (let round = 0; round < 2; round++) {
