@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
+import { walFetch, walPush } from '../wal-run.js';
 
 // drctl wal-push <path> (archive_command 'drctl wal-push %p') and
 // drctl wal-fetch <name> <dest> (restore_command 'drctl wal-fetch %f %p'). A plain call takes
@@ -12,7 +13,6 @@ export function registerWal(program: Command, act: Action): void {
     .option('--repo <url>', 'repository (default: config repo, DRCTL_REPO)')
     .action(
       act(async (ctx, o: { repo?: string }, file: string) => {
-        const { walPush } = await import('../wal-run.js');
         return walPush({ env: ctx.env, config: ctx.config }, o.repo ?? ctx.config.repo, file);
       }),
     );
@@ -24,7 +24,6 @@ export function registerWal(program: Command, act: Action): void {
     .option('--repo <url>', 'repository (default: config repo, DRCTL_REPO)')
     .action(
       act(async (ctx, o: { repo?: string }, name: string, dest: string) => {
-        const { walFetch } = await import('../wal-run.js');
         return walFetch({ env: ctx.env, config: ctx.config }, o.repo ?? ctx.config.repo, name, dest);
       }),
     );
