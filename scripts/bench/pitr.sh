@@ -13,53 +13,24 @@
 # compress-level=3 (drctl: zstd level 3 for WAL; its base backup is pg_basebackup's tar, gzip
 # level 1), process-max=2 (backup and restore use both cores; archive-push stays synchronous).
 set -euo pipefail
-source "$(dirname "$0")/../lib/setup.sh"
-source scripts/lib/pg-cluster.sh
-command -v pgbackrest >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbackrest >/dev/null; }
+source "$(dirname "$0")/../lib/bench.sh"
 SCALE=${SCALE:-50}
 TRAFFIC=${SECONDS_OF_TRAFFIC:-15}
 
-work=$(mktemp -d /tmp/drctl-pitr-bench-XXXXXX); chmod 755 "$work"
-mkdir -p "$work/pgbr" "$work/pgbr-lock" "$work/pgbr-spool" "$work/drctl-repo" "$work/r1" "$work/r2"
-chown postgres: "$work/pgbr" "$work/pgbr-lock" "$work/pgbr-spool" "$work/drctl-repo" "$work/r1" "$work/r2" 2>/dev/null || true
-port=$(free_port); pw=bench
-cleanup() {
+bench_work drctl-pitr-bench drctl-repo r1 r2
+bench_cleanup_extra() {
   for d in "$work/pg" "$work/r1" "$work/r2"; do [ -f "$d/data/postmaster.pid" ] && as_pg "$PG_BIN/pg_ctl" -D "$d/data" -m immediate stop >/dev/null 2>&1; done
-  pg_cluster_stop "$work/pg"; rm -rf "$work"
+  return 0
 }
-trap cleanup EXIT
-cat > "$work/pgbackrest.conf" <<CONF
-[global]
-repo1-path=$work/pgbr
-log-level-console=warn
-log-level-file=off
-lock-path=$work/pgbr-lock
-spool-path=$work/pgbr-spool
-start-fast=y
-compress-type=zst
-compress-level=3
-process-max=2
-[bench]
-pg1-path=$work/pg/data
-pg1-port=$port
-pg1-socket-path=$work/pg
-pg1-user=postgres
-CONF
-chmod 644 "$work/pgbackrest.conf"
+pgbr_conf start-fast=y process-max=2
 pgbr() { as_pg pgbackrest --config="$work/pgbackrest.conf" --stanza=bench "$@"; }
 repo="file://$work/drctl-repo"
 pg_cluster_start "$work/pg" "$port" "$pw" "archive_mode = on" "shared_buffers = 256MB" "max_wal_size = 1GB" \
   "archive_command = 'pgbackrest --config=$work/pgbackrest.conf --stanza=bench archive-push %p && DRCTL_REPO=$repo $(command -v node) $PWD/dist/cli.js wal-push %p'"
-url() { echo "postgres://postgres:$pw@127.0.0.1:$port/$1"; }
-export PGPASSWORD=$pw
 pgbr stanza-create >/dev/null
 "$PG_BIN/psql" -X -q -d "$(url postgres)" -c 'create database bench'
 echo "==> pgbench -i -s $SCALE" >&2
 "$PG_BIN/pgbench" -i -q -s "$SCALE" "$(url bench)" >/dev/null 2>&1
-
-secs() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>"$work/last.err" || { cat "$work/last.err" >&2; exit 1; }; e=$(date +%s%N); awk -v a="$s" -v b="$e" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-drctl() { node dist/cli.js --log-format json --log-level error "$@"; }
 
 # Until the archiver has caught up (both tools hold every segment), not a fixed sleep.
 wait_archived() {
@@ -72,7 +43,7 @@ wait_archived() {
 # The load's WAL is archived first: neither base backup should wait behind that backlog.
 echo "==> waiting for the archiver to catch up with the load" >&2
 wait_archived
-load_before=$(uptime | sed 's/.*load average: //')
+load_before=$(load_avg)
 echo "==> base backups" >&2
 pgbr_backup=$(secs pgbr backup --type=full)
 drctl_backup=$(secs drctl backup --type base --source "$(url bench)" --repo "$repo")
@@ -114,8 +85,7 @@ wait_promoted "$p2"
 q='select count(*) from pgbench_history'
 rows1=$("$PG_BIN/psql" -X -A -t -d "$(url bench | sed "s/:$port\//:$p1\//")" -c "$q")
 rows2=$("$PG_BIN/psql" -X -A -t -d "$(url bench | sed "s/:$port\//:$p2\//")" -c "$q")
-load_after=$(uptime | sed 's/.*load average: //')
-mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1048576 }'; }
+load_after=$(load_avg)
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "MISSED" }'; }
 r_backup=$(ratio "$drctl_backup" "$pgbr_backup"); r_pitr=$(ratio "$drctl_pitr" "$pgbr_pitr"); r_bytes=$(ratio "$drctl_bytes" "$pgbr_bytes")
 

@@ -26,17 +26,10 @@ export async function walFastPath(argv: string[]): Promise<number | undefined> {
   try {
     const env = await loadEnv(envFile);
     const config = await loadConfig(undefined, env);
-    const { RepoHandle } = await import('../repository/repo-handle.js');
-    const wal = await import('../pitr/wal-archive.js');
+    const { walPush, walFetch } = await import('./wal-run.js');
     const settings = { env, config };
-    if (cmd === 'wal-push') {
-      const repo = await RepoHandle.open(repoUrl ?? config.repo, settings, { create: true });
-      await wal.pushWal(repo, args[0]!);
-      return 0;
-    }
-    const repo = await RepoHandle.open(repoUrl ?? config.repo, settings);
-    // Not archived: exit 1 without a word, as PostgreSQL expects while it probes.
-    return (await wal.fetchWal(repo, args[0]!, args[1]!)) ? 0 : 1;
+    const repo = repoUrl ?? config.repo;
+    return cmd === 'wal-push' ? await walPush(settings, repo, args[0]!) : await walFetch(settings, repo, args[0]!, args[1]!);
   } catch (err) {
     return reportError(err);
   }

@@ -68,7 +68,13 @@ async function digestFile(repo: RepoHandle, file: string, withSha256: boolean): 
   return { hash, sha256: plain ? plain.digest('hex') : withSha256 ? hash : undefined, size };
 }
 
-export type PushResult = { status: 'archived' | 'already-archived' | 'repaired'; key: string; size: number };
+export type PushResult = {
+  status: 'archived' | 'already-archived' | 'repaired';
+  key: string;
+  size: number;
+  /** The plaintext's sha256, when asked for. */
+  sha256?: string;
+};
 
 function conflict(repo: RepoHandle, name: string, theirs: string, ours: string): OperationError {
   const e = new OperationError(
@@ -97,7 +103,7 @@ async function check(repo: RepoHandle, w: WalObject): Promise<{ ok: true; size: 
  * one is replaced: the new object is written and verified first, then the bad one removed.
  * Different, intact content under the same name fails.
  */
-export async function pushWal(repo: RepoHandle, file: string, o: { compression?: Compression } = {}): Promise<PushResult> {
+export async function pushWal(repo: RepoHandle, file: string, o: { compression?: Compression; sha256?: boolean } = {}): Promise<PushResult> {
   const name = path.basename(file);
   if (!walFileKind(name)) throw new UsageError('usage.wal', `wal-push ${file}: "${name}" is not a WAL segment, .partial, .history or .backup file`);
   const unreadable = (err: unknown) =>
@@ -106,7 +112,7 @@ export async function pushWal(repo: RepoHandle, file: string, o: { compression?:
   const existing = await findWal(repo, name);
   let sum: { hash: string; sha256?: string; size: number };
   try {
-    sum = await digestFile(repo, file, existing.some((e) => e.format === 1));
+    sum = await digestFile(repo, file, o.sha256 === true || existing.some((e) => e.format === 1));
   } catch (err) {
     throw unreadable(err);
   }
@@ -119,7 +125,7 @@ export async function pushWal(repo: RepoHandle, file: string, o: { compression?:
       continue;
     }
     if (e.hash !== ours) throw conflict(repo, name, e.hash, ours);
-    if (r.size === sum.size) return { status: 'already-archived', key: e.key, size: sum.size };
+    if (r.size === sum.size) return { status: 'already-archived', key: e.key, size: sum.size, sha256: sum.sha256 };
     bad.push(e);
   }
   const key = `${dirOf(name)}${name}-${sum.hash}.${CODEC_SUFFIX[compression.codec]}`;
@@ -140,14 +146,26 @@ export async function pushWal(repo: RepoHandle, file: string, o: { compression?:
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && (err as NodeJS.ErrnoException).path === file) throw unreadable(err);
     if (!(err instanceof ObjectExistsError)) throw err;
     // Another pusher stored it meanwhile: it counts once it reads back right.
+    if (!bad.length) {
+      const done: PushResult = { status: 'already-archived', key, size: sum.size, sha256: sum.sha256 };
+      await verifyPushed(repo, name, done);
+      return done;
+    }
   }
-  if (!bad.length && !replacing) return { status: 'archived', key, size: sum.size };
+  if (!bad.length && !replacing) return { status: 'archived', key, size: sum.size, sha256: sum.sha256 };
   const stored = (await findWal(repo, name)).find((w) => w.key === key);
   const r = stored ? await check(repo, stored) : { ok: false as const, problem: 'not found after writing it' };
   if (!r.ok || r.size !== sum.size) throw new IntegrityError(`wal-push: ${name}: the replacement does not read back right (${r.ok ? `${r.size} bytes` : r.problem}); the old object is kept`);
   for (const b of bad) if (b.key !== key) await repo.storage.remove(b.key);
   process.stderr.write(`drctl: wal-push: replaced ${bad.map((b) => b.key).join(', ')} (did not match its name) with a verified copy\n`);
-  return { status: 'repaired', key, size: sum.size };
+  return { status: 'repaired', key, size: sum.size, sha256: sum.sha256 };
+}
+
+/** Reads a pushed object back in full (decrypted, decompressed, hash and size checked), or throws. */
+export async function verifyPushed(repo: RepoHandle, name: string, r: PushResult): Promise<void> {
+  const stored = (await findWal(repo, name)).find((w) => w.key === r.key);
+  const v = stored ? await check(repo, stored) : { ok: false as const, problem: `${r.key} is not there` };
+  if (!v.ok || v.size !== r.size) throw new IntegrityError(`wal-push: ${name} does not read back right (${v.ok ? `${v.size} of ${r.size} bytes` : v.problem})`);
 }
 
 /** The verified plaintext of one archived WAL file. */

@@ -112,6 +112,17 @@ async function readInfoFile(storage: Storage, key: string): Promise<Buffer | und
   }
 }
 
+/** The info file (or its copy) without unlocking anything; undefined when neither is there or readable. */
+export async function readInfo(storage: Storage): Promise<RepoInfo | undefined> {
+  const text = (await readInfoFile(storage, INFO_KEY)) ?? (await readInfoFile(storage, INFO_COPY_KEY));
+  if (!text) return undefined;
+  try {
+    return parseInfo(storage, text, INFO_KEY);
+  } catch {
+    return undefined;
+  }
+}
+
 function infoBody(info: RepoInfo): Readable {
   return Readable.from([Buffer.from(`${JSON.stringify(info, null, 2)}\n`)]);
 }

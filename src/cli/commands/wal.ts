@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import type { Action } from '../program.js';
+import { walFetch, walPush } from '../wal-run.js';
 
 // drctl wal-push <path> (archive_command 'drctl wal-push %p') and
-// drctl wal-fetch <name> <dest> (restore_command 'drctl wal-fetch %f %p'). They run once per
-// WAL segment under the server, so they load only the repository's lean core.
+// drctl wal-fetch <name> <dest> (restore_command 'drctl wal-fetch %f %p'). A plain call takes
+// the fast entry (wal-fast.ts) and never reaches here; these declare the commands for --help and
+// completion and serve the calls with global options. Both run the one implementation in wal-run.ts.
 export function registerWal(program: Command, act: Action): void {
   program
     .command('wal-push')
@@ -11,11 +13,7 @@ export function registerWal(program: Command, act: Action): void {
     .option('--repo <url>', 'repository (default: config repo, DRCTL_REPO)')
     .action(
       act(async (ctx, o: { repo?: string }, file: string) => {
-        const { RepoHandle } = await import('../../repository/repo-handle.js');
-        const { pushWal } = await import('../../pitr/wal-archive.js');
-        const repo = await RepoHandle.open(o.repo ?? ctx.config.repo, { env: ctx.env, config: ctx.config }, { create: true });
-        await pushWal(repo, file);
-        return 0;
+        return walPush({ env: ctx.env, config: ctx.config }, o.repo ?? ctx.config.repo, file);
       }),
     );
 
@@ -26,11 +24,7 @@ export function registerWal(program: Command, act: Action): void {
     .option('--repo <url>', 'repository (default: config repo, DRCTL_REPO)')
     .action(
       act(async (ctx, o: { repo?: string }, name: string, dest: string) => {
-        const { RepoHandle } = await import('../../repository/repo-handle.js');
-        const { fetchWal } = await import('../../pitr/wal-archive.js');
-        const repo = await RepoHandle.open(o.repo ?? ctx.config.repo, { env: ctx.env, config: ctx.config });
-        // Not archived: exit 1 without a word, as PostgreSQL expects while it probes.
-        return (await fetchWal(repo, name, dest)) ? 0 : 1;
+        return walFetch({ env: ctx.env, config: ctx.config }, o.repo ?? ctx.config.repo, name, dest);
       }),
     );
 }
