@@ -70,6 +70,7 @@ export async function decompressor(codec: Codec): Promise<Transform | undefined>
     const { createGunzip } = await import('node:zlib');
     return createGunzip();
   }
-  const { DecompressStream } = await zstd();
-  return new DecompressStream() as unknown as Transform;
+  await zstd();
+  const [{ ZstdDecompressStream }, binding] = await Promise.all([import('./zstd-decompress.js'), import('zstd-napi/binding.js')]);
+  return new ZstdDecompressStream(binding.default);
 }
