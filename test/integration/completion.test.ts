@@ -16,7 +16,7 @@ let backupId: string;
 const KEY = 'completion-test-key-canary';
 
 function env(): NodeJS.ProcessEnv {
-  return { ...process.env, PATH: `${bin}:${process.env.PATH}`, NO_COLOR: '1', DRCTL_STATE_DIR: path.join(root, 'state'), DRCTL_REPO: '', DRCTL_ENCRYPTION_KEY: KEY };
+  return { ...process.env, PATH: `${bin}:${process.env.PATH}`, NO_COLOR: '1', DRCTL_STATE_DIR: path.join(root, 'state'), DRCTL_REPO: '', DRCTL_ENCRYPTION_KEY: KEY, DRCTL_COMPLETE_TIMEOUT: '2m' };
 }
 
 /** What bash offers for a TAB after `words` (the last word is the one being completed). */

@@ -4,6 +4,7 @@ import type { Action } from '../program.js';
 import { UsageError } from '../../errors.js';
 import { openRepository } from '../open-repository.js';
 import { PACKAGE_RUNBOOKS } from '../context.js';
+import { parseDuration } from '../../time/duration.js';
 
 // drctl completion bash|zsh|fish: a completion script generated from the command table itself
 // (every command, subcommand and flag), with the shipped runbook names built in. Backup ids
@@ -64,8 +65,10 @@ export function registerComplete(program: Command, act: Action): void {
         if (what !== 'backups') return 0;
         try {
           const list = (async () => (await (await openRepository(ctx, o.repo)).catalog()).backups.map((b) => b.id))().catch(() => [] as string[]);
-          // A slow or unreachable repository must not hang the shell.
-          const ids = await Promise.race([list, new Promise<string[]>((resolve) => setTimeout(() => resolve([]), 3000).unref())]);
+          // A slow or unreachable repository must not hang the shell. An encrypted repository
+          // pays its key derivation first, so a slow machine may need a longer budget.
+          const budgetMs = completionBudgetMs(ctx.env.DRCTL_COMPLETE_TIMEOUT);
+          const ids = await Promise.race([list, new Promise<string[]>((resolve) => setTimeout(() => resolve([]), budgetMs).unref())]);
           if (ids.length) process.stdout.write(`${[...ids].reverse().join('\n')}\n`);
         } catch {
           // Completion offers nothing rather than an error.
@@ -73,6 +76,16 @@ export function registerComplete(program: Command, act: Action): void {
         return 0;
       }),
     );
+}
+
+/** DRCTL_COMPLETE_TIMEOUT (a duration, default 3s); a bad value keeps the default: a shell prompt is no place for an error. */
+function completionBudgetMs(value: string | undefined): number {
+  if (!value) return 3000;
+  try {
+    return parseDuration(value, 'DRCTL_COMPLETE_TIMEOUT');
+  } catch {
+    return 3000;
+  }
 }
 
 function describe(program: Command): Spec {
