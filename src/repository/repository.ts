@@ -61,15 +61,35 @@ export class Repository extends RepoHandle {
     backupId: string,
     name: string,
     body: Readable,
-    o: { signal?: AbortSignal; onBytes?: (n: number) => void; compression?: Compression } = {},
+    o: {
+      signal?: AbortSignal;
+      onBytes?: (n: number) => void;
+      compression?: Compression;
+      /**
+       * `body` is already compressed with `compression` (zstd) by a separate process: it is
+       * stored as it comes and decoded on the side for the plaintext's size and sha256.
+       */
+      precompressed?: boolean;
+    } = {},
   ): Promise<ObjectEntry> {
-    const hash = new HashCounter();
     const path = `data/${name}`;
     const key = `backups/${backupId}/${path}`;
     const compression = o.compression ?? this.compression;
-    const stages: Transform[] = [hash];
-    const packer = await compressor(compression);
-    if (packer) stages.push(packer);
+    let hash: { bytes: number; digest(): string };
+    const stages: Transform[] = [];
+    if (o.precompressed) {
+      if (compression.codec !== 'zstd') throw new OperationError('repo.compress', `${key}: a precompressed body must be zstd, not ${compression.codec}`);
+      const { ZstdPlainDigest } = await import('./zstd-digest.js');
+      const digest = await ZstdPlainDigest.create();
+      stages.push(digest);
+      hash = digest;
+    } else {
+      const counter = new HashCounter();
+      stages.push(counter);
+      hash = counter;
+      const packer = await compressor(compression);
+      if (packer) stages.push(packer);
+    }
     if (this.keys) stages.push(this.keys.encryptStream(key));
     let stored = 0;
     await this.storage.put(key, chain(body, stages), {
