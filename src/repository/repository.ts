@@ -81,6 +81,9 @@ export class Repository extends RepoHandle {
       if (compression.codec !== 'zstd') throw new OperationError('repo.compress', `${key}: a precompressed body must be zstd, not ${compression.codec}`);
       const { ZstdPlainDigest } = await import('./zstd-digest.js');
       const digest = await ZstdPlainDigest.create();
+      // A broken stream can fail this stage before the storage driver has attached to it (it
+      // awaits its directory first); the driver still gets the error from the stream's state.
+      digest.on('error', () => {});
       stages.push(digest);
       hash = digest;
     } else {

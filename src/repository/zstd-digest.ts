@@ -12,6 +12,9 @@ import { OperationError } from '../errors.js';
 
 const OUT_SIZE = 1024 * 1024;
 
+/** The code of the error for a stream that ended short: the compressor's exit says why. */
+export const COMPRESSOR_ENDED = 'repo.compressorEnded';
+
 type Binding = typeof import('zstd-napi/binding.js');
 
 async function binding(): Promise<Binding> {
@@ -61,7 +64,7 @@ export class ZstdPlainDigest extends Transform {
 
   override _flush(cb: TransformCallback): void {
     if (this.compressed === 0 || this.pending !== 0) {
-      return cb(new OperationError('repo.compress', `the zstd stream from the compressor ended ${this.compressed === 0 ? 'empty' : 'inside a frame (truncated)'}`));
+      return cb(new OperationError(COMPRESSOR_ENDED, `the zstd stream from the compressor ended ${this.compressed === 0 ? 'empty' : 'inside a frame (truncated)'}`));
     }
     cb();
   }

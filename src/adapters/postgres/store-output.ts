@@ -4,6 +4,7 @@ import type { ProcessResult, Spawned } from '../../process/run-process.js';
 import type { Compression } from '../../repository/compress.js';
 import type { ObjectEntry } from '../../repository/manifest.js';
 import type { Repository } from '../../repository/repository.js';
+import { COMPRESSOR_ENDED } from '../../repository/zstd-digest.js';
 import type { ActionContext } from '../types.js';
 import { toolError } from './tools.js';
 
@@ -41,10 +42,11 @@ export async function storeToolOutput(
       },
     });
   } catch (err) {
-    // A compressed stream that broke off means the compressor ended: its exit explains why
-    // better than the stream. (On any other failure it is stopped here, and its exit says nothing.)
+    // A compressed stream that ended short means the compressor ended: its exit explains why
+    // better than the stream. On any other failure it is stopped here (a broken pipe), and its
+    // exit says nothing.
     let packed: ProcessResult | undefined;
-    if (o.compressor && err instanceof OperationError && err.code === 'repo.compress') {
+    if (o.compressor && err instanceof OperationError && err.code === COMPRESSOR_ENDED) {
       const c = o.compressor.child;
       const timer = setTimeout(() => c.kill(), 2000);
       packed = await c.done;
