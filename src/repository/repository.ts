@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { Readable, type Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityError, OperationError, UsageError } from '../errors.js';
 import { drctlVersion } from '../version.js';
@@ -94,16 +94,23 @@ export class Repository extends RepoHandle {
       if (packer) stages.push(packer);
     }
     if (this.keys) stages.push(this.keys.encryptStream(key));
+    // Every driver checks that the store holds exactly the bytes it was given before put()
+    // resolves, so the count of what was handed over is the stored size: no extra round trip
+    // (a HEAD per object on S3) to read it back.
     let stored = 0;
+    stages.push(
+      new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          stored += chunk.length;
+          cb(null, chunk);
+        },
+      }),
+    );
     await this.storage.put(key, chain(body, stages), {
       signal: o.signal,
-      onBytes: (n) => {
-        stored = n;
-        o.onBytes?.(hash.bytes);
-      },
+      onBytes: () => o.onBytes?.(hash.bytes),
     });
-    const info = await this.storage.stat(key);
-    return { path, size: hash.bytes, storedSize: info?.size ?? stored, sha256: hash.digest(), codec: compression.codec, level: compression.level };
+    return { path, size: hash.bytes, storedSize: stored, sha256: hash.digest(), codec: compression.codec, level: compression.level };
   }
 
   /** The plaintext of one object, decrypted, decompressed and verified against its manifest entry. */
