@@ -12,6 +12,7 @@ import type { StorageSettings } from './open-storage.js';
 import { RepoHandle, type OpenOptions } from './repo-handle.js';
 import { ObjectMissingError, readSmall, type ObjectInfo } from './storage.js';
 import { isTempKey } from './storage/file.js';
+import { ZstdPlainDigest } from './zstd-digest.js';
 
 // The backup repository, format 2 (format 1 read), over any storage driver:
 //   drctl-repo.json, backups/<id>/data/..., backups/<id>/manifest.json (last), wal/, history/.
@@ -79,11 +80,7 @@ export class Repository extends RepoHandle {
     const stages: Transform[] = [];
     if (o.precompressed) {
       if (compression.codec !== 'zstd') throw new OperationError('repo.compress', `${key}: a precompressed body must be zstd, not ${compression.codec}`);
-      const { ZstdPlainDigest } = await import('./zstd-digest.js');
       const digest = await ZstdPlainDigest.create();
-      // A broken stream can fail this stage before the storage driver has attached to it (it
-      // awaits its directory first); the driver still gets the error from the stream's state.
-      digest.on('error', () => {});
       stages.push(digest);
       hash = digest;
     } else {
@@ -106,7 +103,12 @@ export class Repository extends RepoHandle {
         },
       }),
     );
-    await this.storage.put(key, chain(body, stages), {
+    const stream = chain(body, stages);
+    // A compressed stream that breaks off can fail before the storage driver has attached to it
+    // (the file driver awaits its directory first); the driver still gets the error from the
+    // stream's errored state, and the process must not die of an unheard 'error' meanwhile.
+    if (o.precompressed) stream.on('error', () => {});
+    await this.storage.put(key, stream, {
       signal: o.signal,
       onBytes: () => o.onBytes?.(hash.bytes),
     });
