@@ -6,6 +6,7 @@
 # and drctl's peak RSS (GNU time). Prints wall-time ratios and the bytes ratio (what the backup
 # occupies in the file:// repository vs the raw pg_dump -Fc file) against the targets:
 # backup <= 0.90x time and <= 0.5x bytes, S3 backup <= 1.0x, restore <= 1.00x, peak RSS <= 150 MB.
+# RUNS=3 runs the backups three times and reports medians.
 # The machine's load (uptime) is printed with the figures: on a shared machine it moves them.
 set -euo pipefail
 source "$(dirname "$0")/../lib/setup.sh"
@@ -38,14 +39,24 @@ rss() { /usr/bin/time -f '%M' -o "$work/rss" "$@" >/dev/null 2>"$work/last.err" 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 drctl() { node dist/cli.js --log-format json --log-level error "$@"; }
 
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
 load_before=$(uptime | sed 's/.*load average: //')
-echo "==> backups" >&2
-raw_dump=$(secs "$PG_BIN/pg_dump" -Fc -f "$work/raw.dump" -d "$(url bench)")
-file_backup=$(secs drctl backup --source "$(url bench)" --repo "file://$work/repo")
-# Only this backup is in the repository yet: its objects, manifest and the repository file.
+# RUNS=n repeats the three backups n times, interleaved, and reports each one's median.
+RUNS=${RUNS:-1}
+echo "==> backups ($RUNS run(s))" >&2
+: > "$work/t.raw"; : > "$work/t.file"; : > "$work/t.s3"
+for run in $(seq "$RUNS"); do
+  secs "$PG_BIN/pg_dump" -Fc -f "$work/raw.dump" -d "$(url bench)" >> "$work/t.raw"; echo >> "$work/t.raw"
+  rm -rf "$work/repo"
+  secs drctl backup --source "$(url bench)" --repo "file://$work/repo" >> "$work/t.file"; echo >> "$work/t.file"
+  secs drctl backup --source "$(url bench)" --repo "s3://bench/run$run" >> "$work/t.s3"; echo >> "$work/t.s3"
+done
+raw_dump=$(median < "$work/t.raw"); file_backup=$(median < "$work/t.file"); s3_backup=$(median < "$work/t.s3")
+# Only the last backup is in the repository: its objects, manifest and the repository file.
 raw_bytes=$(stat -c %s "$work/raw.dump")
 repo_bytes=$(du -sb "$work/repo" | cut -f1)
-s3_backup=$(secs drctl backup --source "$(url bench)" --repo "s3://bench/prod")
+compressor=$(command -v zstd >/dev/null && echo "zstd binary" || echo "zstd-napi (no zstd binary)")
 echo "==> restores" >&2
 "$PG_BIN/psql" -X -q -d "$(url postgres)" -c 'create database raw_restore'
 raw_restore=$(secs "$PG_BIN/pg_restore" -d "$(url raw_restore)" --single-transaction "$work/raw.dump")
@@ -64,6 +75,7 @@ cat <<OUT
 
 drctl backup/restore benchmark — pgbench scale $SCALE, $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')
 load average (1, 5, 15 min): before $load_before, after $load_after
+backups: median of $RUNS run(s) (raw $(paste -sd' ' "$work/t.raw"); file $(paste -sd' ' "$work/t.file"); S3 $(paste -sd' ' "$work/t.s3")); compressor: $compressor
   backup   raw pg_dump -Fc      ${raw_dump}s  $(mb "$raw_bytes")
            drctl → file://      ${file_backup}s   ratio ${r_backup}x   (target <= 0.90x: $(verdict "$r_backup" 0.90))
              repository bytes   $(mb "$repo_bytes")   ratio ${r_bytes}x   (target <= 0.5x: $(verdict "$r_bytes" 0.5))

@@ -87,7 +87,8 @@ export async function spawnProcess(
     env?: Record<string, string | undefined>;
     cwd?: string;
     stdin?: 'pipe' | 'ignore';
-    stdout?: 'pipe' | 'ignore';
+    /** A stream with a file descriptor (another child's stdin) gets the output directly. */
+    stdout?: 'pipe' | 'ignore' | NodeJS.WritableStream;
     onStderrLine?: (l: string) => void;
     killGraceMs?: number;
   },
@@ -101,7 +102,9 @@ export async function spawnProcess(
     detached: true,
     reject: false,
     stdin: opts.stdin ?? 'ignore',
-    stdout: opts.stdout ?? 'pipe',
+    // execa passes a stream with a file descriptor to the child as is (its types only name
+    // process.stdout-like streams for that).
+    stdout: (opts.stdout ?? 'pipe') as 'pipe',
     encoding: 'buffer',
     buffer: { stdout: false, stderr: true },
     maxBuffer: { stderr: 4 * 1024 * 1024 },

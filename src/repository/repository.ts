@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { Readable, type Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { IntegrityError, OperationError, UsageError } from '../errors.js';
 import { drctlVersion } from '../version.js';
@@ -12,6 +12,7 @@ import type { StorageSettings } from './open-storage.js';
 import { RepoHandle, type OpenOptions } from './repo-handle.js';
 import { ObjectMissingError, readSmall, type ObjectInfo } from './storage.js';
 import { isTempKey } from './storage/file.js';
+import { ZstdPlainDigest } from './zstd-digest.js';
 
 // The backup repository, format 2 (format 1 read), over any storage driver:
 //   drctl-repo.json, backups/<id>/data/..., backups/<id>/manifest.json (last), wal/, history/.
@@ -61,26 +62,57 @@ export class Repository extends RepoHandle {
     backupId: string,
     name: string,
     body: Readable,
-    o: { signal?: AbortSignal; onBytes?: (n: number) => void; compression?: Compression } = {},
+    o: {
+      signal?: AbortSignal;
+      onBytes?: (n: number) => void;
+      compression?: Compression;
+      /**
+       * `body` is already compressed with `compression` (zstd) by a separate process: it is
+       * stored as it comes and decoded on the side for the plaintext's size and sha256.
+       */
+      precompressed?: boolean;
+    } = {},
   ): Promise<ObjectEntry> {
-    const hash = new HashCounter();
     const path = `data/${name}`;
     const key = `backups/${backupId}/${path}`;
     const compression = o.compression ?? this.compression;
-    const stages: Transform[] = [hash];
-    const packer = await compressor(compression);
-    if (packer) stages.push(packer);
+    let hash: { bytes: number; digest(): string };
+    const stages: Transform[] = [];
+    if (o.precompressed) {
+      if (compression.codec !== 'zstd') throw new OperationError('repo.compress', `${key}: a precompressed body must be zstd, not ${compression.codec}`);
+      const digest = await ZstdPlainDigest.create();
+      stages.push(digest);
+      hash = digest;
+    } else {
+      const counter = new HashCounter();
+      stages.push(counter);
+      hash = counter;
+      const packer = await compressor(compression);
+      if (packer) stages.push(packer);
+    }
     if (this.keys) stages.push(this.keys.encryptStream(key));
+    // Every driver checks that the store holds exactly the bytes it was given before put()
+    // resolves, so the count of what was handed over is the stored size: no extra round trip
+    // (a HEAD per object on S3) to read it back.
     let stored = 0;
-    await this.storage.put(key, chain(body, stages), {
+    stages.push(
+      new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          stored += chunk.length;
+          cb(null, chunk);
+        },
+      }),
+    );
+    const stream = chain(body, stages);
+    // A compressed stream that breaks off can fail before the storage driver has attached to it
+    // (the file driver awaits its directory first); the driver still gets the error from the
+    // stream's errored state, and the process must not die of an unheard 'error' meanwhile.
+    if (o.precompressed) stream.on('error', () => {});
+    await this.storage.put(key, stream, {
       signal: o.signal,
-      onBytes: (n) => {
-        stored = n;
-        o.onBytes?.(hash.bytes);
-      },
+      onBytes: () => o.onBytes?.(hash.bytes),
     });
-    const info = await this.storage.stat(key);
-    return { path, size: hash.bytes, storedSize: info?.size ?? stored, sha256: hash.digest(), codec: compression.codec, level: compression.level };
+    return { path, size: hash.bytes, storedSize: stored, sha256: hash.digest(), codec: compression.codec, level: compression.level };
   }
 
   /** The plaintext of one object, decrypted, decompressed and verified against its manifest entry. */
