@@ -62,11 +62,12 @@ export async function physicalRestore(ctx: ActionContext, repo: Repository, i: P
   // 3. Base backup, verified, then the WAL, verified, into the spool.
   let secretsDir: string | undefined;
   let archiving: string;
+  const local = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, local.signal]);
   try {
-    await extractBaseBackup(ctx, repo, backup, targetDir);
     const spool = path.join(targetDir, SPOOL);
     await mkdir(spool, { recursive: true, mode: 0o700 });
-    await prefetchWal(ctx, repo, plan.files, spool);
+    await extractWhileFetching(ctx, () => extractBaseBackup(ctx, repo, backup, targetDir, signal), () => prefetchWal(ctx, repo, plan.files, spool, signal), local);
     secretsDir = await credentialsDir(targetDir);
     await writeRecoveryConfig(ctx, repo, targetDir, spool, secretsDir, target, { ...i, archive, backupId: backup.id });
     if (own) {
@@ -109,6 +110,25 @@ export async function physicalRestore(ctx: ActionContext, repo: Repository, i: P
   const lostMs = Math.max(0, (target === 'latest' ? Date.now() : target.getTime()) - Date.parse(recoveryPoint));
   ctx.log(`promoted on timeline ${outcome.newTimeline ?? '?'}; data as of ${recoveryPoint} (${formatDuration(lostMs)} before ${target === 'latest' ? 'now' : 'the target'})`);
   return { ...base, restored: true, started: true, recoveryPoint, dataLossMs: lostMs, timeline: outcome.newTimeline ?? 0, stoppedAt: outcome.stopTime ?? '' };
+}
+
+/**
+ * Runs the base backup's extraction and the WAL prefetch side by side (one is disk and
+ * decompression, the other the repository and hashing), and returns only once both have
+ * stopped: the caller removes the directory they write into on failure. The first failure
+ * stops the other and is the one thrown.
+ */
+async function extractWhileFetching(ctx: ActionContext, extract: () => Promise<void>, fetch: () => Promise<void>, local: AbortController): Promise<void> {
+  let cause: unknown;
+  const guard = (p: Promise<void>) =>
+    p.catch((err: unknown) => {
+      cause ??= err;
+      local.abort();
+      throw err;
+    });
+  const results = await Promise.allSettled([guard(extract()), guard(fetch())]);
+  if (results.some((r) => r.status === 'rejected')) throw cause;
+  ctx.log('base backup extracted and WAL fetched');
 }
 
 async function prepareTargetDir(ctx: ActionContext, dir: string): Promise<void> {
