@@ -2,6 +2,8 @@ import { cpSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Repository } from '../../src/repository/repository.js';
+import { baseBackupAsOneTar, copyWithCorruptPart, storeSingleGzipBackup } from '../support/base-backup.js';
 import { drctl, tempDir } from '../support/cli.js';
 import { archived, ownedByPostgres, startArchivingPostgres, switchAndWaitArchived } from '../support/archiving.js';
 import { asPostgres, destroyPostgres, freePort, type PgServer } from '../support/postgres.js';
@@ -173,6 +175,49 @@ describe('point-in-time recovery', () => {
     expect(r.code).toBe(4);
     expect(readdirSync(dir)).toEqual(['precious']);
   });
+
+  it('stores a base backup as zstd tar parts, each with its own sha256 in the manifest', async () => {
+    const m = JSON.parse((await drctl(['backups', 'show', b2, '--repo', repo])).stdout);
+    expect(m.extra).toMatchObject({ format: 'tar', compression: 'zstd' });
+    expect(m.extra.parts).toBeGreaterThanOrEqual(2);
+    expect(m.objects.map((o: { path: string }) => o.path)).toEqual(Array.from({ length: m.extra.parts }, (_, i) => `data/base.${i}.tar.zst`));
+    for (const o of m.objects) expect(o.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // Split at member boundaries by size: every part holds part of the data directory.
+    for (const o of m.objects) expect(o.size).toBeGreaterThan(100_000);
+  });
+
+  it('a base backup of the earlier layout (one gzip tar object) still restores to a time', async () => {
+    const r = await Repository.open(repo, { env: process.env, config: {} });
+    const tarFile = path.join(tempDir('drctl-pitr-legacy-'), 'base.tar');
+    await baseBackupAsOneTar(r, await r.resolve(b2, ['base']), tarFile);
+    const legacy = await storeSingleGzipBackup(r, await r.resolve(b2, ['base']), tarFile);
+    rmSync(tarFile);
+    try {
+      const m = JSON.parse((await drctl(['backups', 'show', legacy, '--repo', repo])).stdout);
+      expect(m.objects.map((o: { path: string }) => o.path)).toEqual(['data/base.tar.gz']);
+      const res = await restore(['--backup', legacy, '--pitr', targetBetween2and3, '--start', '--no-archive']);
+      expect(res.code, res.all).toBe(0);
+      expect(await query(pg, res.port, "select string_agg(label, ',' order by id) from events")).toBe('t1,t2');
+      await stopRestored(res.dir);
+    } finally {
+      await r.removeBackup(legacy);
+    }
+  });
+
+  for (const part of [0, 1]) {
+    it(`a base backup whose part ${part} is corrupt fails the restore closed: nothing is left in the target`, async () => {
+      const r = await Repository.open(repo, { env: process.env, config: {} });
+      const bad = await copyWithCorruptPart(r, await r.resolve(b2, ['base']), repoDir, part);
+      try {
+        const res = await restore(['--backup', bad, '--pitr', targetBetween2and3, '--start', '--no-archive']);
+        expect(res.code).toBe(1);
+        expect(res.all).toMatch(new RegExp(`backup ${bad}: object data/base\\.${part}\\.tar\\.zst: sha256 mismatch`));
+        expect(existsSync(res.dir)).toBe(false);
+      } finally {
+        await r.removeBackup(bad);
+      }
+    });
+  }
 
   it('after a promoted restore archives on timeline 2, a second PITR follows timeline 2; timeline 1 is untouched', async () => {
     const before = archived(repoDir, 1);
