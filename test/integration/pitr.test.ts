@@ -1,4 +1,4 @@
-import { cpSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -218,6 +218,31 @@ describe('point-in-time recovery', () => {
       }
     });
   }
+
+  it('without a zstd binary on PATH, a base backup is compressed and extracted in-process, in the same format', async () => {
+    // A PATH with everything /usr/bin has but zstd.
+    const bin = tempDir('drctl-pitr-nozstd-');
+    for (const f of readdirSync('/usr/bin')) if (!/zstd/.test(f)) symlinkSync(path.join('/usr/bin', f), path.join(bin, f));
+    const env = { PATH: bin };
+    const b = await drctl(['backup', '--type', 'base', '--source', pg.url('app'), '--repo', repo], { env });
+    expect(b.code, b.all).toBe(0);
+    const id = b.stdout.trim();
+    expect(b.all).toContain('no zstd binary on PATH');
+    const r = await Repository.open(repo, { env: process.env, config: {} });
+    try {
+      const m = JSON.parse((await drctl(['backups', 'show', id, '--repo', repo])).stdout);
+      expect(m.objects[0].path).toBe('data/base.0.tar.zst');
+      const dir = path.join(ownedByPostgres(tempDir('drctl-pitr-target-')), 'data');
+      const port = await freePort();
+      restored.push(dir);
+      const res = await drctl(['restore', '--repo', repo, '--backup', id, '--target-dir', dir, '--pitr', 'latest', '--timeline', '1', '--start', '--no-archive', '--port', String(port)], { env });
+      expect(res.code, res.all).toBe(0);
+      expect(await query(pg, port, "select string_agg(label, ',' order by id) from events")).toBe('t1,t2,t3');
+      await stopRestored(dir);
+    } finally {
+      await r.removeBackup(id);
+    }
+  });
 
   it('after a promoted restore archives on timeline 2, a second PITR follows timeline 2; timeline 1 is untouched', async () => {
     const before = archived(repoDir, 1);
