@@ -1,4 +1,4 @@
-import { cpSync, existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -220,10 +220,13 @@ describe('point-in-time recovery', () => {
   }
 
   it('without a zstd binary on PATH, a base backup is compressed and extracted in-process, in the same format', async () => {
-    // A PATH with everything /usr/bin has but zstd.
+    // A PATH with everything /usr/bin has but zstd (and /usr/sbin, for runuser).
     const bin = tempDir('drctl-pitr-nozstd-');
+    // The server's user runs pg_ctl and restore_command with this PATH too.
+    chmodSync(bin, 0o755);
     for (const f of readdirSync('/usr/bin')) if (!/zstd/.test(f)) symlinkSync(path.join('/usr/bin', f), path.join(bin, f));
-    const env = { PATH: bin };
+    const env = { PATH: `${bin}:/usr/sbin` };
+    expect(readdirSync('/usr/sbin').filter((f) => /zstd/.test(f))).toEqual([]);
     const b = await drctl(['backup', '--type', 'base', '--source', pg.url('app'), '--repo', repo], { env });
     expect(b.code, b.all).toBe(0);
     const id = b.stdout.trim();
