@@ -16,11 +16,12 @@ import { prefetchWal, SPOOL } from './wal-prefetch.js';
 
 // Physical restore and point-in-time recovery into a data directory. Everything that can
 // refuse, refuses before the directory is touched (restore-plan.ts). The needed WAL is fetched
-// and verified into a spool before the server starts (wal-prefetch.ts); restore_command moves
-// spooled files and falls back to drctl wal-fetch (recovery-config.ts). With start, success is
-// what the server says (recovery-watch.ts). As root, nothing from the tar decides ownership or
-// setuid bits, no chown follows a symlink, and the credentials restore_command needs live
-// outside the data directory, where the next base backup cannot copy them.
+// and verified into a spool while the base backup's parts are extracted, all before the server
+// starts (wal-prefetch.ts, base-extract.ts); restore_command moves spooled files and falls
+// back to drctl wal-fetch (recovery-config.ts). With start, success is what the server says
+// (recovery-watch.ts). As root, nothing from the tar decides ownership or setuid bits, no
+// chown follows a symlink, and the credentials restore_command needs live outside the data
+// directory, where the next base backup cannot copy them.
 
 export interface PhysicalInput {
   backup: string;
