@@ -77,7 +77,8 @@ async function extractPart(
   // WAL spool is drctl's own, filled while the tar is extracted: a copy of one in the backup
   // (with a restore's leftovers) must not land in it.
   const tarArgs = ['-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions', '--exclude=drctl_wal_spool'];
-  if (p.codec === 'zstd' && zstdBin) tarArgs.push(`--use-compress-program=${zstdBin}`);
+  // tar finds zstd on the same PATH findZstd searched (a bare name: tar splits the option on spaces).
+  if (p.codec === 'zstd' && zstdBin) tarArgs.push('--use-compress-program=zstd');
   const tar = await spawnProcess('/bin/sh', ['-c', 'umask 077 && exec tar "$@"', 'tar', ...tarArgs], { signal, env: { PATH: ctx.env.PATH }, stdin: 'pipe', stdout: 'ignore' });
   const stages: Transform[] = [];
   if (p.codec === 'gzip') {
