@@ -247,6 +247,19 @@ describe('point-in-time recovery', () => {
     }
   });
 
+  it('a pg_basebackup that fails is reported as its own error, and none of the parts stays behind', async () => {
+    await pg.sql("create role no_replication login password 'np'; grant pg_read_all_settings, pg_read_all_data to no_replication");
+    const url = pg.url('app').replace(/\/\/[^@]*@/, '//no_replication:np@');
+    const r = await Repository.open(repo, { env: process.env, config: {} });
+    const before = (await r.catalog()).backups.length;
+    const b = await drctl(['backup', '--type', 'base', '--source', url, '--repo', repo]);
+    expect(b.code, b.all).toBe(1);
+    expect(b.all).toMatch(/pg_basebackup .*replication/);
+    const after = await r.catalog();
+    expect(after.backups.length).toBe(before);
+    expect(after.orphans).toEqual([]);
+  });
+
   it('after a promoted restore archives on timeline 2, a second PITR follows timeline 2; timeline 1 is untouched', async () => {
     const before = archived(repoDir, 1);
     const r = await restore(['--pitr', targetBetween2and3, '--start']);

@@ -9,19 +9,18 @@ import type { ActionContext, Outputs } from '../types.js';
 import { connect } from './client.js';
 import { describeConn, type PgConn } from './conn.js';
 import { collectStats, sourceInfo } from './stats.js';
-import { toolError } from './tools.js';
+import { spawnTool, toolError } from './tools.js';
 import { findZstd, zstdCompress, type CompressStage } from './zstd-tool.js';
 import { TarSplit } from '../../pitr/tar-split.js';
 import type { ObjectEntry } from '../../repository/manifest.js';
 import type { Repository } from '../../repository/repository.js';
 import type { Spawned } from '../../process/run-process.js';
 import os from 'node:os';
-import { spawnTool } from './tools.js';
 import { lockWaitMs } from '../../repository/lock.js';
 
 // postgres.backup type base: pg_basebackup's tar stream flows into the repository as N
-// zstd-compressed tar parts (base.<i>.tar.zst). The manifest records start/stop LSN, timeline and WAL range, and is
-// written only once the last WAL segment the backup needs is in this repository's archive:
+// zstd-compressed tar parts (base.<i>.tar.zst). The manifest records start/stop LSN, timeline
+// and WAL range, and is written only once the last WAL segment the backup needs is in this repository's archive:
 // a base backup without its WAL cannot be restored, so it must not be listed.
 
 
@@ -145,8 +144,10 @@ async function storeParts(ctx: ActionContext, repo: Repository, id: string, proc
   const result = await proc.done;
   if (failed || result.exitCode !== 0) {
     for (const n of names) await repo.storage.remove(`backups/${id}/data/${n}`).catch(() => {});
-    if (failed) throw failed.reason;
-    throw toolError('pg_basebackup', result);
+    // pg_basebackup failing by itself (a cut tar follows from it) is the cause; killed (by
+    // stopAll, SIGKILL), the failed part is.
+    if (result.exitCode !== 0 && result.signal !== 'SIGKILL') throw toolError('pg_basebackup', result);
+    throw failed?.reason;
   }
   return stored.map((r) => (r as PromiseFulfilledResult<ObjectEntry>).value);
 }
