@@ -1,9 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable, Transform } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OperationError } from '../../errors.js';
 import { childStdinSink, spawnProcess } from '../../process/run-process.js';
+import { decompressor } from '../../repository/compress.js';
 import type { Manifest, ObjectEntry } from '../../repository/manifest.js';
 import type { Repository } from '../../repository/repository.js';
 import type { ActionContext } from '../types.js';
@@ -80,14 +81,8 @@ async function extractPart(
   // tar finds zstd on the same PATH findZstd searched (a bare name: tar splits the option on spaces).
   if (p.codec === 'zstd' && zstdBin) tarArgs.push('--use-compress-program=zstd');
   const tar = await spawnProcess('/bin/sh', ['-c', 'umask 077 && exec tar "$@"', 'tar', ...tarArgs], { signal, env: { PATH: ctx.env.PATH }, stdin: 'pipe', stdout: 'ignore' });
-  const stages: Transform[] = [];
-  if (p.codec === 'gzip') {
-    const { createGunzip } = await import('node:zlib');
-    stages.push(createGunzip());
-  } else if (!zstdBin) {
-    const { DecompressStream } = await import('zstd-napi');
-    stages.push(new DecompressStream() as unknown as Transform);
-  }
+  // gzip: zlib on Node's thread pool; zstd without the binary: the in-process decompressor.
+  const unpack = p.codec === 'zstd' && zstdBin ? undefined : await decompressor(p.codec);
   let n = 0;
   const meter = async function* (src: AsyncIterable<Buffer>) {
     for await (const chunk of src) {
@@ -99,7 +94,7 @@ async function extractPart(
   try {
     const source: Readable = await repo.readObject(m, p.entry, { signal });
     const sink = childStdinSink(tar.stdin as NodeJS.WritableStream);
-    await (stages[0] ? pipeline(source, meter, stages[0], sink, { signal }) : pipeline(source, meter, sink, { signal }));
+    await (unpack ? pipeline(source, meter, unpack, sink, { signal }) : pipeline(source, meter, sink, { signal }));
   } catch (err) {
     tar.kill();
     await tar.done;

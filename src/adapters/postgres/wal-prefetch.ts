@@ -6,8 +6,8 @@ import type { Repository } from '../../repository/repository.js';
 import type { ActionContext } from '../types.js';
 
 // The WAL a recovery needs, fetched in parallel and verified into a spool inside the data
-// directory before the server starts, while the base backup is extracted: restore_command then moves spooled files with a plain
-// `mv`, with no process start per segment.
+// directory before the server starts, while the base backup is extracted: restore_command then
+// moves spooled files with a plain `mv`, with no process start per segment.
 
 /** The spool's directory name inside the data directory. */
 export const SPOOL = 'drctl_wal_spool';
