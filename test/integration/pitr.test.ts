@@ -2,6 +2,7 @@ import { chmodSync, cpSync, existsSync, readdirSync, rmSync, symlinkSync, writeF
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtInBackupKinds } from '../../src/adapters/registry.js';
 import { Repository } from '../../src/repository/repository.js';
 import { baseBackupAsOneTar, copyWithCorruptPart, storeSingleGzipBackup } from '../support/base-backup.js';
 import { drctl, tempDir } from '../support/cli.js';
@@ -187,7 +188,7 @@ describe('point-in-time recovery', () => {
   });
 
   it('a base backup of the earlier layout (one gzip tar object) still restores to a time', async () => {
-    const r = await Repository.open(repo, { env: process.env, config: {} });
+    const r = await Repository.open(repo, { env: process.env, config: {} }, { kinds: builtInBackupKinds() });
     const tarFile = path.join(tempDir('drctl-pitr-legacy-'), 'base.tar');
     await baseBackupAsOneTar(r, await r.resolve(b2, ['base']), tarFile);
     const legacy = await storeSingleGzipBackup(r, await r.resolve(b2, ['base']), tarFile);
@@ -206,7 +207,7 @@ describe('point-in-time recovery', () => {
 
   for (const part of [0, 1]) {
     it(`a base backup whose part ${part} is corrupt fails the restore closed: nothing is left in the target`, async () => {
-      const r = await Repository.open(repo, { env: process.env, config: {} });
+      const r = await Repository.open(repo, { env: process.env, config: {} }, { kinds: builtInBackupKinds() });
       const bad = await copyWithCorruptPart(r, await r.resolve(b2, ['base']), repoDir, part);
       try {
         const res = await restore(['--backup', bad, '--pitr', targetBetween2and3, '--start', '--no-archive']);
@@ -231,7 +232,7 @@ describe('point-in-time recovery', () => {
     expect(b.code, b.all).toBe(0);
     const id = b.stdout.trim();
     expect(b.all).toContain('no zstd binary on PATH');
-    const r = await Repository.open(repo, { env: process.env, config: {} });
+    const r = await Repository.open(repo, { env: process.env, config: {} }, { kinds: builtInBackupKinds() });
     try {
       const m = JSON.parse((await drctl(['backups', 'show', id, '--repo', repo])).stdout);
       expect(m.objects[0].path).toBe('data/base.0.tar.zst');
@@ -250,7 +251,7 @@ describe('point-in-time recovery', () => {
   it('a pg_basebackup that fails is reported as its own error, and none of the parts stays behind', async () => {
     await pg.sql("create role no_replication login password 'np'; grant pg_read_all_settings, pg_read_all_data to no_replication");
     const url = pg.url('app').replace(/\/\/[^@]*@/, '//no_replication:np@');
-    const r = await Repository.open(repo, { env: process.env, config: {} });
+    const r = await Repository.open(repo, { env: process.env, config: {} }, { kinds: builtInBackupKinds() });
     const before = (await r.catalog()).backups.length;
     const b = await drctl(['backup', '--type', 'base', '--source', url, '--repo', repo]);
     expect(b.code, b.all).toBe(1);
