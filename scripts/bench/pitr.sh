@@ -10,10 +10,13 @@
 #   repository bytes        pgBackRest repo (backup + archive)  vs  drctl repo (base + wal)
 # Targets: base backup <= 1.0x pgBackRest, PITR <= 0.90x, repository bytes <= 1.2x.
 # pgBackRest runs with settings comparable to drctl's defaults: compress-type=zst,
-# compress-level=3 (drctl: zstd level 3 for WAL; its base backup is pg_basebackup's tar, gzip
-# level 1), process-max=2 (backup and restore use both cores; archive-push stays synchronous).
+# compress-level=3 (drctl: zstd level 3 for WAL and for its base backup, pg_basebackup's tar
+# split into parts), process-max=2 (backup and restore use both cores; archive-push stays
+# synchronous).
 set -euo pipefail
 source "$(dirname "$0")/../lib/bench.sh"
+# drctl compresses and decompresses base backup parts with the zstd binary (in-process without it).
+command -v zstd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zstd >/dev/null; }
 SCALE=${SCALE:-50}
 TRAFFIC=${SECONDS_OF_TRAFFIC:-15}
 

@@ -1,7 +1,10 @@
-import { cpSync, existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtInBackupKinds } from '../../src/adapters/registry.js';
+import { Repository } from '../../src/repository/repository.js';
+import { baseBackupAsOneTar, copyWithCorruptPart, storeSingleGzipBackup } from '../support/base-backup.js';
 import { drctl, tempDir } from '../support/cli.js';
 import { archived, ownedByPostgres, startArchivingPostgres, switchAndWaitArchived } from '../support/archiving.js';
 import { asPostgres, destroyPostgres, freePort, type PgServer } from '../support/postgres.js';
@@ -172,6 +175,90 @@ describe('point-in-time recovery', () => {
     const r = await drctl(['restore', '--repo', repo, '--target-dir', dir, '--pitr', 'latest']);
     expect(r.code).toBe(4);
     expect(readdirSync(dir)).toEqual(['precious']);
+  });
+
+  it('stores a base backup as zstd tar parts, each with its own sha256 in the manifest', async () => {
+    const m = JSON.parse((await drctl(['backups', 'show', b2, '--repo', repo])).stdout);
+    expect(m.extra).toMatchObject({ format: 'tar', compression: 'zstd' });
+    expect(m.extra.parts).toBeGreaterThanOrEqual(2);
+    expect(m.objects.map((o: { path: string }) => o.path)).toEqual(Array.from({ length: m.extra.parts }, (_, i) => `data/base.${i}.tar.zst`));
+    for (const o of m.objects) expect(o.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // Split at member boundaries by size: every part holds part of the data directory.
+    for (const o of m.objects) expect(o.size).toBeGreaterThan(100_000);
+  });
+
+  it('a base backup of the earlier layout (one gzip tar object) still restores to a time', async () => {
+    const r = await Repository.open(repo, { env: process.env, config: {} }, { kinds: builtInBackupKinds() });
+    const tarFile = path.join(tempDir('drctl-pitr-legacy-'), 'base.tar');
+    await baseBackupAsOneTar(r, await r.resolve(b2, ['base']), tarFile);
+    const legacy = await storeSingleGzipBackup(r, await r.resolve(b2, ['base']), tarFile);
+    rmSync(tarFile);
+    try {
+      const m = JSON.parse((await drctl(['backups', 'show', legacy, '--repo', repo])).stdout);
+      expect(m.objects.map((o: { path: string }) => o.path)).toEqual(['data/base.tar.gz']);
+      const res = await restore(['--backup', legacy, '--pitr', targetBetween2and3, '--start', '--no-archive']);
+      expect(res.code, res.all).toBe(0);
+      expect(await query(pg, res.port, "select string_agg(label, ',' order by id) from events")).toBe('t1,t2');
+      await stopRestored(res.dir);
+    } finally {
+      await r.removeBackup(legacy);
+    }
+  });
+
+  for (const part of [0, 1]) {
+    it(`a base backup whose part ${part} is corrupt fails the restore closed: nothing is left in the target`, async () => {
+      const r = await Repository.open(repo, { env: process.env, config: {} }, { kinds: builtInBackupKinds() });
+      const bad = await copyWithCorruptPart(r, await r.resolve(b2, ['base']), repoDir, part);
+      try {
+        const res = await restore(['--backup', bad, '--pitr', targetBetween2and3, '--start', '--no-archive']);
+        expect(res.code).toBe(1);
+        expect(res.all).toMatch(new RegExp(`backup ${bad}: object data/base\\.${part}\\.tar\\.zst: sha256 mismatch`));
+        expect(existsSync(res.dir)).toBe(false);
+      } finally {
+        await r.removeBackup(bad);
+      }
+    });
+  }
+
+  it('without a zstd binary on PATH, a base backup is compressed and extracted in-process, in the same format', async () => {
+    // A PATH with everything /usr/bin has but zstd (and /usr/sbin, for runuser).
+    const bin = tempDir('drctl-pitr-nozstd-');
+    // The server's user runs pg_ctl and restore_command with this PATH too.
+    chmodSync(bin, 0o755);
+    for (const f of readdirSync('/usr/bin')) if (!/zstd/.test(f)) symlinkSync(path.join('/usr/bin', f), path.join(bin, f));
+    const env = { PATH: `${bin}:/usr/sbin` };
+    expect(readdirSync('/usr/sbin').filter((f) => /zstd/.test(f))).toEqual([]);
+    const b = await drctl(['backup', '--type', 'base', '--source', pg.url('app'), '--repo', repo], { env });
+    expect(b.code, b.all).toBe(0);
+    const id = b.stdout.trim();
+    expect(b.all).toContain('no zstd binary on PATH');
+    const r = await Repository.open(repo, { env: process.env, config: {} }, { kinds: builtInBackupKinds() });
+    try {
+      const m = JSON.parse((await drctl(['backups', 'show', id, '--repo', repo])).stdout);
+      expect(m.objects[0].path).toBe('data/base.0.tar.zst');
+      const dir = path.join(ownedByPostgres(tempDir('drctl-pitr-target-')), 'data');
+      const port = await freePort();
+      restored.push(dir);
+      const res = await drctl(['restore', '--repo', repo, '--backup', id, '--target-dir', dir, '--pitr', 'latest', '--timeline', '1', '--start', '--no-archive', '--port', String(port)], { env });
+      expect(res.code, res.all).toBe(0);
+      expect(await query(pg, port, "select string_agg(label, ',' order by id) from events")).toBe('t1,t2,t3');
+      await stopRestored(dir);
+    } finally {
+      await r.removeBackup(id);
+    }
+  });
+
+  it('a pg_basebackup that fails is reported as its own error, and none of the parts stays behind', async () => {
+    await pg.sql("create role no_replication login password 'np'; grant pg_read_all_settings, pg_read_all_data to no_replication");
+    const url = pg.url('app').replace(/\/\/[^@]*@/, '//no_replication:np@');
+    const r = await Repository.open(repo, { env: process.env, config: {} }, { kinds: builtInBackupKinds() });
+    const before = (await r.catalog()).backups.length;
+    const b = await drctl(['backup', '--type', 'base', '--source', url, '--repo', repo]);
+    expect(b.code, b.all).toBe(1);
+    expect(b.all).toMatch(/pg_basebackup .*replication/);
+    const after = await r.catalog();
+    expect(after.backups.length).toBe(before);
+    expect(after.orphans).toEqual([]);
   });
 
   it('after a promoted restore archives on timeline 2, a second PITR follows timeline 2; timeline 1 is untouched', async () => {

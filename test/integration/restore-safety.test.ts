@@ -1,10 +1,8 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, createReadStream, createWriteStream, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
-import { createGunzip, createGzip } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../src/adapters/postgres/client.js';
 import { stopCluster } from '../../src/adapters/postgres/cluster.js';
@@ -14,6 +12,7 @@ import { builtInBackupKinds } from '../../src/adapters/registry.js';
 import { Repository } from '../../src/repository/repository.js';
 import { startScratchCluster } from '../../src/adapters/postgres/scratch-cluster.js';
 import { archived, startArchivingPostgres, switchAndWaitArchived } from '../support/archiving.js';
+import { baseBackupAsOneTar, storeSingleGzipBackup } from '../support/base-backup.js';
 import { drctl, type CliOptions } from '../support/cli.js';
 import { asPostgres, destroyPostgres, freePort, PG_BIN, postgresIds, type PgServer } from '../support/postgres.js';
 
@@ -73,16 +72,13 @@ describe('restores that cannot harm production or the host', () => {
     const r = await Repository.open(repo, { env: process.env, config: {} }, { kinds: builtInBackupKinds() });
     const m = await r.resolve(id, ['base']);
     const tarFile = path.join(root, 'planted.tar');
-    await pipeline(await r.readObject(m, m.objects[0]!), createGunzip(), createWriteStream(tarFile));
+    await baseBackupAsOneTar(r, m, tarFile);
     const stage = mkdtempSync(path.join(root, 'stage-'));
     symlinkSync(linkTo, path.join(stage, 'evil_link'));
     writeFileSync(path.join(stage, 'suid_file'), '#!/bin/sh\n');
     chmodSync(path.join(stage, 'suid_file'), 0o6755);
     await run('tar', ['--append', '-f', tarFile, '-C', stage, 'evil_link', 'suid_file']);
-    const newId = await r.newBackupId('base');
-    const entry = await r.writeObject(newId, 'base.tar.gz', createReadStream(tarFile).pipe(createGzip()));
-    const { checksum: _c, format: _f, tool: _t, encrypted: _e, size: _s, storedSize: _ss, ...rest } = m;
-    await r.commit({ ...rest, id: newId, objects: [entry] });
+    const newId = await storeSingleGzipBackup(r, m, tarFile);
     rmSync(tarFile);
     rmSync(stage, { recursive: true });
     return newId;

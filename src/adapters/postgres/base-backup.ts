@@ -2,7 +2,6 @@ import type { Readable } from 'node:stream';
 import { OperationError } from '../../errors.js';
 import { parseLsn, segmentForLsn } from '../../pitr/wal-names.js';
 import { parseBackupLabel, parseManifestWalRange, TarPeek } from '../../pitr/tar-peek.js';
-import { createGzip } from 'node:zlib';
 import { crashPoint } from '../../testing-faults.js';
 import { openRepo } from '../repo-settings.js';
 import { waitForArchived } from './archive-wait.js';
@@ -10,13 +9,18 @@ import type { ActionContext, Outputs } from '../types.js';
 import { connect } from './client.js';
 import { describeConn, type PgConn } from './conn.js';
 import { collectStats, sourceInfo } from './stats.js';
-import { storeToolOutput } from './store-output.js';
-import { spawnTool } from './tools.js';
+import { spawnTool, toolError } from './tools.js';
+import { findZstd, zstdCompress, type CompressStage } from './zstd-tool.js';
+import { TarSplit } from '../../pitr/tar-split.js';
+import type { ObjectEntry } from '../../repository/manifest.js';
+import type { Repository } from '../../repository/repository.js';
+import type { Spawned } from '../../process/run-process.js';
+import os from 'node:os';
 import { lockWaitMs } from '../../repository/lock.js';
 
-// postgres.backup type base: pg_basebackup's tar stream (gzip level 1 on the client) flows
-// into the repository. The manifest records start/stop LSN, timeline and WAL range, and is
-// written only once the last WAL segment the backup needs is in this repository's archive:
+// postgres.backup type base: pg_basebackup's tar stream flows into the repository as N
+// zstd-compressed tar parts (base.<i>.tar.zst). The manifest records start/stop LSN, timeline
+// and WAL range, and is written only once the last WAL segment the backup needs is in this repository's archive:
 // a base backup without its WAL cannot be restored, so it must not be listed.
 
 
@@ -45,23 +49,15 @@ export async function baseBackup(ctx: ActionContext, conn: PgConn, repoUrl: stri
       ctx.log(`backup ${id}: pg_basebackup of ${describeConn(conn)} into ${repo.storage.location}`);
       const proc = await spawnTool('pg_basebackup', ['-D', '-', '-Ft', '-X', 'none', '-c', 'fast', '--no-password'], { env: ctx.env, conn, signal: ctx.signal });
       // The tar passes through a peek at backup_label and backup_manifest (LSNs, timeline),
-      // then gzip level 1: data files compress well, and level 1 keeps up with the disk.
+      // then is split at member boundaries into parts, each compressed by its own zstd
+      // process and stored as its own object: a restore extracts the parts in parallel.
       const peek = new TarPeek(new Set(['backup_label', 'backup_manifest']));
-      const gzip = createGzip({ level: 1 });
+      const split = new TarSplit(baseBackupParts());
       const tarOut = proc.stdout as Readable;
       tarOut.on('error', (e) => peek.destroy(e));
-      peek.on('error', (e) => gzip.destroy(e));
-      tarOut.pipe(peek).pipe(gzip);
-      const entry = await storeToolOutput(ctx, repo, {
-        backupId: id,
-        name: 'base.tar.gz',
-        tool: 'pg_basebackup',
-        child: proc,
-        body: gzip,
-        total: Number(source.databaseSize) || undefined,
-        // Already gzip: compressing it again would cost CPU and save nothing.
-        compression: { codec: 'none', level: 0 },
-      });
+      peek.on('error', (e) => split.destroy(e));
+      tarOut.pipe(peek).pipe(split);
+      const objects = await storeParts(ctx, repo, id, proc, split, Number(source.databaseSize) || undefined);
       const label = parseBackupLabel(peek.files.get('backup_label')?.toString('utf8') ?? '');
       const range = parseManifestWalRange(peek.files.get('backup_manifest')?.toString('utf8') ?? '');
       if (!label || !range) throw new OperationError('postgres.basebackup', 'the base backup has no backup_label or backup_manifest with its WAL range');
@@ -82,12 +78,12 @@ export async function baseBackup(ctx: ActionContext, conn: PgConn, repoUrl: stri
         stoppedAt: stoppedAt.toISOString(),
         durationMs: stoppedAt.getTime() - startedAt.getTime(),
         recoveryPoint: stoppedAt.toISOString(),
-        objects: [entry],
+        objects,
         stats,
         pg: { startLsn: start.lsn, stopLsn: stop, timeline: start.tli, walStart, walStop },
-        extra: { format: 'tar', compression: 'gzip', walSegmentSize: segSize },
+        extra: { format: 'tar', compression: 'zstd', parts: objects.length, walSegmentSize: segSize },
       });
-      ctx.log(`backup ${id}: ${entry.size} bytes stored, manifest written`);
+      ctx.log(`backup ${id}: ${manifest.storedSize} bytes stored in ${objects.length} parts, manifest written`);
       return { backupId: id, bytes: manifest.size, storedBytes: manifest.storedSize, recoveryPoint: manifest.recoveryPoint };
     } finally {
       await release();
@@ -95,6 +91,65 @@ export async function baseBackup(ctx: ActionContext, conn: PgConn, repoUrl: stri
   } finally {
     await db.close();
   }
+}
+
+/** Parts per base backup: one per core a restore is likely to have, at least 2, at most 4. */
+function baseBackupParts(): number {
+  return Math.min(4, Math.max(2, os.availableParallelism()));
+}
+
+/** zstd level of base backup parts: the repository default's level 3 balances speed and size. */
+const PART_LEVEL = 3;
+
+/**
+ * Compresses and stores every part concurrently. The parts only count once pg_basebackup and
+ * every compressor exited 0: on any failure the others are stopped and what was stored removed.
+ */
+async function storeParts(ctx: ActionContext, repo: Repository, id: string, proc: Spawned, split: TarSplit, total: number | undefined): Promise<ObjectEntry[]> {
+  const zstdBin = await findZstd(ctx.env);
+  if (!zstdBin) ctx.log('no zstd binary on PATH: base backup parts are compressed in-process (slower); install zstd');
+  const stages: CompressStage[] = [];
+  const read = split.parts.map(() => 0);
+  const names = split.parts.map((_, i) => `base.${i}.tar.zst`);
+  let stopped = false;
+  // A failed part stops everything at once: the splitter would otherwise wait on it for ever.
+  const stopAll = () => {
+    if (stopped) return;
+    stopped = true;
+    proc.kill();
+    split.destroy();
+    for (const s of stages) s.kill();
+  };
+  const stored = await Promise.allSettled(
+    split.parts.map(async (part, i) => {
+      const stage = await zstdCompress(ctx, part, PART_LEVEL, zstdBin);
+      stages.push(stage);
+      const entry = await repo.writeObject(id, names[i]!, stage.output, {
+        signal: ctx.signal,
+        // Already zstd: the repository stores the part as it is, its sha256 over these bytes.
+        compression: { codec: 'none', level: 0 },
+        onBytes: () => {
+          read[i] = split.loads[i]!;
+          ctx.progress({ bytes: read.reduce((a, b) => a + b, 0), total });
+        },
+      });
+      await stage.done;
+      return entry;
+    }).map((p) => p.catch((err: unknown) => {
+      stopAll();
+      throw err;
+    })),
+  );
+  const failed = stored.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  const result = await proc.done;
+  if (failed || result.exitCode !== 0) {
+    for (const n of names) await repo.storage.remove(`backups/${id}/data/${n}`).catch(() => {});
+    // pg_basebackup failing by itself (a cut tar follows from it) is the cause; killed (by
+    // stopAll, SIGKILL), the failed part is.
+    if (result.exitCode !== 0 && result.signal !== 'SIGKILL') throw toolError('pg_basebackup', result);
+    throw failed?.reason;
+  }
+  return stored.map((r) => (r as PromiseFulfilledResult<ObjectEntry>).value);
 }
 
 /**

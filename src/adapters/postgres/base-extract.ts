@@ -1,32 +1,105 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { OperationError } from '../../errors.js';
 import { childStdinSink, spawnProcess } from '../../process/run-process.js';
-import type { Manifest } from '../../repository/manifest.js';
+import { decompressor } from '../../repository/compress.js';
+import type { Manifest, ObjectEntry } from '../../repository/manifest.js';
 import type { Repository } from '../../repository/repository.js';
-import { progressMeter } from '../progress.js';
 import type { ActionContext } from '../types.js';
+import { findZstd } from './zstd-tool.js';
 
-/** Streams a base backup's tar from the repository, verified as it is read, into a data directory. */
-export async function extractBaseBackup(ctx: ActionContext, repo: Repository, m: Manifest, dir: string): Promise<void> {
-  const entry = m.objects.find((o) => o.path.split('/').pop() === 'base.tar.gz') ?? m.objects[0];
-  if (!entry) throw new OperationError('backup.empty', `backup ${m.id} has no objects`);
+// A base backup is one tar (gzip: format 1 and early format 2) or N zstd tar parts split at
+// member boundaries. Each part is read from the repository (sha256 checked as it is read; a
+// mismatch ends the stream before its last chunk reaches tar) into its own tar process; the
+// parts are extracted in parallel. Decompression is a separate stage from extraction: the
+// `zstd` binary run by tar, or zlib on Node's thread pool for gzip.
+
+export interface BasePart {
+  entry: ObjectEntry;
+  codec: 'gzip' | 'zstd';
+}
+
+/** The base backup's tar objects and how each is compressed. */
+export function baseParts(m: Manifest): BasePart[] {
+  const parts = m.objects.flatMap((o): BasePart[] => {
+    const name = o.path.split('/').pop() ?? '';
+    if (/^base(\.\d+)?\.tar\.gz$/.test(name)) return [{ entry: o, codec: 'gzip' }];
+    if (/^base(\.\d+)?\.tar\.zst$/.test(name)) return [{ entry: o, codec: 'zstd' }];
+    return [];
+  });
+  if (parts.length) return parts;
+  const first = m.objects[0];
+  if (!first) throw new OperationError('backup.empty', `backup ${m.id} has no objects`);
+  return [{ entry: first, codec: 'gzip' }];
+}
+
+/** Streams a base backup's tar parts from the repository, verified as they are read, into a data directory. */
+export async function extractBaseBackup(ctx: ActionContext, repo: Repository, m: Manifest, dir: string, outer: AbortSignal = ctx.signal): Promise<void> {
+  const parts = baseParts(m);
+  const zstdBin = parts.some((p) => p.codec === 'zstd') ? await findZstd(ctx.env) : undefined;
+  const total = parts.reduce((a, p) => a + p.entry.size, 0);
+  const moved = parts.map(() => 0);
+  const local = new AbortController();
+  const signal = AbortSignal.any([outer, local.signal]);
+  let cause: unknown;
+  const results = await Promise.allSettled(
+    parts.map((p, i) =>
+      extractPart(ctx, repo, m, p, dir, zstdBin, signal, (n) => {
+        moved[i] = n;
+        ctx.progress({ bytes: moved.reduce((a, b) => a + b, 0), total });
+      }).catch((err: unknown) => {
+        // One bad part fails the restore: the others stop rather than extract for nothing.
+        cause ??= err;
+        local.abort();
+        throw err;
+      }),
+    ),
+  );
+  // The first failure is the cause; the others are parts stopped because of it.
+  if (results.some((r) => r.status === 'rejected')) throw cause;
+  // An empty pg_wal is not in every tar; the server needs it.
+  await mkdir(path.join(dir, 'pg_wal', 'archive_status'), { recursive: true });
+}
+
+async function extractPart(
+  ctx: ActionContext,
+  repo: Repository,
+  m: Manifest,
+  p: BasePart,
+  dir: string,
+  zstdBin: string | undefined,
+  signal: AbortSignal,
+  onBytes: (n: number) => void,
+): Promise<void> {
   // Nothing of the tar's ownership or setuid/setgid bits survives (GNU tar keeps both by
-  // default as root): --no-same-permissions under umask 077 leaves owner-only rwx bits.
-  const tarArgs = ['-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions'];
-  const tar = await spawnProcess('/bin/sh', ['-c', 'umask 077 && exec tar "$@"', 'tar', ...tarArgs], { signal: ctx.signal, env: { PATH: ctx.env.PATH }, stdin: 'pipe', stdout: 'ignore' });
-  const source = await repo.readObject(m, entry, { signal: ctx.signal });
+  // default as root): --no-same-permissions under umask 077 leaves owner-only rwx bits. The
+  // WAL spool is drctl's own, filled while the tar is extracted: a copy of one in the backup
+  // (with a restore's leftovers) must not land in it.
+  const tarArgs = ['-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions', '--exclude=drctl_wal_spool'];
+  // tar finds zstd on the same PATH findZstd searched (a bare name: tar splits the option on spaces).
+  if (p.codec === 'zstd' && zstdBin) tarArgs.push('--use-compress-program=zstd');
+  const tar = await spawnProcess('/bin/sh', ['-c', 'umask 077 && exec tar "$@"', 'tar', ...tarArgs], { signal, env: { PATH: ctx.env.PATH }, stdin: 'pipe', stdout: 'ignore' });
+  // gzip: zlib on Node's thread pool; zstd without the binary: the in-process decompressor.
+  const unpack = p.codec === 'zstd' && zstdBin ? undefined : await decompressor(p.codec);
+  let n = 0;
+  const meter = async function* (src: AsyncIterable<Buffer>) {
+    for await (const chunk of src) {
+      n += chunk.length;
+      onBytes(n);
+      yield chunk;
+    }
+  };
   try {
-    await pipeline(source, progressMeter(ctx, entry.size), createGunzip(), childStdinSink(tar.stdin as NodeJS.WritableStream), { signal: ctx.signal });
+    const source: Readable = await repo.readObject(m, p.entry, { signal });
+    const sink = childStdinSink(tar.stdin as NodeJS.WritableStream);
+    await (unpack ? pipeline(source, meter, unpack, sink, { signal }) : pipeline(source, meter, sink, { signal }));
   } catch (err) {
     tar.kill();
     await tar.done;
     throw err;
   }
   const r = await tar.done;
-  if (r.exitCode !== 0) throw new OperationError('restore.tar', `tar failed extracting ${m.id}: ${r.stderr.trim().split('\n').pop() ?? ''}`);
-  // An empty pg_wal is not in every tar; the server needs it.
-  await mkdir(path.join(dir, 'pg_wal', 'archive_status'), { recursive: true });
+  if (r.exitCode !== 0) throw new OperationError('restore.tar', `tar failed extracting ${m.id} (${p.entry.path}): ${r.stderr.trim().split('\n').pop() ?? ''}`);
 }

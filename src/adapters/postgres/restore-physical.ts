@@ -16,11 +16,12 @@ import { prefetchWal, SPOOL } from './wal-prefetch.js';
 
 // Physical restore and point-in-time recovery into a data directory. Everything that can
 // refuse, refuses before the directory is touched (restore-plan.ts). The needed WAL is fetched
-// and verified into a spool before the server starts (wal-prefetch.ts); restore_command moves
-// spooled files and falls back to drctl wal-fetch (recovery-config.ts). With start, success is
-// what the server says (recovery-watch.ts). As root, nothing from the tar decides ownership or
-// setuid bits, no chown follows a symlink, and the credentials restore_command needs live
-// outside the data directory, where the next base backup cannot copy them.
+// and verified into a spool while the base backup's parts are extracted, all before the server
+// starts (wal-prefetch.ts, base-extract.ts); restore_command moves spooled files and falls
+// back to drctl wal-fetch (recovery-config.ts). With start, success is what the server says
+// (recovery-watch.ts). As root, nothing from the tar decides ownership or setuid bits, no
+// chown follows a symlink, and the credentials restore_command needs live outside the data
+// directory, where the next base backup cannot copy them.
 
 export interface PhysicalInput {
   backup: string;
@@ -62,11 +63,12 @@ export async function physicalRestore(ctx: ActionContext, repo: Repository, i: P
   // 3. Base backup, verified, then the WAL, verified, into the spool.
   let secretsDir: string | undefined;
   let archiving: string;
+  const local = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, local.signal]);
   try {
-    await extractBaseBackup(ctx, repo, backup, targetDir);
     const spool = path.join(targetDir, SPOOL);
     await mkdir(spool, { recursive: true, mode: 0o700 });
-    await prefetchWal(ctx, repo, plan.files, spool);
+    await extractWhileFetching(ctx, () => extractBaseBackup(ctx, repo, backup, targetDir, signal), () => prefetchWal(ctx, repo, plan.files, spool, signal), local);
     secretsDir = await credentialsDir(targetDir);
     await writeRecoveryConfig(ctx, repo, targetDir, spool, secretsDir, target, { ...i, archive, backupId: backup.id });
     if (own) {
@@ -109,6 +111,25 @@ export async function physicalRestore(ctx: ActionContext, repo: Repository, i: P
   const lostMs = Math.max(0, (target === 'latest' ? Date.now() : target.getTime()) - Date.parse(recoveryPoint));
   ctx.log(`promoted on timeline ${outcome.newTimeline ?? '?'}; data as of ${recoveryPoint} (${formatDuration(lostMs)} before ${target === 'latest' ? 'now' : 'the target'})`);
   return { ...base, restored: true, started: true, recoveryPoint, dataLossMs: lostMs, timeline: outcome.newTimeline ?? 0, stoppedAt: outcome.stopTime ?? '' };
+}
+
+/**
+ * Runs the base backup's extraction and the WAL prefetch side by side (one is disk and
+ * decompression, the other the repository and hashing), and returns only once both have
+ * stopped: the caller removes the directory they write into on failure. The first failure
+ * stops the other and is the one thrown.
+ */
+async function extractWhileFetching(ctx: ActionContext, extract: () => Promise<void>, fetch: () => Promise<void>, local: AbortController): Promise<void> {
+  let cause: unknown;
+  const guard = (p: Promise<void>) =>
+    p.catch((err: unknown) => {
+      cause ??= err;
+      local.abort();
+      throw err;
+    });
+  const results = await Promise.allSettled([guard(extract()), guard(fetch())]);
+  if (results.some((r) => r.status === 'rejected')) throw cause;
+  ctx.log('base backup extracted and WAL fetched');
 }
 
 async function prepareTargetDir(ctx: ActionContext, dir: string): Promise<void> {
