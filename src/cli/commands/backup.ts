@@ -26,7 +26,7 @@ export function registerBackup(program: Command, act: Action): void {
       act(async (ctx, o: { source?: string; repo?: string; type: string; label?: string; metricsFile?: string; runbook?: string; json?: boolean; compress?: string; compressLevel?: string }) => {
         if (o.type !== 'logical' && o.type !== 'base') throw new UsageError('usage.type', `--type ${o.type}: use logical or base`);
         if (o.compress !== undefined || o.compressLevel !== undefined) {
-          if (o.type === 'base') throw new UsageError('usage.compress', '--compress and --compress-level apply to logical backups (a base backup is stored as gzip)');
+          if (o.type === 'base') throw new UsageError('usage.compress', '--compress and --compress-level apply to logical backups (a base backup is stored as zstd tar parts, level 3)');
           parseCompression(o.compress ?? ctx.config.compress, o.compressLevel);
         }
         // Only when given: a runbook passed with --runbook need not declare these inputs.
