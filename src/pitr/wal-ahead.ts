@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
+import { secrets } from '../redact.js';
 import type { RepoInfo, RepoHandle } from '../repository/repo-handle.js';
 import type { Storage } from '../repository/storage.js';
 import { pushWal, verifyPushed, type PushResult } from './wal-archive.js';
@@ -186,7 +187,9 @@ export async function pushWithLookAhead(repo: RepoHandle, file: string, a: Ahead
       try {
         await pushAhead(repo, identity, p, a.spool);
       } catch (err) {
-        process.stderr.write(`drctl: wal-push: look-ahead of ${path.basename(p)} failed (${(err as Error).message}); its own wal-push will store it\n`);
+        // A storage error can name a path or URL holding a secret, as any other error line can.
+        const why = err instanceof Error ? err.message : String(err);
+        process.stderr.write(secrets.redact(`drctl: wal-push: look-ahead of ${path.basename(p)} failed (${why}); its own wal-push will store it\n`));
       }
     }
   };

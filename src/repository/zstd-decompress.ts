@@ -32,6 +32,10 @@ export class ZstdDecompressStream extends Transform {
   // by the reader's buffer, and its _read only releases that callback. Here the callback waits
   // until this chunk's input is used up, and _read resumes decompressing it.
   override _write(chunk: Buffer, _e: BufferEncoding, cb: (err?: Error | null) => void): void {
+    // Fed nothing at a frame boundary, the decoder asks for the next frame's header (a non-zero
+    // hint) and a complete stream would read as truncated. Nothing is waiting inside it either:
+    // the previous chunk was only called done once the decoder had no more output.
+    if (chunk.length === 0) return cb();
     this.src = chunk;
     this.pending = cb;
     this.pump();

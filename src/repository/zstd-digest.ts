@@ -41,6 +41,9 @@ export class ZstdPlainDigest extends Transform {
   }
 
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    // Fed nothing at a frame boundary, the decoder asks for the next frame's header (a non-zero
+    // hint), which would count a complete stream as truncated.
+    if (chunk.length === 0) return cb(null, chunk);
     this.compressed += chunk.length;
     let src: Buffer = chunk;
     try {

@@ -19,7 +19,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drctl, tempDir } from '../support/cli.js';
-import { startFlakyProxy, startS3, type S3Server } from '../support/s3.js';
+import { startFlakyProxy, startPartRaceProxy, startS3, type S3Server } from '../support/s3.js';
 
 // drctl s3 restore against moto with versioning on: puts, overwrites and deletes before and
 // after the target; the dry run and a declined confirmation change nothing; the restored
@@ -247,6 +247,33 @@ describe('s3 restore (versioned bucket, moto)', () => {
     }
     expect(await pendingUploads('parts')).toEqual([]);
     expect(await versions('parts')).toEqual(before);
+  });
+
+  it('a part copy that fails while others are copying: the abort waits for them and is repeated until the upload is gone', async () => {
+    const before = await versions('parts');
+    // Part 1 of each upload fails while part 2 is still being copied; the first abort of each
+    // upload leaves it listed, as S3 may when a part lands during the abort.
+    const proxy = await startPartRaceProxy(s3srv.endpoint);
+    try {
+      const r = await drctl(['s3', 'restore', 's3://parts/big', '--to', target, '--confirm', '--yes'], {
+        env: { ...env(), ...PARTS, AWS_ENDPOINT_URL_S3: proxy.endpoint, DRCTL_S3_MAX_ATTEMPTS: '1' },
+      });
+      expect(r.code, r.all).toBe(1);
+      expect(r.all).toContain('2 of 3 object(s) not restored');
+      expect(r.all).not.toContain('could not abort');
+      noSecret(r.all);
+      expect(proxy.failedUploads.size).toBe(2);
+      // No abort went out while a part of its upload was still being copied; each was sent again
+      // after ListParts still showed the upload.
+      expect(proxy.abortsWhileCopying).toEqual([0, 0, 0, 0]);
+    } finally {
+      await proxy.stop();
+    }
+    expect(await pendingUploads('parts')).toEqual([]);
+    // The small object was copied whole (CopyObject): restored. The large ones are unchanged.
+    const large = (v: string[]) => v.filter((x) => !x.startsWith('big/small.txt '));
+    expect(large(await versions('parts'))).toEqual(large(before));
+    expect((await get('parts', 'big/small.txt'))?.toString()).toBe('small at target');
   });
 
   it('copies versions above the threshold in parts from the versioned source: same bytes and metadata, no upload left, re-run changes nothing', async () => {

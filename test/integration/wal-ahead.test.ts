@@ -13,6 +13,7 @@ import { destroyPostgres, startPostgres, type PgServer } from '../support/postgr
 
 const KEY = 'ahead-canary-passphrase-5d2e';
 const TL = '00000001';
+const CANARY = 'aheadcanary7f3qx91';
 
 describe('wal-push look-ahead', () => {
   let pg: PgServer;
@@ -186,6 +187,22 @@ exit $rc
     const ok = await push(repo, seg(1));
     expect(ok.code, ok.all).toBe(0);
     expect((await fetched(`file://${repo}`, segs[1]!)).equals(readFileSync(seg(1)))).toBe(true);
+  }, 120_000);
+
+  it('a look-ahead failure line is redacted: a secret in the error it quotes is masked (canary)', async () => {
+    const { seg } = fakeWal();
+    // The repository's path holds a registered secret, and it already holds other content under
+    // segment 1's name: the look-ahead of segment 1 fails with an error that names the repository.
+    const repo = tempDir(`drctl-ahead-${CANARY}-`);
+    const other = path.join(tempDir('drctl-ahead-other-'), segs[1]!);
+    copyFileSync(seg(2), other);
+    expect((await push(repo, other, { DRCTL_WAL_AHEAD: '0' })).code).toBe(0);
+    const r = await push(repo, seg(0), { DRCTL_AHEAD_CANARY_TOKEN: CANARY });
+    expect(r.code, r.all).toBe(0);
+    const line = r.stderr.split('\n').find((l) => l.includes(`look-ahead of ${segs[1]} failed`));
+    expect(line, r.all).toMatch(/different content/);
+    expect(line).toContain('***');
+    expect(r.all).not.toContain(CANARY);
   }, 120_000);
 
   it('a look-ahead setting that is not a number in range is one line, exit 2', async () => {

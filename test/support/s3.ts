@@ -82,3 +82,112 @@ export async function startFlakyProxy(target: string, every = 3): Promise<FlakyP
     stop: () => new Promise((r) => server.close(() => r())),
   };
 }
+
+export interface PartRaceProxy {
+  endpoint: string;
+  /** Per abort that arrived: how many part copies of that upload were still unanswered. */
+  abortsWhileCopying: number[];
+  aborts: number;
+  /** Uploads whose part 1 was failed while another part's copy was held. */
+  failedUploads: Set<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Forwards to `target`, racing a multipart copy's parts against its abort. Part 1 of each upload
+ * is answered 503 once another part's copy has arrived; the other parts are held until an abort
+ * for their upload arrives or `holdMs` after that failure, then copied. The first abort of each
+ * upload is answered 204 without reaching the store: it stands in for S3 keeping a part that was
+ * stored while the abort ran, so only a client that checks (ListParts) and aborts again leaves
+ * nothing behind.
+ */
+export async function startPartRaceProxy(target: string, holdMs = 1000): Promise<PartRaceProxy> {
+  const t = new URL(target);
+  const abortsWhileCopying: number[] = [];
+  const failedUploads = new Set<string>();
+  const swallowed = new Set<string>();
+  let aborts = 0;
+  interface Upload {
+    copying: number;
+    held: (() => void)[];
+    released: boolean;
+    waitingFirst?: () => void;
+  }
+  const uploads = new Map<string, Upload>();
+  const upload = (id: string): Upload => {
+    let u = uploads.get(id);
+    if (!u) uploads.set(id, (u = { copying: 0, held: [], released: false }));
+    return u;
+  };
+  const release = (u: Upload) => {
+    u.released = true;
+    for (const go of u.held.splice(0)) go();
+  };
+  const forward = (req: http.IncomingMessage, res: http.ServerResponse, body: Buffer, done?: () => void) => {
+    const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      upRes.pipe(res);
+      upRes.on('end', () => done?.());
+    });
+    up.on('error', () => (res.destroy(), done?.()));
+    up.end(body);
+  };
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const q = new URL(req.url ?? '/', 'http://x').searchParams;
+      const id = q.get('uploadId');
+      const partNumber = Number(q.get('partNumber'));
+      if (id && req.method === 'PUT' && req.headers['x-amz-copy-source'] && partNumber > 0) {
+        const u = upload(id);
+        u.copying++;
+        const settle = () => u.copying--;
+        if (partNumber === 1) {
+          const fail = () => {
+            failedUploads.add(id);
+            res.writeHead(503, { 'content-type': 'application/xml' });
+            res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>', () => {
+              settle();
+              setTimeout(() => release(u), holdMs).unref();
+            });
+          };
+          if (u.held.length) fail();
+          else u.waitingFirst = fail;
+          return;
+        }
+        if (u.released) return forward(req, res, body, settle);
+        u.held.push(() => forward(req, res, body, settle));
+        const first = u.waitingFirst;
+        u.waitingFirst = undefined;
+        first?.();
+        return;
+      }
+      if (id && req.method === 'DELETE') {
+        aborts++;
+        const u = upload(id);
+        abortsWhileCopying.push(u.copying);
+        release(u);
+        if (!swallowed.has(id)) {
+          swallowed.add(id);
+          res.writeHead(204);
+          res.end();
+          return;
+        }
+      }
+      forward(req, res, body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    abortsWhileCopying,
+    get aborts() {
+      return aborts;
+    },
+    failedUploads,
+    stop: () => new Promise((r) => server.close(() => r())),
+  };
+}

@@ -21,6 +21,8 @@ const DEFAULT_PART = 512 * 1024 ** 2;
 const PARALLEL = 8;
 /** Ranges of one object copied at once. */
 const PART_PARALLEL = 4;
+/** Aborts of a failed multipart upload before it is left to a lifecycle rule. */
+const ABORT_ATTEMPTS = 3;
 /** Metadata naming the version a copy restored, so a re-run recognises a multipart object. */
 const RESTORED_FROM = 'drctl-restored-from';
 
@@ -223,9 +225,10 @@ async function copyInParts(b: Bucket, c: Change, CopySource: string, partSize: n
   try {
     const etags: string[] = new Array<string>(count);
     let next = 0;
-    let failed = false;
+    let failure: { err: unknown } | undefined;
     const worker = async () => {
-      for (let i = next++; i < count && !failed; i = next++) {
+      // After a failure the other ranges take no new part; the one each is copying finishes.
+      for (let i = next++; i < count && !failure; i = next++) {
         const start = i * part;
         const end = Math.min(size, start + part) - 1;
         try {
@@ -236,24 +239,52 @@ async function copyInParts(b: Bucket, c: Change, CopySource: string, partSize: n
           if (!r.CopyPartResult?.ETag) throw new OperationError('s3.multipart', `${c.key}: part ${i + 1} of ${count} copied without an ETag`);
           etags[i] = r.CopyPartResult.ETag;
         } catch (err) {
-          // The other ranges stop too: the upload is aborted as soon as they return.
-          failed = true;
-          throw err;
+          failure ??= { err };
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(PART_PARALLEL, count) }, worker));
+    // Every copy settles before the abort goes out: a part still being copied during an abort
+    // may be stored after it, and would stay billed under an upload nobody lists any more.
+    await Promise.allSettled(Array.from({ length: Math.min(PART_PARALLEL, count) }, worker));
+    if (failure) throw failure.err;
     done = await s3.send(
       new sdk.CompleteMultipartUploadCommand({ Bucket: b.bucket, Key: c.key, UploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }),
       { abortSignal: ctx.signal },
     );
   } catch (err) {
-    // Not the run's signal: after an interrupt the abort has to go out all the same.
-    await s3.send(new sdk.AbortMultipartUploadCommand({ Bucket: b.bucket, Key: c.key, UploadId }), { abortSignal: AbortSignal.timeout(30_000) }).catch((e: unknown) => {
-      ctx.log(`${c.key}: could not abort multipart upload ${UploadId} (${(e as Error).message}); remove it with a lifecycle rule (AbortIncompleteMultipartUpload)`);
-    });
+    await abortUpload(b, c.key, UploadId, ctx);
     throw err;
   }
   const got = await s3.send(new sdk.HeadObjectCommand({ Bucket: b.bucket, Key: c.key, VersionId: done.VersionId }), { abortSignal: ctx.signal });
   if (got.ContentLength !== size) throw new OperationError('s3.copyMismatch', `copy of version ${c.versionId} in ${count} part(s) holds ${got.ContentLength} bytes, expected ${size}`);
+}
+
+/**
+ * Aborts a multipart upload until the store no longer knows it. S3 may keep a part that was
+ * being stored while the abort ran (an abort may have to be repeated): ListParts after each
+ * abort tells whether the upload, and so its billed parts, is really gone.
+ */
+async function abortUpload(b: Bucket, Key: string, UploadId: string, ctx: ActionContext): Promise<void> {
+  const { s3, sdk } = b;
+  // Not the run's signal: after an interrupt the abort has to go out all the same.
+  const opts = () => ({ abortSignal: AbortSignal.timeout(30_000) });
+  const gone = (e: unknown) => (e as { name?: string }).name === 'NoSuchUpload' || (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404;
+  try {
+    for (let attempt = 1; ; attempt++) {
+      await s3.send(new sdk.AbortMultipartUploadCommand({ Bucket: b.bucket, Key, UploadId }), opts()).catch((e: unknown) => {
+        if (!gone(e)) throw e;
+      });
+      const listed = await s3.send(new sdk.ListPartsCommand({ Bucket: b.bucket, Key, UploadId }), opts()).then(
+        (r) => r.Parts?.length ?? 0,
+        (e: unknown) => {
+          if (gone(e)) return undefined;
+          throw e;
+        },
+      );
+      if (listed === undefined) return;
+      if (attempt === ABORT_ATTEMPTS) throw new Error(`still listed with ${listed} part(s) after ${ABORT_ATTEMPTS} aborts`);
+    }
+  } catch (e) {
+    ctx.log(`${Key}: could not abort multipart upload ${UploadId} (${(e as Error).message}); remove it with a lifecycle rule (AbortIncompleteMultipartUpload)`);
+  }
 }
