@@ -1,6 +1,3 @@
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
-import path from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OperationError } from '../../errors.js';
@@ -11,21 +8,6 @@ import type { ActionContext } from '../types.js';
 // process per part runs on its own core, while the N-API binding compresses on Node's main
 // thread, the one that also routes the tar and hashes what is stored. Without the binary the
 // binding does the work (slower, same format).
-
-/** The `zstd` executable on PATH, if any. */
-export async function findZstd(env: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
-  for (const dir of (env.PATH ?? '').split(':')) {
-    if (!dir) continue;
-    const file = path.join(dir, 'zstd');
-    try {
-      await access(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 export interface CompressStage {
   output: Readable;
