@@ -21,9 +21,14 @@ export async function zstdCompress(ctx: ActionContext, input: Readable, level: n
   if (!zstdBin) {
     const { CompressStream } = await import('zstd-napi');
     const stage = new CompressStream({ compressionLevel: level, checksumFlag: true }) as unknown as Transform;
-    input.on('error', (e) => stage.destroy(e));
-    input.pipe(stage);
-    return { output: stage, done: Promise.resolve(), kill: () => stage.destroy() };
+    // pipeline, not .pipe: an input already destroyed (another part failed first) must end the
+    // stage too, or whoever reads its output waits for ever.
+    const fed = pipeline(input, stage);
+    // Observed by the caller through `done` and by the output's reader; one that gave up
+    // already (an aborted write) must not leave the error unhandled.
+    fed.catch(() => {});
+    stage.on('error', () => {});
+    return { output: stage, done: fed, kill: () => stage.destroy(new OperationError('postgres.basebackup', 'compression stopped: another part of the base backup failed')) };
   }
   const proc = await spawnProcess(zstdBin, ['-q', '-c', `-${level}`, '--check'], { signal: ctx.signal, env: { PATH: ctx.env.PATH }, stdin: 'pipe', stdout: 'pipe' });
   const fed = pipeline(input, proc.stdin as NodeJS.WritableStream);
