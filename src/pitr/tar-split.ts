@@ -107,7 +107,7 @@ export class TarSplit extends Writable {
     const padded = Math.ceil(size / BLOCK) * BLOCK;
     const type = String.fromCharCode(h[156]!);
     if (!MEMBER_TYPES.has(type) && !PREFIX_TYPES.has(type)) {
-      throw framingError(`has a member of tar type '${type === '\0' ? '\\0' : type}' (${headerName(h)}), which a base backup does not contain; refusing to split it`);
+      throw framingError(`has a member of tar type '${/^[\x21-\x7e]$/.test(type) ? type : `\\x${h[156]!.toString(16).padStart(2, '0')}`}' (${headerName(h)}), which a base backup does not contain; refusing to split it`);
     }
     if (type === 'x') {
       if (size > MAX_PAX) throw framingError(`has a pax header of ${size} bytes (${headerName(h)})`);
