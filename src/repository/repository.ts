@@ -104,10 +104,11 @@ export class Repository extends RepoHandle {
       }),
     );
     const stream = chain(body, stages);
-    // A compressed stream that breaks off can fail before the storage driver has attached to it
-    // (the file driver awaits its directory first); the driver still gets the error from the
-    // stream's errored state, and the process must not die of an unheard 'error' meanwhile.
-    if (o.precompressed) stream.on('error', () => {});
+    // A body that breaks off (a compressor stopped, a part of a base backup whose source
+    // failed) can fail before the storage driver has attached to it (the file driver awaits
+    // its directory first, an aborted write never attaches); the driver still gets the error
+    // from the stream's errored state, and the process must not die of an unheard 'error'.
+    stream.on('error', () => {});
     await this.storage.put(key, stream, {
       signal: o.signal,
       onBytes: () => o.onBytes?.(hash.bytes),

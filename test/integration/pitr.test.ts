@@ -261,6 +261,28 @@ describe('point-in-time recovery', () => {
     expect(after.orphans).toEqual([]);
   });
 
+  it('a base backup stopped while it waits for its WAL (Ctrl-C) leaves none of its parts behind', async () => {
+    // The server archives into `repo`, never into this one: the wait goes on until the interrupt.
+    const other = `file://${tempDir('drctl-pitr-noarchive-')}`;
+    const b = await drctl(['backup', '--type', 'base', '--source', pg.url('app'), '--repo', other], {
+      onSpawn: (child) => {
+        let seen = '';
+        const onData = (d: Buffer) => {
+          seen += d.toString();
+          if (!/waiting for \S+ in the archive/.test(seen)) return;
+          child.stderr?.off('data', onData);
+          child.kill('SIGINT');
+        };
+        child.stderr?.on('data', onData);
+      },
+    });
+    expect(b.code, b.all).toBe(130);
+    const r = await Repository.open(other, { env: process.env, config: {} }, { kinds: builtInBackupKinds() });
+    const cat = await r.catalog();
+    expect(cat.backups).toEqual([]);
+    expect(cat.orphans).toEqual([]);
+  });
+
   it('after a promoted restore archives on timeline 2, a second PITR follows timeline 2; timeline 1 is untouched', async () => {
     const before = archived(repoDir, 1);
     const r = await restore(['--pitr', targetBetween2and3, '--start']);

@@ -58,6 +58,14 @@ describe('architecture', () => {
     expect(missing).toEqual([]);
   });
 
+  it('no exported function is defined in two files (copies drift apart)', () => {
+    const where = new Map<string, string[]>();
+    for (const f of files) {
+      for (const m of readFileSync(f, 'utf8').matchAll(/^export (?:async )?function\*? ?([A-Za-z0-9_$]+)/gm)) where.set(m[1]!, [...(where.get(m[1]!) ?? []), rel(f)]);
+    }
+    expect([...where].filter(([, fs]) => fs.length > 1).map(([name, fs]) => `${name}: ${fs.join(', ')}`)).toEqual([]);
+  });
+
   it('no file imports a layer above its own', () => {
     const upward = [...graph].flatMap(([f, deps]) => deps.filter((d) => graph.has(d) && layerOf(d) < layerOf(f)).map((d) => `${rel(f)} -> ${rel(d)}`));
     expect(upward).toEqual([]);

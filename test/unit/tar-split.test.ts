@@ -3,6 +3,7 @@ import { promisify } from 'node:util';
 import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TarSplit } from '../../src/pitr/tar-split.js';
@@ -23,6 +24,41 @@ function tree(dir: string, rel = ''): Record<string, string> {
     else out[r] = readFileSync(path.join(dir, r)).toString('base64');
   }
   return out;
+}
+
+/** A ustar header (POSIX magic, as pg_basebackup writes) with a correct checksum. */
+function header(name: string, type: string, size: number, edit?: (h: Buffer) => void): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 'utf8');
+  h.write('0000644\0', 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
+  h.write('00000000000\0', 136);
+  h.write(type, 156, 'latin1');
+  h.write('ustar\x0000', 257, 'latin1');
+  edit?.(h);
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  return h;
+}
+
+/** A member: header, data, padding. */
+function member(name: string, type: string, data: Buffer | string = ''): Buffer {
+  const d = Buffer.from(data);
+  return Buffer.concat([header(name, type, d.length), d, Buffer.alloc((512 - (d.length % 512)) % 512)]);
+}
+
+const END = Buffer.alloc(1024);
+
+/** Splits `tar` (written in small chunks) into two parts, draining them. */
+async function splitBuffer(tar: Buffer): Promise<void> {
+  const split = new TarSplit(2);
+  for (const p of split.parts) p.on('error', () => {}).resume();
+  const chunks = Array.from({ length: Math.ceil(tar.length / 700) }, (_, i) => tar.subarray(i * 700, (i + 1) * 700));
+  await pipeline(Readable.from(chunks), split);
 }
 
 describe('TarSplit', () => {
@@ -63,5 +99,47 @@ describe('TarSplit', () => {
     const split = new TarSplit(2);
     for (const p of split.parts) p.on('error', () => {}).resume();
     await expect(pipeline(createReadStream(tarFile, { end: 50_000 }), split)).rejects.toThrow(/ended inside a member/);
+  });
+
+  it('splits a hand-built tar of the member types a base backup holds', async () => {
+    const pax = '30 path=base/a-very-long-name\n';
+    const tar = Buffer.concat([member('base/', '5'), member('base/f', '0', 'data'), member('old', '\0', 'x'), member('ln', '2'), member('PaxHeader', 'x', pax), member('base/short', '0', 'y'), END]);
+    await expect(splitBuffer(tar)).resolves.toBeUndefined();
+  });
+
+  it('refuses a header whose checksum does not match', async () => {
+    const second = member('base/f', '0', 'data');
+    second[3] = 'X'.charCodeAt(0);
+    await expect(splitBuffer(Buffer.concat([member('base/', '5'), second, END]))).rejects.toThrow(/bad checksum \("basX\/f"\)/);
+  });
+
+  it('refuses a block that is no tar header, and a size field that is no number', async () => {
+    const garbage = Buffer.alloc(512, 'q');
+    await expect(splitBuffer(Buffer.concat([member('a', '0', 'x'), garbage, END]))).rejects.toThrow(/no tar header/);
+    const badSize = header('b', '0', 0, (h) => h.write('99999999999\0', 124));
+    await expect(splitBuffer(Buffer.concat([badSize, END]))).rejects.toThrow(/size field is not a number/);
+  });
+
+  for (const [type, what] of [['1', 'hard link'], ['S', 'GNU sparse file'], ['g', 'pax global header'], ['3', 'character device'], ['7', 'contiguous file']] as const) {
+    it(`refuses a member of type '${type}' (${what})`, async () => {
+      const tar = Buffer.concat([member('a', '0', 'x'), member('b', type, type === 'g' ? '12 path=zz\n' : ''), END]);
+      await expect(splitBuffer(tar)).rejects.toThrow(new RegExp(`tar type '${type}' \\("b"\\)`));
+    });
+  }
+
+  it('refuses a pax header that overrides the member size, and a malformed one', async () => {
+    const tar = Buffer.concat([member('PaxHeader', 'x', '12 size=100\n'), member('f', '0', 'x'.repeat(100)), END]);
+    await expect(splitBuffer(tar)).rejects.toThrow(/overriding a member size/);
+    const bad = Buffer.concat([member('PaxHeader', 'x', '99 path=f\n'), member('f', '0', 'x'), END]);
+    await expect(splitBuffer(bad)).rejects.toThrow(/malformed pax header/);
+  });
+
+  it('refuses a tar with no end-of-archive marker, or only half of one', async () => {
+    const body = Buffer.concat([member('a', '0', 'x'), member('b', '0', 'y')]);
+    await expect(splitBuffer(body)).rejects.toThrow(/without its end-of-archive marker/);
+    await expect(splitBuffer(Buffer.concat([body, Buffer.alloc(512)]))).rejects.toThrow(/without its end-of-archive marker/);
+    await expect(splitBuffer(Buffer.concat([body, Buffer.alloc(512), member('c', '0', 'z'), END]))).rejects.toThrow(/lone zero block/);
+    // A GNU tar's record padding after the marker is fine.
+    await expect(splitBuffer(Buffer.concat([body, END, Buffer.alloc(8192)]))).resolves.toBeUndefined();
   });
 });

@@ -10,7 +10,8 @@ import { connect } from './client.js';
 import { describeConn, type PgConn } from './conn.js';
 import { collectStats, sourceInfo } from './stats.js';
 import { spawnTool, toolError } from './tools.js';
-import { findZstd, zstdCompress, type CompressStage } from './zstd-tool.js';
+import { findZstd } from '../../repository/compress.js';
+import { zstdCompress, type CompressStage } from './zstd-tool.js';
 import { TarSplit } from '../../pitr/tar-split.js';
 import type { ObjectEntry } from '../../repository/manifest.js';
 import type { Repository } from '../../repository/repository.js';
@@ -58,15 +59,25 @@ export async function baseBackup(ctx: ActionContext, conn: PgConn, repoUrl: stri
       peek.on('error', (e) => split.destroy(e));
       tarOut.pipe(peek).pipe(split);
       const objects = await storeParts(ctx, repo, id, proc, split, Number(source.databaseSize) || undefined);
-      const label = parseBackupLabel(peek.files.get('backup_label')?.toString('utf8') ?? '');
-      const range = parseManifestWalRange(peek.files.get('backup_manifest')?.toString('utf8') ?? '');
-      if (!label || !range) throw new OperationError('postgres.basebackup', 'the base backup has no backup_label or backup_manifest with its WAL range');
-      const start = { lsn: label.startLsn, tli: label.timeline };
-      const stop = range.endLsn;
-      const walStart = segmentForLsn(parseLsn(start.lsn), start.tli, segSize);
-      const walStop = segmentForLsn(parseLsn(stop), start.tli, segSize);
-      ctx.log(`backup ${id}: WAL ${walStart} .. ${walStop}; waiting for ${walStop} in the archive`);
-      await waitForArchived(ctx, repo, walStop, archiveTimeoutMs, s.ac);
+      let start: { lsn: string; tli: number };
+      let stop: string;
+      let walStart: string;
+      let walStop: string;
+      try {
+        const label = parseBackupLabel(peek.files.get('backup_label')?.toString('utf8') ?? '');
+        const range = parseManifestWalRange(peek.files.get('backup_manifest')?.toString('utf8') ?? '');
+        if (!label || !range) throw new OperationError('postgres.basebackup', 'the base backup has no backup_label or backup_manifest with its WAL range');
+        start = { lsn: label.startLsn, tli: label.timeline };
+        stop = range.endLsn;
+        walStart = segmentForLsn(parseLsn(start.lsn), start.tli, segSize);
+        walStop = segmentForLsn(parseLsn(stop), start.tli, segSize);
+        ctx.log(`backup ${id}: WAL ${walStart} .. ${walStop}; waiting for ${walStop} in the archive`);
+        await waitForArchived(ctx, repo, walStop, archiveTimeoutMs, s.ac);
+      } catch (err) {
+        // Never listed without a manifest, the parts would only take space until a prune.
+        await removeParts(repo, id, objects.map((o) => o.path.replace(/^data\//, '')));
+        throw err;
+      }
       crashPoint('backup-before-manifest');
       const stoppedAt = new Date();
       const manifest = await repo.commit({
@@ -105,13 +116,18 @@ const PART_LEVEL = 3;
  * Compresses and stores every part concurrently. The parts only count once pg_basebackup and
  * every compressor exited 0: on any failure the others are stopped and what was stored removed.
  */
-async function storeParts(ctx: ActionContext, repo: Repository, id: string, proc: Spawned, split: TarSplit, total: number | undefined): Promise<ObjectEntry[]> {
+export async function storeParts(ctx: ActionContext, repo: Repository, id: string, proc: Spawned, split: TarSplit, total: number | undefined): Promise<ObjectEntry[]> {
+  // The splitter's own error (a tar it refuses) reaches every part, and a part's reader reports
+  // it; a part whose compressor never started has none. Listened to before the first await:
+  // pg_basebackup may already have ended.
+  for (const s of [split, ...split.parts]) s.on('error', () => {});
   const zstdBin = await findZstd(ctx.env);
   if (!zstdBin) ctx.log('no zstd binary on PATH: base backup parts are compressed in-process (slower); install zstd');
   const stages: CompressStage[] = [];
   const read = split.parts.map(() => 0);
   const names = split.parts.map((_, i) => `base.${i}.tar.zst`);
   let stopped = false;
+  let first: { reason: unknown } | undefined;
   // A failed part stops everything at once: the splitter would otherwise wait on it for ever.
   const stopAll = () => {
     if (stopped) return;
@@ -124,6 +140,8 @@ async function storeParts(ctx: ActionContext, repo: Repository, id: string, proc
     split.parts.map(async (part, i) => {
       const stage = await zstdCompress(ctx, part, PART_LEVEL, zstdBin);
       stages.push(stage);
+      // Started while stopAll ran: nothing else would stop it.
+      if (stopped) stage.kill();
       const entry = await repo.writeObject(id, names[i]!, stage.output, {
         signal: ctx.signal,
         // Already zstd: the repository stores the part as it is, its sha256 over these bytes.
@@ -136,20 +154,29 @@ async function storeParts(ctx: ActionContext, repo: Repository, id: string, proc
       await stage.done;
       return entry;
     }).map((p) => p.catch((err: unknown) => {
+      first ??= { reason: err };
       stopAll();
       throw err;
     })),
   );
-  const failed = stored.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  // The first part to fail is the cause; the others failed because stopAll stopped them.
+  const failed = first;
   const result = await proc.done;
   if (failed || result.exitCode !== 0) {
-    for (const n of names) await repo.storage.remove(`backups/${id}/data/${n}`).catch(() => {});
+    await removeParts(repo, id, names);
+    // An interrupt or timeout killed pg_basebackup (SIGTERM) and everything after it: that is the cause.
+    if (ctx.signal.aborted) throw ctx.signal.reason;
     // pg_basebackup failing by itself (a cut tar follows from it) is the cause; killed (by
     // stopAll, SIGKILL), the failed part is.
     if (result.exitCode !== 0 && result.signal !== 'SIGKILL') throw toolError('pg_basebackup', result);
     throw failed?.reason;
   }
   return stored.map((r) => (r as PromiseFulfilledResult<ObjectEntry>).value);
+}
+
+/** Removes stored parts of a backup that will not be committed (best effort: a prune catches the rest). */
+async function removeParts(repo: Repository, id: string, names: string[]): Promise<void> {
+  for (const n of names) await repo.storage.remove(`backups/${id}/data/${n}`).catch(() => {});
 }
 
 /**

@@ -8,7 +8,7 @@ import { decompressor } from '../../repository/compress.js';
 import type { Manifest, ObjectEntry } from '../../repository/manifest.js';
 import type { Repository } from '../../repository/repository.js';
 import type { ActionContext } from '../types.js';
-import { findZstd } from './zstd-tool.js';
+import { findZstd } from '../../repository/compress.js';
 
 // A base backup is one tar (gzip: format 1 and early format 2) or N zstd tar parts split at
 // member boundaries. Each part is read from the repository (sha256 checked as it is read; a

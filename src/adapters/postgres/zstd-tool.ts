@@ -1,6 +1,3 @@
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
-import path from 'node:path';
 import type { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { OperationError } from '../../errors.js';
@@ -11,21 +8,6 @@ import type { ActionContext } from '../types.js';
 // process per part runs on its own core, while the N-API binding compresses on Node's main
 // thread, the one that also routes the tar and hashes what is stored. Without the binary the
 // binding does the work (slower, same format).
-
-/** The `zstd` executable on PATH, if any. */
-export async function findZstd(env: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
-  for (const dir of (env.PATH ?? '').split(':')) {
-    if (!dir) continue;
-    const file = path.join(dir, 'zstd');
-    try {
-      await access(file, constants.X_OK);
-      return file;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
 
 export interface CompressStage {
   output: Readable;
@@ -39,9 +21,14 @@ export async function zstdCompress(ctx: ActionContext, input: Readable, level: n
   if (!zstdBin) {
     const { CompressStream } = await import('zstd-napi');
     const stage = new CompressStream({ compressionLevel: level, checksumFlag: true }) as unknown as Transform;
-    input.on('error', (e) => stage.destroy(e));
-    input.pipe(stage);
-    return { output: stage, done: Promise.resolve(), kill: () => stage.destroy() };
+    // pipeline, not .pipe: an input already destroyed (another part failed first) must end the
+    // stage too, or whoever reads its output waits for ever.
+    const fed = pipeline(input, stage);
+    // Observed by the caller through `done` and by the output's reader; one that gave up
+    // already (an aborted write) must not leave the error unhandled.
+    fed.catch(() => {});
+    stage.on('error', () => {});
+    return { output: stage, done: fed, kill: () => stage.destroy(new OperationError('postgres.basebackup', 'compression stopped: another part of the base backup failed')) };
   }
   const proc = await spawnProcess(zstdBin, ['-q', '-c', `-${level}`, '--check'], { signal: ctx.signal, env: { PATH: ctx.env.PATH }, stdin: 'pipe', stdout: 'pipe' });
   const fed = pipeline(input, proc.stdin as NodeJS.WritableStream);
