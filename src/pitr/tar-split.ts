@@ -5,6 +5,11 @@ import { OperationError } from '../errors.js';
 // the part that has received the fewest bytes so far. Each part can then be compressed,
 // stored, verified and extracted on its own, so a restore extracts the parts in parallel.
 // Extended headers (pax 'x', GNU long names 'L'/'K') stay with the member they describe.
+// Directory members go to every part: tar makes a file's missing parent directories itself, but
+// when another tar extracting beside it makes the same directory in between, it gives up on the
+// file ("Cannot open: No such file or directory"). With each part holding every directory ahead
+// of the files in it (tar and pg_basebackup write a directory before its contents), no tar has to
+// make one, and a directory another part made first is simply kept.
 //
 // The parts' sha256 is taken after the split, so a mis-framed stream would be stored and
 // listed as a good backup: every header is checked (checksum, magic, size field), and only the
@@ -33,9 +38,11 @@ export class TarSplit extends Writable {
   private headerBytes = 0;
   /** Data bytes (with padding) of the current member still to route; -1 while reading a header. */
   private remaining = -1;
-  private current = 0;
-  /** The part an extended header chose: its member follows it there. */
-  private pinned: number | undefined;
+  /** The parts the current member goes to: one, or every part for a directory. */
+  private targets: number[] = [0];
+  /** Extended headers (with their data) held until the member they describe says where it goes. */
+  private prefix: Buffer[] | undefined;
+  private prefixBytes = 0;
   private ended = false;
   /** A zero block was read: the next one completes the end-of-archive marker. */
   private zeroBlock = false;
@@ -64,7 +71,10 @@ export class TarSplit extends Writable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    for (const p of this.parts) if (!p.destroyed) p.destroy(err ?? undefined);
+    // Only a failure takes the parts down. After a clean finish the splitter is auto-destroyed
+    // while the parts may still hold data their readers have not taken: destroying them then
+    // cut parts short or left their readers waiting for an end that never came.
+    if (err) for (const p of this.parts) if (!p.destroyed) p.destroy(err);
     cb(err);
   }
 
@@ -75,7 +85,8 @@ export class TarSplit extends Writable {
         const take = Math.min(this.remaining, data.length);
         const piece = data.subarray(0, take);
         if (this.pax) this.collectPax(piece);
-        await this.put(this.current, piece);
+        if (this.prefix) this.hold(piece);
+        else await this.putAll(piece);
         this.remaining -= take;
         data = data.subarray(take);
         if (this.remaining === 0 && this.pax) this.checkPax();
@@ -96,7 +107,7 @@ export class TarSplit extends Writable {
   private async onHeader(h: Buffer): Promise<void> {
     // The source's end-of-archive, two zero blocks: whatever follows is padding.
     if (h.every((b) => b === 0)) {
-      if (this.pinned !== undefined) throw framingError('has an extended header with no member after it');
+      if (this.prefix !== undefined) throw framingError('has an extended header with no member after it');
       if (this.zeroBlock) this.ended = true;
       this.zeroBlock = true;
       return;
@@ -115,13 +126,31 @@ export class TarSplit extends Writable {
       this.paxBytes = 0;
       this.dataLeft = size;
     }
-    const part = this.pinned ?? this.leastLoaded();
-    this.pinned = PREFIX_TYPES.has(type) ? part : undefined;
-    this.current = part;
-    this.loads[part]! += BLOCK + padded;
-    await this.put(part, h);
+    if (PREFIX_TYPES.has(type)) {
+      this.prefix ??= [];
+      this.hold(Buffer.from(h));
+    } else {
+      this.targets = type === '5' ? this.parts.map((_, i) => i) : [this.leastLoaded()];
+      const held = this.prefix ?? [];
+      this.prefix = undefined;
+      this.prefixBytes = 0;
+      for (const i of this.targets) this.loads[i]! += BLOCK + padded + held.reduce((n, b) => n + b.length, 0);
+      for (const b of held) await this.putAll(b);
+      await this.putAll(h);
+    }
     this.remaining = padded;
     if (this.pax && padded === 0) this.checkPax();
+  }
+
+  private hold(piece: Buffer): void {
+    this.prefixBytes += piece.length;
+    // Two long names and a pax header stay far below this; more is no base backup.
+    if (this.prefixBytes > 4 * MAX_PAX) throw framingError('has extended headers larger than any member needs');
+    this.prefix!.push(Buffer.from(piece));
+  }
+
+  private async putAll(buf: Buffer): Promise<void> {
+    for (const i of this.targets) await this.put(i, buf);
   }
 
   private collectPax(piece: Buffer): void {

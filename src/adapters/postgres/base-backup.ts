@@ -133,7 +133,8 @@ export async function storeParts(ctx: ActionContext, repo: Repository, id: strin
     if (stopped) return;
     stopped = true;
     proc.kill();
-    split.destroy();
+    // With an error: a splitter destroyed without one leaves its parts to end on their own.
+    split.destroy(new Error('base backup stopped: another part failed'));
     for (const s of stages) s.kill();
   };
   const stored = await Promise.allSettled(
