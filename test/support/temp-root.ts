@@ -9,7 +9,7 @@ import { afterAll, inject } from 'vitest';
 // the whole root is removed when the file is done.
 
 const shared = os.tmpdir();
-const root = mkdtempSync(path.join(shared, inject('tempRootPrefix')));
+const root = mkdtempSync(path.join(inject('tempRunDir'), 'r-'));
 // As root, the tests run PostgreSQL as the postgres user, which must be able to reach its dirs.
 chmodSync(root, 0o755);
 process.env.TMPDIR = root;

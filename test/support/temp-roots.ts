@@ -1,24 +1,27 @@
-import { randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmdirSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 
-// vitest globalSetup: each test file works in its own temp root (test/support/temp-root.ts),
-// named with this run's id; at the end no root of this run may be left. Roots of other runs
-// (other checkouts testing at the same time) are none of this run's business, so only this
-// run's prefix is looked at.
+// vitest globalSetup: this run gets one private directory under the system temp dir, and each
+// test file works in its own temp root inside it (test/support/temp-root.ts). At the end the
+// run's directory must be empty: a root left behind fails the run. Only this run's directory is
+// ever listed, never the shared temp dir that other runs and programs write to.
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    tempRootPrefix: string;
+    tempRunDir: string;
   }
 }
 
 export default function setup(project: TestProject): () => void {
-  const prefix = `drctl-root-${randomBytes(3).toString('hex')}-`;
-  project.provide('tempRootPrefix', prefix);
+  const runDir = mkdtempSync(path.join(os.tmpdir(), 'drctl-'));
+  // As root, the tests run PostgreSQL as the postgres user, which must be able to reach its dirs.
+  chmodSync(runDir, 0o755);
+  project.provide('tempRunDir', runDir);
   return () => {
-    const left = readdirSync(os.tmpdir()).filter((n) => n.startsWith(prefix));
-    if (left.length) throw new Error(`test temp roots left behind in ${os.tmpdir()}: ${left.join(', ')}`);
+    const left = readdirSync(runDir);
+    if (left.length) throw new Error(`test temp roots left behind in ${runDir}: ${left.join(', ')}`);
+    rmdirSync(runDir);
   };
 }
