@@ -10,6 +10,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json runbook.schema.json README.md .env.example ./
+COPY scripts/build.mjs ./scripts/build.mjs
 COPY src ./src
 COPY runbooks ./runbooks
 COPY examples ./examples

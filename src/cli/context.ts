@@ -1,9 +1,9 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { fileURLToPath } from 'node:url';
 import { loadConfigWithSource, loadEnv, stateDir, type BuiltInRunbook, type Config, type ConfigSource } from '../config.js';
 import { ConfirmationError, UsageError } from '../errors.js';
+import { packageRoot } from '../package-root.js';
 import { colorEnabled } from '../report/colors.js';
 import { checkReportPaths } from '../report/files.js';
 import { progressInterval } from '../report/progress.js';
@@ -49,8 +49,8 @@ export interface CliContext {
   confirm(message: string): Promise<boolean>;
 }
 
-/** The runbooks shipped with the package (dist/cli/ → ../../runbooks). */
-export const PACKAGE_RUNBOOKS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'runbooks');
+/** The runbooks shipped with the package. */
+export const PACKAGE_RUNBOOKS = path.join(packageRoot(), 'runbooks');
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 

@@ -4,5 +4,5 @@ import { execFileSync } from 'node:child_process';
 // any test. The unit tests (vitest.unit.config.ts) import the sources and skip this.
 
 export default function setup(): void {
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+  execFileSync('npm', ['run', 'build'], { stdio: 'inherit' });
 }

@@ -1,6 +1,7 @@
 import { appendFile, chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { packageRoot } from '../../package-root.js';
 import type { RecoveryTarget } from '../../pitr/select.js';
 import type { Repository } from '../../repository/repository.js';
 import { toPostgresTime } from '../../time/time-point.js';
@@ -51,7 +52,7 @@ export async function writeRecoveryConfig(ctx: ActionContext, repo: Repository, 
   const pass = ['PATH', 'DRCTL_ENCRYPTION_KEY', 'DRCTL_ENCRYPTION_KEY_FILE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'DRCTL_S3_CHECKSUMS', 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'];
   const lines = [`DRCTL_REPO=${repo.url}`, ...pass.filter((k) => ctx.env[k] !== undefined).map((k) => `${k}=${ctx.env[k]}`)];
   await writeFile(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });
-  const cli = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'cli.js');
+  const cli = path.join(packageRoot(), 'dist', 'cli.js');
   const fetchCmd = `${shq(process.execPath)} ${shq(cli)} --env-file ${shq(envFile)} wal-fetch %f "%p"`;
   const restoreCommand = `test -f ${shq(spool)}/%f && mv ${shq(spool)}/%f "%p" || ${fetchCmd}`;
   const settings: Record<string, string> = {
