@@ -82,6 +82,7 @@ pgbr_pitr=$(secs pgbr_restore)
 # PITR_LOG=<file> keeps drctl restore's JSON log (each step with its time), to see where the time goes.
 level=error; [ -n "${PITR_LOG:-}" ] && level=info
 drctl_pitr=$(secs node dist/cli.js --log-format json --log-level "$level" --yes restore --repo "$repo" --target-dir "$work/r2/data" --pitr "${target/ /T}+00:00" --start --port "$p2" --no-archive)
+[ -n "${RECOVERY_LOG_COPY:-}" ] && cp "$work/r2/data/drctl-recovery.log" "$RECOVERY_LOG_COPY"; [ -n "${RECOVERY_LOG_COPY:-}" ] && cp "$work/r1/log" "$RECOVERY_LOG_COPY.pgbr"
 [ -n "${PITR_LOG:-}" ] && cp "$work/last.err" "$PITR_LOG"
 wait_promoted "$p2"
 # Both servers must have stopped at the same point: same row count in pgbench_history.

@@ -1,4 +1,5 @@
-import { DrctlError, ValidationError, formatProblem } from '../errors.js';
+import os from 'node:os';
+import { DrctlError, ExitCode, ValidationError, formatProblem } from '../errors.js';
 import { secrets } from '../redact.js';
 
 // The one place that turns an error into one line on stderr and an exit code.
@@ -14,8 +15,43 @@ export async function reportError(err: unknown): Promise<number> {
     if (debug && err.stack) process.stderr.write(`${secrets.redact(err.stack)}\n`);
     return err.exitCode;
   }
+  // The operating system refused something (a repository directory another user owns, a full
+  // disk): that is the environment, not a bug in drctl, and the line must say what and as whom.
+  const sys = systemErrorLine(err);
+  if (sys) {
+    process.stderr.write(`drctl: ${secrets.redact(sys)}\n`);
+    if (debug && err instanceof Error && err.stack) process.stderr.write(`${secrets.redact(err.stack)}\n`);
+    return ExitCode.failed;
+  }
   const msg = err instanceof Error ? err.message : String(err);
   process.stderr.write(`drctl: internal error: ${secrets.redact(msg)}${debug ? '' : ' (DRCTL_DEBUG=1 shows the stack)'}\n`);
   if (debug && err instanceof Error && err.stack) process.stderr.write(`${secrets.redact(err.stack)}\n`);
   return 1;
+}
+
+const SYSTEM_CODES: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EMFILE: 'too many open files',
+};
+
+/** One line for a failed system call on a path, or undefined for any other error. */
+export function systemErrorLine(err: unknown): string | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const e = err as NodeJS.ErrnoException;
+  const what = e.code ? SYSTEM_CODES[e.code] : undefined;
+  if (!what || !e.path) return undefined;
+  let who = `uid ${process.getuid?.() ?? '?'}`;
+  try {
+    who = `user ${os.userInfo().username} (${who})`;
+  } catch {
+    // no passwd entry for this uid: the uid alone
+  }
+  // Who matters when access is refused: archive_command runs drctl as the server's user, not
+  // as the user who created the repository.
+  const as = e.code === 'EACCES' || e.code === 'EPERM' ? ` as ${who}` : '';
+  return `${what}: ${e.syscall ?? 'access'} ${e.path}${as}`;
 }
