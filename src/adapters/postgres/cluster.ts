@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -59,22 +59,82 @@ export async function showSetting(c: ClusterEnv, dir: string, owner: Owner | und
 
 /**
  * Follows a server log until `decide` returns a verdict for the text so far, the signal aborts,
- * or the deadline passes (then undefined). `onLine` sees the newest line on each poll.
+ * or the deadline passes (then undefined). `onLine` sees the newest line on each read.
  */
 export async function watchLog<T>(c: { signal: AbortSignal }, log: string, deadline: number, decide: (text: string) => T | undefined, onLine?: (line: string) => void): Promise<T | undefined> {
   let offset = 0;
   let text = '';
-  while (Date.now() < deadline) {
-    c.signal.throwIfAborted();
-    text += await readFrom(log, offset);
-    offset = Buffer.byteLength(text);
-    const verdict = decide(text);
-    if (verdict !== undefined) return verdict;
-    onLine?.(text.trim().split('\n').pop() ?? '');
-    // The log is a plain file written by another process: polling is the portable way to follow it.
-    await sleep(200, undefined, { signal: c.signal });
+  const waker = logWaker(log);
+  try {
+    while (Date.now() < deadline) {
+      c.signal.throwIfAborted();
+      text += await readFrom(log, offset);
+      offset = Buffer.byteLength(text);
+      const verdict = decide(text);
+      if (verdict !== undefined) return verdict;
+      onLine?.(text.trim().split('\n').pop() ?? '');
+      await waker.wait(Math.min(POLL_MS, Math.max(0, deadline - Date.now())), c.signal);
+    }
+  } finally {
+    waker.close();
   }
   return undefined;
+}
+
+/** The longest wait between two reads of the log, when no change was notified. */
+const POLL_MS = 200;
+/** The shortest: changes closer together are read together. */
+const MIN_GAP_MS = 20;
+
+/**
+ * Wakes the follower when the log changes (inotify, through fs.watch on its directory: the
+ * file may not exist yet), so "ready to accept connections" is seen when it is written rather
+ * than up to a poll interval later; a restore's time is measured to that line. Polling stays
+ * as the fallback: a watch can fail (no inotify, a network filesystem) or miss events.
+ */
+function logWaker(file: string): { wait(ms: number, signal: AbortSignal): Promise<void>; close(): void } {
+  let changed = false;
+  let notify: (() => void) | undefined;
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(path.dirname(file), { persistent: false }, (_event, name) => {
+      if (name !== null && name !== path.basename(file)) return;
+      changed = true;
+      notify?.();
+    });
+    watcher.on('error', () => {
+      watcher?.close();
+      watcher = undefined;
+    });
+  } catch {
+    // polling alone
+  }
+  return {
+    wait(ms, signal) {
+      // A chatty log (a long replay) would otherwise be re-read and re-matched on every write.
+      if (changed) {
+        changed = false;
+        return sleep(MIN_GAP_MS, undefined, { signal });
+      }
+      return new Promise<void>((resolve, reject) => {
+        const finish = (err?: unknown) => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+          notify = undefined;
+          changed = false;
+          if (err === undefined) resolve();
+          else reject(err);
+        };
+        const onAbort = () => finish(signal.reason);
+        const timer = setTimeout(() => finish(), ms);
+        notify = () => finish();
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+    },
+    close() {
+      watcher?.close();
+    },
+  };
 }
 
 async function readFrom(file: string, offset: number): Promise<string> {
