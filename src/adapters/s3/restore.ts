@@ -170,13 +170,7 @@ async function apply(b: Bucket, c: Change, ctx: ActionContext, copy: CopySetting
         Key: c.key,
         CopySource,
         MetadataDirective: 'REPLACE',
-        Metadata: { ...h.Metadata, [RESTORED_FROM]: c.versionId! },
-        ContentType: h.ContentType,
-        CacheControl: h.CacheControl,
-        ContentDisposition: h.ContentDisposition,
-        ContentEncoding: h.ContentEncoding,
-        ContentLanguage: h.ContentLanguage,
-        Expires: h.Expires,
+        ...carriedOver(h, c.versionId!),
       }),
       { abortSignal: ctx.signal },
     );
@@ -187,6 +181,22 @@ async function apply(b: Bucket, c: Change, ctx: ActionContext, copy: CopySetting
   if (r.CopyObjectResult?.ETag && c.etag && r.CopyObjectResult.ETag !== c.etag) {
     throw new OperationError('s3.copyMismatch', `copy of version ${c.versionId} has ETag ${r.CopyObjectResult.ETag}, expected ${c.etag}`);
   }
+}
+
+/**
+ * What a copy that cannot use MetadataDirective COPY carries over from the version it restores
+ * (its metadata and headers), plus the marker naming that version.
+ */
+function carriedOver(h: import('@aws-sdk/client-s3').HeadObjectCommandOutput, versionId: string) {
+  return {
+    Metadata: { ...h.Metadata, [RESTORED_FROM]: versionId },
+    ContentType: h.ContentType,
+    CacheControl: h.CacheControl,
+    ContentDisposition: h.ContentDisposition,
+    ContentEncoding: h.ContentEncoding,
+    ContentLanguage: h.ContentLanguage,
+    Expires: h.Expires,
+  };
 }
 
 /**
@@ -207,13 +217,7 @@ async function copyInParts(b: Bucket, c: Change, CopySource: string, partSize: n
     new sdk.CreateMultipartUploadCommand({
       Bucket: b.bucket,
       Key: c.key,
-      Metadata: { ...h.Metadata, [RESTORED_FROM]: c.versionId! },
-      ContentType: h.ContentType,
-      CacheControl: h.CacheControl,
-      ContentDisposition: h.ContentDisposition,
-      ContentEncoding: h.ContentEncoding,
-      ContentLanguage: h.ContentLanguage,
-      Expires: h.Expires,
+      ...carriedOver(h, c.versionId!),
       Tagging,
     }),
     { abortSignal: ctx.signal },
