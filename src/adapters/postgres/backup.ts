@@ -31,7 +31,7 @@ const Input = z.strictObject({
   repo: z.string().optional().meta({ description: 'Repository URL (default: config repo / DRCTL_REPO)' }),
   type: z.enum(['logical', 'base']).default('logical'),
   label: z.string().optional(),
-  archiveTimeout: z.string().default('60s').meta({ description: 'base: how long to wait for the last WAL segment to be archived' }),
+  archiveTimeout: z.string().default('60s').meta({ description: 'base: how long WAL archiving may fail while pg_basebackup runs, and how long to wait for the last WAL segment to be archived' }),
   compress: z.string().optional().meta({ description: 'zstd, gzip or none (default: config compress, else zstd)' }),
   compressLevel: z.union([z.string(), z.number()]).optional().meta({ description: "compression level (default: the codec's)" }),
 });

@@ -5,6 +5,7 @@ import { parseBackupLabel, parseManifestWalRange, TarPeek } from '../../pitr/tar
 import { crashPoint } from '../../testing-faults.js';
 import { openRepo } from '../repo-settings.js';
 import { waitForArchived } from './archive-wait.js';
+import { archiverStatus, assertArchivingWorks, watchArchiver } from './archiver-watch.js';
 import type { ActionContext, Outputs } from '../types.js';
 import { connect } from './client.js';
 import { describeConn, type PgConn } from './conn.js';
@@ -38,6 +39,11 @@ export async function baseBackup(ctx: ActionContext, conn: PgConn, repoUrl: stri
         `${describeConn(conn)}: archive_mode is off. A base backup needs WAL archiving: set archive_mode = on and archive_command = 'drctl wal-push %p' (with DRCTL_REPO set to this repository), then restart PostgreSQL`,
       );
     }
+    // Before the repository is even opened: with archiving failing, pg_basebackup would hang.
+    // A standby waits for its archiver only with archive_mode = always (otherwise it has none,
+    // and pg_stat_archiver may hold stale failures from before it was one).
+    const archiverMatters = !s.rec || s.am === 'always';
+    if (archiverMatters) assertArchivingWorks(await archiverStatus(db), s.ac);
     const segSize = Number(s.seg);
     const repo = await openRepo(ctx, repoUrl, { create: true });
     const release = await repo.lock('backup', { waitMs: await lockWaitMs(ctx.env), log: (l) => ctx.log(l) });
@@ -58,7 +64,17 @@ export async function baseBackup(ctx: ActionContext, conn: PgConn, repoUrl: stri
       tarOut.on('error', (e) => peek.destroy(e));
       peek.on('error', (e) => split.destroy(e));
       tarOut.pipe(peek).pipe(split);
-      const objects = await storeParts(ctx, repo, id, proc, split, Number(source.databaseSize) || undefined);
+      // Killing pg_basebackup takes the ordinary failure path (parts removed, compressors
+      // stopped); the archiving failure, not the cut tar, is what the user must hear about.
+      const watch = !archiverMatters ? undefined : watchArchiver(db, { signal: ctx.signal, timeoutMs: archiveTimeoutMs, archiveCommand: s.ac, onStuck: () => proc.kill(), log: (l) => ctx.log(`backup ${id}: ${l}`) });
+      let objects: ObjectEntry[];
+      try {
+        objects = await storeParts(ctx, repo, id, proc, split, Number(source.databaseSize) || undefined);
+      } catch (err) {
+        throw !ctx.signal.aborted && watch?.failure ? watch.failure : err;
+      } finally {
+        watch?.stop();
+      }
       let start: { lsn: string; tli: number };
       let stop: string;
       let walStart: string;

@@ -22,17 +22,19 @@ export function registerBackup(program: Command, act: Action): void {
     .option('--json', 'print the result as one JSON document on stdout (backup id, sizes, recovery point, failures)')
     .option('--compress <codec>', 'zstd, gzip or none (default: config compress, else zstd)')
     .option('--compress-level <n>', "compression level (zstd 1-19, gzip 1-9; default: the codec's)")
+    .option('--archive-timeout <duration>', 'base: how long WAL archiving may fail, or the last segment take to reach the repository, before the backup gives up (default 60s)')
     .action(
-      act(async (ctx, o: { source?: string; repo?: string; type: string; label?: string; metricsFile?: string; runbook?: string; json?: boolean; compress?: string; compressLevel?: string }) => {
+      act(async (ctx, o: { source?: string; repo?: string; type: string; label?: string; metricsFile?: string; runbook?: string; json?: boolean; compress?: string; compressLevel?: string; archiveTimeout?: string }) => {
         if (o.type !== 'logical' && o.type !== 'base') throw new UsageError('usage.type', `--type ${o.type}: use logical or base`);
         if (o.compress !== undefined || o.compressLevel !== undefined) {
           if (o.type === 'base') throw new UsageError('usage.compress', '--compress and --compress-level apply to logical backups (a base backup is stored as zstd tar parts, level 3)');
           parseCompression(o.compress ?? ctx.config.compress, o.compressLevel);
         }
         // Only when given: a runbook passed with --runbook need not declare these inputs.
+        if (o.archiveTimeout !== undefined && o.type !== 'base') throw new UsageError('usage.archiveTimeout', '--archive-timeout applies to base backups');
         const compression = { ...(o.compress !== undefined ? { compress: o.compress } : {}), ...(o.compressLevel !== undefined ? { compressLevel: o.compressLevel } : {}) };
         const r = await executeRunbook(ctx, builtInRunbook(ctx, 'backup', o.runbook), {
-          inputs: { source: pgUrlFlag('--source', o.source) ?? ctx.config.source, repo: o.repo ?? ctx.config.repo, type: o.type, label: o.label, ...compression },
+          inputs: { source: pgUrlFlag('--source', o.source) ?? ctx.config.source, repo: o.repo ?? ctx.config.repo, type: o.type, label: o.label, ...compression, ...(o.archiveTimeout !== undefined ? { archiveTimeout: o.archiveTimeout } : {}) },
           metricsFile: o.metricsFile,
           json: o.json,
         });
