@@ -21,7 +21,9 @@ export function packageRoot(): string {
 
 function isDrctl(file: string): boolean {
   try {
-    return (JSON.parse(readFileSync(file, 'utf8')) as { name?: string }).name === 'drctl';
+    // By its command rather than its name alone: a fork or a scoped republish keeps `bin.drctl`.
+    const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; bin?: Record<string, string> | string };
+    return pkg.name === 'drctl' || (typeof pkg.bin === 'object' && pkg.bin !== null && 'drctl' in pkg.bin);
   } catch {
     return false;
   }

@@ -5,7 +5,7 @@ import { parseBackupLabel, parseManifestWalRange, TarPeek } from '../../pitr/tar
 import { crashPoint } from '../../testing-faults.js';
 import { openRepo } from '../repo-settings.js';
 import { waitForArchived } from './archive-wait.js';
-import { archiverStatus, assertArchivingWorks, watchArchiver } from './archiver-watch.js';
+import { awaitArchivingWorks, watchArchiveWait } from './archiver-watch.js';
 import type { ActionContext, Outputs } from '../types.js';
 import { connect } from './client.js';
 import { describeConn, type PgConn } from './conn.js';
@@ -39,11 +39,11 @@ export async function baseBackup(ctx: ActionContext, conn: PgConn, repoUrl: stri
         `${describeConn(conn)}: archive_mode is off. A base backup needs WAL archiving: set archive_mode = on and archive_command = 'drctl wal-push %p' (with DRCTL_REPO set to this repository), then restart PostgreSQL`,
       );
     }
-    // Before the repository is even opened: with archiving failing, pg_basebackup would hang.
-    // A standby waits for its archiver only with archive_mode = always (otherwise it has none,
-    // and pg_stat_archiver may hold stale failures from before it was one).
-    const archiverMatters = !s.rec || s.am === 'always';
-    if (archiverMatters) assertArchivingWorks(await archiverStatus(db), s.ac);
+    // Before the repository is even opened: with archiving failing, pg_basebackup would stream
+    // everything and then wait at its end. A standby waits for its archiver only with
+    // archive_mode = always (otherwise it has none, and pg_stat_archiver may hold stale
+    // failures from before it was one).
+    if (!s.rec || s.am === 'always') await awaitArchivingWorks(db, { timeoutMs: archiveTimeoutMs, signal: ctx.signal, log: (l) => ctx.log(l) });
     const segSize = Number(s.seg);
     const repo = await openRepo(ctx, repoUrl, { create: true });
     const release = await repo.lock('backup', { waitMs: await lockWaitMs(ctx.env), log: (l) => ctx.log(l) });
@@ -54,7 +54,13 @@ export async function baseBackup(ctx: ActionContext, conn: PgConn, repoUrl: stri
       const id = await repo.newBackupId('base');
       const startedAt = new Date();
       ctx.log(`backup ${id}: pg_basebackup of ${describeConn(conn)} into ${repo.storage.location}`);
-      const proc = await spawnTool('pg_basebackup', ['-D', '-', '-Ft', '-X', 'none', '-c', 'fast', '--no-password'], { env: ctx.env, conn, signal: ctx.signal });
+      // Named, so that its server process can be found in pg_stat_progress_basebackup.
+      const applicationName = `drctl-${id}`;
+      const proc = await spawnTool('pg_basebackup', ['-D', '-', '-Ft', '-X', 'none', '-c', 'fast', '--no-password'], {
+        env: ctx.env,
+        conn: { ...conn, params: { ...conn.params, application_name: applicationName } },
+        signal: ctx.signal,
+      });
       // The tar passes through a peek at backup_label and backup_manifest (LSNs, timeline),
       // then is split at member boundaries into parts, each compressed by its own zstd
       // process and stored as its own object: a restore extracts the parts in parallel.
@@ -66,14 +72,14 @@ export async function baseBackup(ctx: ActionContext, conn: PgConn, repoUrl: stri
       tarOut.pipe(peek).pipe(split);
       // Killing pg_basebackup takes the ordinary failure path (parts removed, compressors
       // stopped); the archiving failure, not the cut tar, is what the user must hear about.
-      const watch = !archiverMatters ? undefined : watchArchiver(db, { signal: ctx.signal, timeoutMs: archiveTimeoutMs, archiveCommand: s.ac, onStuck: () => proc.kill(), log: (l) => ctx.log(`backup ${id}: ${l}`) });
+      const watch = watchArchiveWait(db, { applicationName, signal: ctx.signal, timeoutMs: archiveTimeoutMs, onStuck: () => proc.kill(), log: (l) => ctx.log(`backup ${id}: ${l}`) });
       let objects: ObjectEntry[];
       try {
         objects = await storeParts(ctx, repo, id, proc, split, Number(source.databaseSize) || undefined);
       } catch (err) {
-        throw !ctx.signal.aborted && watch?.failure ? watch.failure : err;
+        throw !ctx.signal.aborted && watch.failure ? watch.failure : err;
       } finally {
-        watch?.stop();
+        watch.stop();
       }
       let start: { lsn: string; tli: number };
       let stop: string;

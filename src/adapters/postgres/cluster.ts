@@ -84,7 +84,7 @@ export async function watchLog<T>(c: { signal: AbortSignal }, log: string, deadl
 /** The longest wait between two reads of the log, when no change was notified. */
 const POLL_MS = 200;
 /** The shortest: changes closer together are read together. */
-const MIN_GAP_MS = 20;
+const MIN_GAP_MS = 100;
 
 /**
  * Wakes the follower when the log changes (inotify, through fs.watch on its directory: the

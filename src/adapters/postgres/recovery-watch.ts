@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { OperationError } from '../../errors.js';
@@ -48,8 +49,10 @@ export function readOutcome(text: string): Outcome | undefined {
  * Whether this start of a freshly restored directory may sync it with one syncfs() instead of
  * an fsync of every file. Every file was just written (none of it is on disk yet), and
  * PostgreSQL syncs the whole directory before recovery; opening and fsyncing each of thousands
- * of files costs a journal commit apiece. Only this start uses it (a -c option, not a setting
- * left in the directory), and only on Linux 5.8 or later, where syncfs reports write errors.
+ * of files costs a journal commit apiece. It is a -c option of this start, not a setting
+ * written into the directory (pg_ctl restart repeats it, from postmaster.opts: harmless, a
+ * crash-recovery sync method), only on Linux 5.8 or later, where syncfs reports write errors,
+ * and only for PostgreSQL 14 or later, which has the setting.
  */
 export function syncfsWorks(release = os.release(), platform = process.platform): boolean {
   if (platform !== 'linux') return false;
@@ -59,10 +62,20 @@ export function syncfsWorks(release = os.release(), platform = process.platform)
   return major > 5 || (major === 5 && minor >= 8);
 }
 
+/** The data directory's PostgreSQL major version (PG_VERSION), 0 when unreadable. */
+async function majorVersion(dir: string): Promise<number> {
+  try {
+    return Number.parseInt(await readFile(path.join(dir, 'PG_VERSION'), 'utf8'), 10) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** Starts the restored server as the directory's owner and follows its log until recovery ends. */
 export async function startAndWatch(ctx: ActionContext, dir: string, timeoutMs: number): Promise<Outcome> {
   const log = path.join(dir, RECOVERY_LOG);
-  await startCluster(ctx, dir, { log, code: 'restore.start', serverOptions: `-c logging_collector=off${syncfsWorks() ? ' -c recovery_init_sync_method=syncfs' : ''}` });
+  const syncfs = syncfsWorks() && (await majorVersion(dir)) >= 14;
+  await startCluster(ctx, dir, { log, code: 'restore.start', serverOptions: `-c logging_collector=off${syncfs ? ' -c recovery_init_sync_method=syncfs' : ''}` });
   const out = await watchLog(ctx, log, Date.now() + timeoutMs, readOutcome, (line) => ctx.progress({ message: line.replace(/^.*?(LOG|WARNING):\s+/, '') }));
   if (out) return out;
   throw new OperationError('restore.timeout', `recovery did not finish within ${Math.round(timeoutMs / 1000)}s; the server is still replaying (see ${log})`);
