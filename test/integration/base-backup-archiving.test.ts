@@ -177,3 +177,33 @@ describe('base backup whose archiving starts failing while pg_basebackup runs', 
     expect(list).toHaveLength(1);
   });
 });
+
+describe('base backup whose archive command hangs', () => {
+  let pg: PgServer;
+
+  beforeAll(async () => {
+    // Every archive attempt takes 8 s and reports nothing in the meantime: no failure is recorded.
+    pg = await startPostgres({ settings: { archive_mode: 'on', archive_command: "'sleep 8'", wal_level: 'replica' } });
+  }, 120_000);
+
+  afterAll(async () => {
+    // The archiver archives whatever is left before it exits: 8 s a segment, unless told otherwise.
+    await pg.sql("alter system set archive_command = 'true'");
+    await pg.sql('select pg_reload_conf()');
+    await destroyPostgres(pg);
+  }, 60_000);
+
+  it('stops once the server has waited --archive-timeout for archiving, though nothing failed', async () => {
+    const repoDir = tempDir('drctl-archhang-repo-');
+    const repo = `file://${repoDir}`;
+    expect((await archiver(pg)).failing).toBe(false);
+    const started = Date.now();
+    const r = await drctl(['backup', '--type', 'base', '--source', pg.url(), '--repo', repo, '--archive-timeout', '3s'], { timeoutMs: 90_000 });
+    expect(Date.now() - started, r.all).toBeLessThan(20_000);
+    const line = backupFailure(r);
+    expect(line).toMatch(/waited \d+s for the base backup's last WAL segment to be archived, with no failure recorded/);
+    expect(line).toContain('nothing was stored');
+    await expectNothingStored(repo, repoDir);
+    await waitFor('the backup ends on the server', async () => (await pg.sql('select count(*) from pg_stat_progress_basebackup')) === '0', 10_000);
+  });
+});
