@@ -10,23 +10,18 @@ export async function reportError(err: unknown): Promise<number> {
     for (const p of err.problems) process.stderr.write(`${secrets.redact(formatProblem(p))}\n`);
     return err.exitCode;
   }
-  if (err instanceof DrctlError) {
-    process.stderr.write(`drctl: ${secrets.redact(err.message)}\n`);
-    if (debug && err.stack) process.stderr.write(`${secrets.redact(err.stack)}\n`);
-    return err.exitCode;
-  }
   // The operating system refused something (a repository directory another user owns, a full
   // disk): that is the environment, not a bug in drctl, and the line must say what and as whom.
-  const sys = systemErrorLine(err);
-  if (sys) {
-    process.stderr.write(`drctl: ${secrets.redact(sys)}\n`);
-    if (debug && err instanceof Error && err.stack) process.stderr.write(`${secrets.redact(err.stack)}\n`);
-    return ExitCode.failed;
-  }
-  const msg = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`drctl: internal error: ${secrets.redact(msg)}${debug ? '' : ' (DRCTL_DEBUG=1 shows the stack)'}\n`);
+  const sys = err instanceof DrctlError ? undefined : systemErrorLine(err);
+  const [line, code] =
+    err instanceof DrctlError
+      ? [err.message, err.exitCode]
+      : sys
+        ? [sys, ExitCode.failed]
+        : [`internal error: ${err instanceof Error ? err.message : String(err)}${debug ? '' : ' (DRCTL_DEBUG=1 shows the stack)'}`, ExitCode.failed];
+  process.stderr.write(`drctl: ${secrets.redact(line)}\n`);
   if (debug && err instanceof Error && err.stack) process.stderr.write(`${secrets.redact(err.stack)}\n`);
-  return 1;
+  return code;
 }
 
 const SYSTEM_CODES: Record<string, string> = {
@@ -39,7 +34,7 @@ const SYSTEM_CODES: Record<string, string> = {
 };
 
 /** One line for a failed system call on a path, or undefined for any other error. */
-export function systemErrorLine(err: unknown): string | undefined {
+function systemErrorLine(err: unknown): string | undefined {
   if (!(err instanceof Error)) return undefined;
   const e = err as NodeJS.ErrnoException;
   const what = e.code ? SYSTEM_CODES[e.code] : undefined;
