@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../support/cli.js';
+import { destroyPostgres, startPostgres } from '../support/postgres.js';
 
 // The package as users get it: `npm pack`, installed globally into a temp prefix and locally
 // into a project, then run from directories that are not the repository. Dependencies come
@@ -93,6 +94,24 @@ describe('installed from the packed tarball', () => {
     expect(r.stderr).toContain('not a drctl repository');
     expect(r.stderr).not.toContain('no verify-backups.yaml');
   });
+
+  it('backs up and restores a real database: the bundled pg and execa work from the install', async () => {
+    // pg, execa and their dependencies are bundled into drctl's chunks and are not installed
+    // with it: a backup and a restore run both from the installed package alone.
+    const pg = await startPostgres();
+    try {
+      await pg.sql('create table t (id int primary key, v text); insert into t select g, md5(g::text) from generate_series(1, 500) g');
+      const repo = `file://${path.join(root, 'pg-repo')}`;
+      const b = run('drctl', ['backup', '--source', pg.url(), '--repo', repo]);
+      expect(b.code, b.stderr).toBe(0);
+      expect(b.stderr).toContain('manifest written');
+      const r = run('drctl', ['restore', '--target', pg.url('copy'), '--repo', repo, '--yes']);
+      expect(r.code, r.stderr).toBe(0);
+      expect(await pg.sql('select count(*), sum(id) from t', 'copy')).toBe('500|125250');
+    } finally {
+      await destroyPostgres(pg);
+    }
+  }, 120_000);
 
   it('npx drctl runs the installed package, globally and from a project', () => {
     const global = run('npx', ['--no-install', 'drctl', 'plan', 'backup'], { npm_config_prefix: prefix });
