@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # drctl in a container: docker run --rm -e DRCTL_REPO=s3://bucket/prefix ghcr.io/acme/drctl verify-backups
 # Stage 1 builds and packs drctl exactly as npm would publish it; stage 2 installs that tarball
-# with production dependencies only, beside the PostgreSQL 15 client tools, zstd and redis-cli.
+# with production dependencies only, beside the PostgreSQL 15 client tools, zstd, bsdtar and redis-cli.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -20,7 +20,7 @@ FROM ${NODE_IMAGE}
 # bookworm's postgresql-client is 15: pg_dump/pg_restore/pg_basebackup match the servers drctl targets.
 # tini is PID 1 so that pg_dump and friends are reaped and SIGTERM reaches drctl (exit 130, cleanup).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends postgresql-client-15 zstd redis-tools ca-certificates tini \
+ && apt-get install -y --no-install-recommends postgresql-client-15 zstd libarchive-tools redis-tools ca-certificates tini \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /tmp/drctl.tgz /tmp/drctl.tgz
 RUN npm install -g --omit=dev --no-audit --no-fund /tmp/drctl.tgz \

@@ -15,6 +15,8 @@ command -v make >/dev/null 2>&1 || missing+=(make)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 # A logical backup pipes pg_dump into the zstd binary when it is installed (else zstd-napi).
 command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+# A PITR restore extracts base backups with bsdtar when installed (it decompresses in-process).
+command -v bsdtar >/dev/null 2>&1 || missing+=(libarchive-tools)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if [ ${#missing[@]} -gt 0 ]; then

@@ -182,7 +182,10 @@ export async function readWal(repo: RepoHandle, w: WalObject, signal?: AbortSign
   return chain(raw, stages, (e) => fail(e instanceof DecryptError ? e.message : `cannot be decompressed (${w.codec}: ${e.message})`));
 }
 
-/** Fetches an archived WAL file to `dest` (temp name, then rename); false when it is not archived. */
+/**
+ * Fetches an archived WAL file to `dest` (temp name, then rename), readable by its owner only
+ * as PostgreSQL keeps WAL; false when it is not archived.
+ */
 export async function fetchWal(repo: RepoHandle, name: string, dest: string, signal?: AbortSignal): Promise<boolean> {
   const found = (await findWal(repo, name)).sort((a, b) => b.format - a.format);
   if (!found.length) return false;
@@ -195,7 +198,7 @@ export async function fetchWal(repo: RepoHandle, name: string, dest: string, sig
   // Copies of one content (a left-over after a repair, another codec): the first that verifies.
   for (const w of found) {
     try {
-      await pipeline(await readWal(repo, w, signal), createWriteStream(tmp), { signal });
+      await pipeline(await readWal(repo, w, signal), createWriteStream(tmp, { mode: 0o600 }), { signal });
       await rename(tmp, dest);
       return true;
     } catch (err) {

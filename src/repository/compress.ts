@@ -1,8 +1,6 @@
-import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
-import path from 'node:path';
 import type { Transform } from 'node:stream';
 import { UsageError } from '../errors.js';
+import { findOnPath } from '../process/find-on-path.js';
 
 // Compression before encryption (ciphertext does not compress). zstd comes from an N-API
 // binding of libzstd: on a 16 MB WAL segment it runs faster than a spawned `zstd` process (no
@@ -82,17 +80,7 @@ export async function decompressor(codec: Codec): Promise<Transform | undefined>
 
 /** The system `zstd` binary on `PATH`, or undefined when there is none (then zstd-napi compresses). */
 export async function findZstd(env: Readonly<Record<string, string | undefined>>): Promise<string | undefined> {
-  for (const dir of (env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const file = path.join(dir, 'zstd');
-    try {
-      await access(file, constants.X_OK);
-      return file;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
+  return findOnPath('zstd', env);
 }
 
 /**

@@ -9,7 +9,7 @@ import { baseBackupAsOneTar, copyWithCorruptPart, storeSingleGzipBackup } from '
 import { drctl, tempDir } from '../support/cli.js';
 import { archived, ownedByPostgres, startArchivingPostgres, switchAndWaitArchived } from '../support/archiving.js';
 import { asPostgres, destroyPostgres, freePort, type PgServer } from '../support/postgres.js';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -19,6 +19,16 @@ async function query(pg: PgServer, port: number, sql: string): Promise<string> {
   const url = pg.url('app').replace(`:${pg.port}/`, `:${port}/`);
   const { stdout } = await run('/usr/lib/postgresql/15/bin/psql', ['-X', '-q', '-A', '-t', '-d', url, '-c', sql]);
   return stdout.trim();
+}
+
+/** A PATH with everything /usr/bin has but the tools `hide` matches (and /usr/sbin, for runuser). */
+function pathWithout(hide: RegExp): string {
+  const bin = tempDir('drctl-pitr-path-');
+  // The server's user runs pg_ctl and restore_command with this PATH too.
+  chmodSync(bin, 0o755);
+  for (const f of readdirSync('/usr/bin')) if (!hide.test(f)) symlinkSync(path.join('/usr/bin', f), path.join(bin, f));
+  expect(readdirSync('/usr/sbin').filter((f) => hide.test(f))).toEqual([]);
+  return `${bin}:/usr/sbin`;
 }
 
 async function stopRestored(dir: string): Promise<void> {
@@ -225,14 +235,27 @@ describe('point-in-time recovery', () => {
     });
   }
 
+  it('extracts with bsdtar when it is installed, and with GNU tar and the zstd binary when not: the same data', async () => {
+    expect(existsSync('/usr/bin/bsdtar'), 'scripts/test.sh installs libarchive-tools').toBe(true);
+    const withoutBsdtar = pathWithout(/^bsdtar$/);
+    for (const [env, tool] of [[{}, 'bsdtar'], [{ PATH: withoutBsdtar }, 'GNU tar and zstd']] as const) {
+      const dir = path.join(ownedByPostgres(tempDir('drctl-pitr-target-')), 'data');
+      const port = await freePort();
+      restored.push(dir);
+      const res = await drctl(['restore', '--repo', repo, '--backup', b2, '--target-dir', dir, '--pitr', targetBetween2and3, '--start', '--no-archive', '--port', String(port)], { env });
+      expect(res.code, res.all).toBe(0);
+      expect(res.all).toMatch(new RegExp(`extracting \\d+ part\\(s\\) with ${tool}\\b`));
+      expect(await query(pg, port, "select string_agg(label, ',' order by id) from events")).toBe('t1,t2');
+      // Nothing of the tar's setuid bits or group/other permissions survives, with either tar.
+      const loose = execFileSync('find', [dir, '-perm', '/6077', '-not', '-type', 'l'], { encoding: 'utf8' }).trim();
+      expect(loose).toBe('');
+      await stopRestored(dir);
+    }
+  });
+
   it('without a zstd binary on PATH, a base backup is compressed and extracted in-process, in the same format', async () => {
-    // A PATH with everything /usr/bin has but zstd (and /usr/sbin, for runuser).
-    const bin = tempDir('drctl-pitr-nozstd-');
-    // The server's user runs pg_ctl and restore_command with this PATH too.
-    chmodSync(bin, 0o755);
-    for (const f of readdirSync('/usr/bin')) if (!/zstd/.test(f)) symlinkSync(path.join('/usr/bin', f), path.join(bin, f));
-    const env = { PATH: `${bin}:/usr/sbin` };
-    expect(readdirSync('/usr/sbin').filter((f) => /zstd/.test(f))).toEqual([]);
+    // A PATH with everything /usr/bin has but zstd and bsdtar (which decompresses by itself).
+    const env = { PATH: pathWithout(/zstd|^bsdtar$/) };
     const b = await drctl(['backup', '--type', 'base', '--source', pg.url('app'), '--repo', repo], { env });
     expect(b.code, b.all).toBe(0);
     const id = b.stdout.trim();

@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 
 // No container engine here, so the image is checked statically: dockerfile-utils (the linter
 // behind the VS Code Docker extension) for syntax, then what the image must be: multi-stage,
-// Node 20, the PostgreSQL 15 client tools, zstd and redis-cli, a numeric non-root user, drctl
-// as the entrypoint, and every COPY source present and not excluded by .dockerignore.
+// Node 20, the PostgreSQL 15 client tools, zstd, bsdtar and redis-cli, a numeric non-root
+// user, drctl as the entrypoint, and every COPY source present and not excluded by .dockerignore.
 
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 const dockerfile = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
@@ -44,7 +44,7 @@ function imageProblems(text: string): string[] {
   const final = ins.slice(last);
   if (!final.some((i) => i.keyword === 'COPY' && i.args.startsWith('--from='))) problems.push('the final stage copies nothing from the build stage');
   const installs = final.filter((i) => i.keyword === 'RUN' && /apt-get install/.test(i.args)).map((i) => i.args).join(' ');
-  for (const pkg of ['postgresql-client-15', 'zstd', 'redis-tools']) if (!new RegExp(`\\b${pkg}\\b`).test(installs)) problems.push(`${pkg} not installed`);
+  for (const pkg of ['postgresql-client-15', 'zstd', 'libarchive-tools', 'redis-tools']) if (!new RegExp(`\\b${pkg}\\b`).test(installs)) problems.push(`${pkg} not installed`);
   const user = final.filter((i) => i.keyword === 'USER').pop();
   if (!user) problems.push('no USER: runs as root');
   else if (!/^[1-9]\d*(:\d+)?$/.test(user.args)) problems.push(`USER ${user.args}: not a numeric non-root user`);
@@ -69,7 +69,8 @@ describe('Dockerfile', () => {
     expect(imageProblems(rootImage)).toContain('no USER: runs as root');
     expect(imageProblems(dockerfile.replace(/^USER .*$/m, 'USER drctl'))).toContain('USER drctl: not a numeric non-root user');
     expect(imageProblems(dockerfile.replace(/^ENTRYPOINT .*$/m, 'ENTRYPOINT drctl'))).toContain('ENTRYPOINT is not drctl in exec form');
-    expect(imageProblems(dockerfile.replace(/ zstd redis-tools/, ' redis-tools'))).toContain('zstd not installed');
+    expect(imageProblems(dockerfile.replace(/ zstd libarchive-tools/, ' libarchive-tools'))).toContain('zstd not installed');
+    expect(imageProblems(dockerfile.replace(/ libarchive-tools/, ''))).toContain('libarchive-tools not installed');
     expect(imageProblems(dockerfile.replace(/^FROM \$\{NODE_IMAGE\} AS build$/m, 'FORM node:20-slim AS build')).some((p) => p.startsWith('lint:'))).toBe(true);
   });
 
