@@ -37,7 +37,9 @@ const result = await build({
   target: 'node20',
   plugins: [externalOnly(EXTERNAL)],
   chunkNames: 'chunks/[name]-[hash]',
+  // Shipped, for DRCTL_DEBUG=1 stacks (src/cli.ts); file and line only, without the sources.
   sourcemap: true,
+  sourcesContent: false,
   // Bundled CommonJS packages (commander, yaml, pg) require Node's built-ins; ESM has no require.
   banner: { js: "import { createRequire as __drctlRequire } from 'node:module'; const require = __drctlRequire(import.meta.url);" },
   logLevel: 'warning',

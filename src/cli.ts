@@ -3,6 +3,10 @@
 // open by a driver must not keep a finished command alive, hence the unref'd fallback exit.
 // wal-push / wal-fetch take a lean path: PostgreSQL runs them once per WAL segment.
 
+// The build's source maps ship with the package: with DRCTL_DEBUG=1 a stack names the
+// TypeScript file and line, not a place in a bundled chunk (chunks load after this line).
+if (process.env.DRCTL_DEBUG === '1') process.setSourceMapsEnabled(true);
+
 const argv = process.argv.slice(2);
 let code: number | undefined;
 if (argv.includes('wal-push') || argv.includes('wal-fetch')) {

@@ -15,7 +15,8 @@
 # synchronous).
 set -euo pipefail
 source "$(dirname "$0")/../lib/bench.sh"
-# drctl compresses and decompresses base backup parts with the zstd binary (in-process without it).
+# drctl compresses base backup parts with the zstd binary and extracts them with bsdtar (GNU tar
+# and zstd without bsdtar, in-process without zstd).
 command -v zstd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zstd >/dev/null; }
 SCALE=${SCALE:-50}
 TRAFFIC=${SECONDS_OF_TRAFFIC:-15}

@@ -207,3 +207,34 @@ describe('base backup whose archive command hangs', () => {
     await waitFor('the backup ends on the server', async () => (await pg.sql('select count(*) from pg_stat_progress_basebackup')) === '0', 10_000);
   });
 });
+
+describe('archiveNow against a server whose archive command stores elsewhere', () => {
+  let pg: PgServer;
+  const CANARY = 'canary-secret-5170';
+
+  beforeAll(async () => {
+    // Archives "successfully" into nowhere; the command carries a credential-like value.
+    pg = await startPostgres({ settings: { archive_mode: 'on', archive_command: `'true token=${CANARY}'`, wal_level: 'replica' } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await destroyPostgres(pg);
+  });
+
+  it('gives up after its timeout in one line that points at archive_command without quoting it', async () => {
+    const dir = tempDir('drctl-archnow-');
+    const repo = `file://${path.join(dir, 'repo')}`;
+    expect((await drctl(['repo', 'init', '--repo', repo])).code).toBe(0);
+    const rb = path.join(dir, 'archive-now.yaml');
+    writeFileSync(
+      rb,
+      ['apiVersion: drctl/v1', 'name: archive-now', 'steps:', '  - id: archive', '    uses: postgres.archiveNow', `    with: { url: "${pg.url()}", repo: "${repo}", timeout: 2s }`, ''].join('\n'),
+    );
+    const r = await drctl(['run', rb]);
+    expect(r.code, r.all).toBe(1);
+    expect(r.all).toMatch(new RegExp(`WAL segment ${SEGMENT.source}, closed by pg_switch_wal\\(\\), did not reach`));
+    expect(r.all).toContain("Check archive_command (SHOW archive_command), which does not run wal-push: it must be 'drctl wal-push %p'");
+    expect(r.all).not.toContain(CANARY);
+    expect(r.all).not.toMatch(/\n\s+at /);
+  });
+});

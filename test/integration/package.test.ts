@@ -51,8 +51,13 @@ describe('installed from the packed tarball', () => {
     expect(listing).toContain('package/runbook.schema.json');
     expect(listing).toContain('package/dist/cli.js');
     for (const name of SHIPPED) expect(listing).toContain(`package/runbooks/${name}.yaml`);
-    expect(listing.filter((f) => /^package\/(src|test)\//.test(f) || f.endsWith('.map'))).toEqual([]);
+    expect(listing.filter((f) => /^package\/(src|test)\//.test(f))).toEqual([]);
+    expect(listing).not.toContain('package/dist/build-meta.json');
     const installed = path.join(prefix, 'lib', 'node_modules', 'drctl');
+    // Source maps ship, for DRCTL_DEBUG=1 stacks that name the TypeScript line: no source text.
+    const maps = listing.filter((f) => f.endsWith('.map'));
+    expect(maps).toContain('package/dist/cli.js.map');
+    for (const m of maps) expect(JSON.parse(readFileSync(path.join(installed, m.slice('package/'.length)), 'utf8')).sourcesContent).toBeUndefined();
     const firstLine = readFileSync(path.join(installed, 'runbooks', 'backup.yaml'), 'utf8').split('\n')[0]!;
     const ref = /\$schema=(\S+)/.exec(firstLine)?.[1];
     expect(ref).toBeDefined();

@@ -5,7 +5,10 @@ import { timelineOf } from '../../pitr/wal-names.js';
 import type { Repository } from '../../repository/repository.js';
 import type { ActionContext } from '../types.js';
 
-/** Waits until `segment` is in the repository's archive; the error names archive_command. */
+/**
+ * Waits until `segment` is in the repository's archive. The error points at archive_command
+ * without quoting it: the command may carry credentials (a repository URL, a key).
+ */
 export async function waitForArchived(
   ctx: ActionContext,
   repo: Repository,
@@ -20,7 +23,7 @@ export async function waitForArchived(
     if (Date.now() > deadline) {
       throw new OperationError(
         'postgres.archiveTimeout',
-        `WAL segment ${segment}, ${why}, did not reach ${repo.storage.location} within ${Math.round(timeoutMs / 1000)}s. Check archive_command (now: '${archiveCommand}'): it must be 'drctl wal-push %p' into this repository`,
+        `WAL segment ${segment}, ${why}, did not reach ${repo.storage.location} within ${Math.round(timeoutMs / 1000)}s. Check archive_command (SHOW archive_command)${archiveCommand.includes('wal-push') ? '' : ', which does not run wal-push'}: it must be 'drctl wal-push %p' into this repository`,
       );
     }
     await sleep(250, undefined, { signal: ctx.signal });
