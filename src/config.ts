@@ -6,6 +6,7 @@ import { parseEnv } from 'node:util';
 import type { z } from 'zod';
 import { UsageError } from './errors.js';
 import { secrets } from './redact.js';
+import { cjsExports } from './cjs-exports.js';
 
 // Settings come from flags, then the config file (drctl.yaml), then the environment
 // (real environment over --env-file). This module finds and loads the latter two.
@@ -111,7 +112,7 @@ export async function loadConfigWithSource(
   if (target === undefined) return { config: {}, source };
   const named = source.from === '--config' ? '--config ' : source.from === 'DRCTL_CONFIG' ? 'DRCTL_CONFIG=' : '';
   let raw: unknown;
-  const { parse: parseYaml } = await import('yaml');
+  const { parse: parseYaml } = cjsExports(await import('yaml'), 'parse');
   try {
     raw = parseYaml(await readFile(target, 'utf8')) ?? {};
   } catch (err) {

@@ -87,8 +87,11 @@ export async function spawnProcess(
     env?: Record<string, string | undefined>;
     cwd?: string;
     stdin?: 'pipe' | 'ignore';
-    /** A stream with a file descriptor (another child's stdin) gets the output directly. */
-    stdout?: 'pipe' | 'ignore' | NodeJS.WritableStream;
+    /**
+     * A stream with a file descriptor (another child's stdin), or a file descriptor (a FIFO's
+     * write end), gets the output directly.
+     */
+    stdout?: 'pipe' | 'ignore' | NodeJS.WritableStream | number;
     onStderrLine?: (l: string) => void;
     killGraceMs?: number;
   },

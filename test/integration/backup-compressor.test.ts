@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drctl, tempDir } from '../support/cli.js';
@@ -15,14 +15,24 @@ import { destroyPostgres, psqlFile, startPostgres, type PgServer } from '../supp
 const RICH = path.resolve(import.meta.dirname, '..', 'fixtures', 'rich-schema.sql');
 const ZSTD = ['/usr/bin/zstd', '/usr/local/bin/zstd', '/bin/zstd'].find((p) => existsSync(p));
 
-/** A directory to use as PATH holding one executable `zstd` script. */
-function pathWithZstd(script: string): string {
+const MKFIFO = ['/usr/bin/mkfifo', '/bin/mkfifo'].find((p) => existsSync(p));
+
+/**
+ * A directory to use as PATH holding one executable `zstd` script, and `mkfifo` when `fifo`:
+ * then pg_dump writes into a FIFO whose path zstd gets as its last argument, else into zstd's
+ * stdin.
+ */
+function pathWithZstd(script: string, fifo = false): string {
   const dir = tempDir('drctl-zstd-bin-');
   // drctl runs it with this directory alone on PATH; the script itself needs the usual tools.
   writeFileSync(path.join(dir, 'zstd'), `#!/bin/sh\nPATH=/usr/bin:/bin\n${script}\n`);
   chmodSync(path.join(dir, 'zstd'), 0o755);
+  if (fifo) symlinkSync(MKFIFO!, path.join(dir, 'mkfifo'));
   return dir;
 }
+
+/** For a script standing in for zstd: read the FIFO named by the last argument as stdin. */
+const FIFO_AS_STDIN = 'for a; do last=$a; done\n[ -p "$last" ] && exec < "$last"\n';
 
 function manifestOf(repoDir: string, id: string): { objects: { path: string; size: number; storedSize: number; sha256: string; codec: string; level: number }[] } {
   return JSON.parse(readFileSync(path.join(repoDir, 'backups', id, 'manifest.json'), 'utf8'));
@@ -34,7 +44,7 @@ function manifests(repoDir: string): string[] {
   return readdirSync(dir).filter((id) => existsSync(path.join(dir, id, 'manifest.json')));
 }
 
-describe.skipIf(!ZSTD)('logical backup through the system zstd binary, and the zstd-napi fallback', () => {
+describe.skipIf(!ZSTD || !MKFIFO)('logical backup through the system zstd binary, and the zstd-napi fallback', () => {
   let pg: PgServer;
 
   beforeAll(async () => {
@@ -47,17 +57,24 @@ describe.skipIf(!ZSTD)('logical backup through the system zstd binary, and the z
   it('both paths store zstd objects whose manifest digest is that of the plaintext dump, and restore identical data', async () => {
     const repoDir = tempDir('drctl-repo-');
     const repo = `file://${repoDir}`;
-    const marker = path.join(tempDir('drctl-marker-'), 'zstd-ran');
+    const markers = tempDir('drctl-marker-');
     // The wrapper proves the binary path was taken, and that zstd read pg_dump's output itself.
-    const binDir = pathWithZstd(`echo "$*" > '${marker}'\nexec '${ZSTD}' "$@"`);
+    const wrapper = (name: string) => `echo "$*" > '${path.join(markers, name)}'\nexec '${ZSTD}' "$@"`;
     const emptyDir = tempDir('drctl-no-zstd-');
     const ids: Record<string, string> = {};
-    for (const [name, PATH] of [['binary', binDir], ['fallback', emptyDir]] as const) {
+    const paths = [['fifo', pathWithZstd(wrapper('fifo'), true)], ['pipe', pathWithZstd(wrapper('pipe'))], ['fallback', emptyDir]] as const;
+    for (const [name, PATH] of paths) {
       const b = await drctl(['backup', '--source', pg.url('app'), '--repo', repo, '--compress-level', '5'], { env: { PATH } });
       expect(b.code, b.all).toBe(0);
       ids[name] = b.stdout.trim();
     }
-    expect(readFileSync(marker, 'utf8')).toContain('-5');
+    // With mkfifo, zstd reads a FIFO it is given by path (removed once both ends are open);
+    // without, its stdin.
+    const fifoArgs = readFileSync(path.join(markers, 'fifo'), 'utf8').trim().split(' ');
+    expect(fifoArgs).toContain('-5');
+    expect(fifoArgs.at(-1)).toMatch(/drctl-pipe-[^/]+\/pipe$/);
+    expect(existsSync(path.dirname(fifoArgs.at(-1)!))).toBe(false);
+    expect(readFileSync(path.join(markers, 'pipe'), 'utf8').trim().split(' ').at(-1)).toBe('--check');
 
     for (const [name, id] of Object.entries(ids)) {
       const dump = manifestOf(repoDir, id).objects.find((o) => o.path === 'data/dump.pgc')!;
@@ -81,14 +98,16 @@ describe.skipIf(!ZSTD)('logical backup through the system zstd binary, and the z
     const repo = `file://${repoDir}`;
     const cases: [string, RegExp][] = [
       // Dies part-way through the dump, as on OOM.
-      [`head -c 100000 > /dev/null\necho "zstd: error 11 : Allocation error : not enough memory" >&2\nexit 11`, /the compressor \(zstd\) failed \(exit 11\): error 11 : Allocation error : not enough memory/],
+      [`${FIFO_AS_STDIN}head -c 100000 > /dev/null\necho "zstd: error 11 : Allocation error : not enough memory" >&2\nexit 11`, /the compressor \(zstd\) failed \(exit 11\): error 11 : Allocation error : not enough memory/],
       // Exits 0 but its output is not a zstd stream: decoding it for the digest catches that.
-      ['exec cat', /the zstd stream from the compressor is not valid \(.+\)/],
+      [`${FIFO_AS_STDIN}exec cat`, /the zstd stream from the compressor is not valid \(.+\)/],
       // Exits 0 with nothing written: not even an empty frame.
-      ['cat > /dev/null', /the zstd stream from the compressor ended empty/],
+      [`${FIFO_AS_STDIN}cat > /dev/null`, /the zstd stream from the compressor ended empty/],
+      // Exits at once, before it opens its input (the FIFO's write end must not wait for ever).
+      ['echo "zstd: cannot start" >&2\nexit 3', /the compressor \(zstd\) failed \(exit 3\): cannot start/],
     ];
-    for (const [script, line] of cases) {
-      const b = await drctl(['backup', '--source', pg.url('app'), '--repo', repo], { env: { PATH: pathWithZstd(script) } });
+    for (const [[script, line], fifo] of cases.flatMap((c) => [[c, true], [c, false]] as const)) {
+      const b = await drctl(['backup', '--source', pg.url('app'), '--repo', repo], { env: { PATH: pathWithZstd(script, fifo) } });
       expect(b.code, b.all).toBe(1);
       expect(b.all).toMatch(line);
       expect(b.all).not.toMatch(/\n\s+at .+:\d+:\d+/);
@@ -99,5 +118,24 @@ describe.skipIf(!ZSTD)('logical backup through the system zstd binary, and the z
     }
     const list = await drctl(['backups', 'list', '--json', '--repo', repo]);
     expect(JSON.parse(list.stdout)).toEqual([]);
+  });
+
+  it('a source whose tables the user may not read fails the backup in one line naming the cause, through the FIFO too', async () => {
+    // The role may connect and read the catalogs, but no table's rows. The row counts read in
+    // the snapshot's transaction fail first, which makes pg_dump fail to import the snapshot:
+    // the error must name the permission, not the snapshot.
+    await pg.sql("create role no_rows login password 'nr'; grant connect on database app to no_rows");
+    const url = pg.url('app').replace(/\/\/[^@]*@/, '//no_rows:nr@');
+    const repoDir = tempDir('drctl-repo-');
+    for (const fifo of [true, false]) {
+      const b = await drctl(['backup', '--source', url, '--repo', `file://${repoDir}`], { env: { PATH: pathWithZstd(`exec '${ZSTD}' "$@"`, fifo) } });
+      expect(b.code, b.all).toBe(1);
+      expect(b.all).toMatch(/permission denied for (schema|table|sequence) /);
+      expect(b.all).not.toMatch(/compressor|requested snapshot|\n\s+at .+:\d+:\d+/);
+      expect(manifests(repoDir)).toEqual([]);
+      const backups = path.join(repoDir, 'backups');
+      const data = existsSync(backups) ? readdirSync(backups, { recursive: true }).map(String).filter((f) => f.endsWith('dump.pgc')) : [];
+      expect(data).toEqual([]);
+    }
   });
 });

@@ -1,16 +1,18 @@
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { z } from 'zod';
 import { OperationError } from '../../errors.js';
 import { crashPoint } from '../../testing-faults.js';
 import { parseDuration } from '../../time/duration.js';
-import type { Compression } from '../../repository/compress.js';
+import { findZstd, parseCompression, zstdArgs, type Compression } from '../../repository/compress.js';
+import { makeFifo, openWriteEnd } from '../../process/fifo.js';
 import { openRepo } from '../repo-settings.js';
 import { defineAction, type ActionContext, type Outputs } from '../types.js';
 import { connect } from './client.js';
 import { describeConn, parsePgUrl, type PgConn } from './conn.js';
 import { readRoles, ROLES_OBJECT, rolesBody } from './roles.js';
 import { collectStats, sourceInfo } from './stats.js';
-import { storeToolOutput } from './store-output.js';
+import { compressorError, storeToolOutput } from './store-output.js';
 import { spawnTool } from './tools.js';
 import { lockWaitMs } from '../../repository/lock.js';
 import { spawnProcess, type Spawned } from '../../process/run-process.js';
@@ -18,10 +20,10 @@ import { spawnProcess, type Spawned } from '../../process/run-process.js';
 // postgres.backup: pg_dump -Fc -Z0 streamed into the repository through sha256, the
 // repository's compressor (zstd by default: faster than pg_dump's own zlib) and encryption,
 // never buffered whole nor spooled to disk. With zstd and the system `zstd` binary installed,
-// pg_dump writes straight into a `zstd` process: the raw dump (~35x what is stored) never
-// passes through Node, whose CPU for it (more than pg_dump's own zlib) was what made the
-// backup slower than pg_dump alone on two cores; the plaintext's sha256 comes from decoding
-// the compressed stream (zstd-digest.ts). pg_dump runs in a snapshot exported by a
+// pg_dump writes straight into a `zstd` process (through a FIFO: fifo.ts): the raw dump (~35x
+// what is stored) never passes through Node, whose CPU for it (more than pg_dump's own zlib)
+// was what made the backup slower than pg_dump alone on two cores; the plaintext's sha256
+// comes from decoding the compressed stream (zstd-digest.ts). pg_dump runs in a snapshot exported by a
 // REPEATABLE READ transaction, so the row counts recorded for verification describe exactly
 // the data in the dump. The manifest is written only after pg_dump exited 0 and every byte
 // was stored. The roles the database needs are stored beside the dump (roles.ts).
@@ -48,7 +50,6 @@ export const postgresBackup = defineAction({
       const { baseBackup } = await import('./base-backup.js');
       return baseBackup(ctx, conn, i.repo, i.label, parseDuration(i.archiveTimeout, 'archiveTimeout'));
     }
-    const { parseCompression } = await import('../../repository/compress.js');
     const compression = i.compress || i.compressLevel ? parseCompression(i.compress || (ctx.config.compress as string | undefined), i.compressLevel || undefined) : undefined;
     return logicalBackup(ctx, conn, i.repo, i.label, compression);
   },
@@ -68,22 +69,7 @@ async function logicalBackup(ctx: ActionContext, conn: PgConn, repoUrl: string |
       const startedAt = new Date();
       ctx.log(`backup ${id}: pg_dump of ${describeConn(conn)} into ${repo.storage.location}`);
       const packing = compression ?? repo.compression;
-      const packer = packing.codec === 'zstd' ? await startZstd(ctx, packing.level) : undefined;
-      let dump: Spawned;
-      try {
-        dump = await spawnTool('pg_dump', ['-Fc', '-Z0', '--no-password', `--snapshot=${snap.snapshot}`, '-d', conn.database], {
-          env: ctx.env,
-          conn,
-          signal: ctx.signal,
-          stdout: packer?.child.stdin ?? 'pipe',
-        });
-      } catch (err) {
-        packer?.child.kill();
-        throw err;
-      } finally {
-        // pg_dump holds the pipe's write end now: the compressor sees its end when pg_dump exits.
-        (packer?.child.stdin as Writable | undefined)?.destroy();
-      }
+      const { packer, dump } = await startDump(ctx, conn, snap.snapshot, packing);
       // Row counts, functions and policies are read in the same snapshot while pg_dump runs:
       // they describe exactly the dumped data and cost no extra wall time.
       const statsRead = collectStats(db);
@@ -100,6 +86,11 @@ async function logicalBackup(ctx: ActionContext, conn: PgConn, repoUrl: string |
         onBytes: (bytes) => {
           if (bytes > 1024 * 1024) crashPoint('backup-during-upload');
         },
+      }).catch(async (err: unknown) => {
+        // A failed stats query (a table the user may not read) aborts the transaction that
+        // exported the snapshot, and pg_dump then fails with "could not import the requested
+        // snapshot": the query's error is the cause.
+        throw (await statsRead.then(() => undefined, (e: unknown) => e)) ?? err;
       });
       if (entry.size === 0) throw new OperationError('postgres.backup', 'pg_dump produced no output');
       const stats = await statsRead;
@@ -136,16 +127,46 @@ async function logicalBackup(ctx: ActionContext, conn: PgConn, repoUrl: string |
   }
 }
 
-/** A `zstd` process to compress pg_dump's output, or undefined (then zstd-napi does, in process). */
-async function startZstd(ctx: ActionContext, level: number): Promise<{ name: string; child: Spawned } | undefined> {
-  const { findZstd, zstdArgs } = await import('../../repository/compress.js');
-  const bin = await findZstd(ctx.env);
-  if (!bin) return undefined;
-  const child = await spawnProcess(bin, zstdArgs(level), {
+type Packer = { name: string; child: Spawned };
+
+/**
+ * pg_dump, writing into a `zstd` process when the codec is zstd and the binary is installed
+ * (through a FIFO where `mkfifo` is on PATH, else a stdio pipe), else into Node (which then
+ * compresses in process, zstd-napi or zlib).
+ */
+async function startDump(ctx: ActionContext, conn: PgConn, snapshot: string, packing: Compression): Promise<{ packer?: Packer; dump: Spawned }> {
+  const args = ['-Fc', '-Z0', '--no-password', `--snapshot=${snapshot}`, '-d', conn.database];
+  const bin = packing.codec === 'zstd' ? await findZstd(ctx.env) : undefined;
+  if (!bin) return { dump: await spawnTool('pg_dump', args, { env: ctx.env, conn, signal: ctx.signal, stdout: 'pipe' }) };
+  const fifo = await makeFifo(ctx.env, ctx.signal);
+  let packer: Packer | undefined;
+  let writeEnd: FileHandle | undefined;
+  try {
+    packer = await startZstd(ctx, bin, packing.level, fifo?.path);
+    if (fifo) {
+      writeEnd = await openWriteEnd(fifo.path, packer.child.done);
+      if (!writeEnd) throw compressorError(packer.name, await packer.child.done);
+    }
+    const dump = await spawnTool('pg_dump', args, { env: ctx.env, conn, signal: ctx.signal, stdout: writeEnd?.fd ?? packer.child.stdin });
+    return { packer, dump };
+  } catch (err) {
+    packer?.child.kill();
+    throw err;
+  } finally {
+    // pg_dump holds the write end now: the compressor sees its end when pg_dump exits.
+    await writeEnd?.close();
+    (packer?.child.stdin as Writable | undefined)?.destroy();
+    await fifo?.remove();
+  }
+}
+
+/** A `zstd` process compressing `input` (a FIFO's path), or its stdin, to its stdout. */
+async function startZstd(ctx: ActionContext, bin: string, level: number, input: string | undefined): Promise<Packer> {
+  const child = await spawnProcess(bin, input ? [...zstdArgs(level), '--', input] : zstdArgs(level), {
     signal: ctx.signal,
     // Only what it needs to run: ZSTD_* variables of the caller do not reach it.
     env: { PATH: ctx.env.PATH, HOME: ctx.env.HOME, LANG: ctx.env.LANG ?? 'C.UTF-8' },
-    stdin: 'pipe',
+    stdin: input ? 'ignore' : 'pipe',
   });
   return { name: 'zstd', child };
 }

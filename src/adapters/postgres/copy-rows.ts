@@ -4,6 +4,7 @@ import { OperationError, UsageError } from '../../errors.js';
 import { defineAction } from '../types.js';
 import { connect, pgError, type Db } from './client.js';
 import { parsePgUrl, describeConn, quoteIdent, type PgConn } from './conn.js';
+import { cjsExports } from '../../cjs-exports.js';
 
 // postgres.copyRows (accidental deletion): rows from a recovered copy back into the live
 // database, streamed from `COPY (SELECT ...) TO STDOUT` on one connection into `COPY ... FROM
@@ -29,7 +30,7 @@ export const postgresCopyRows = defineAction({
     const to = parsePgUrl(i.to, ctx.env, 'to');
     // Names are quoted as written (case-sensitive), as identifiers, never as SQL text.
     const table = i.table.split('.').map(quoteIdent).join('.');
-    const { to: copyTo, from: copyFrom } = await import('pg-copy-streams');
+    const { to: copyTo, from: copyFrom } = cjsExports(await import('pg-copy-streams'), 'to');
     const src = await connect(from, { signal: ctx.signal });
     let dst: Db | undefined;
     try {

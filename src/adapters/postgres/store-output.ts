@@ -70,7 +70,8 @@ export async function storeToolOutput(
   return entry;
 }
 
-function compressorError(name: string, r: ProcessResult): OperationError {
+/** The compressor's failure, in one line: its exit and the last line it wrote to stderr. */
+export function compressorError(name: string, r: ProcessResult): OperationError {
   const line = r.stderr.trim().split('\n').filter(Boolean).pop()?.replace(/^\S+: /, '');
   return new OperationError('repo.compress', `the compressor (${name}) failed (exit ${r.exitCode}${r.signal ? `, ${r.signal}` : ''})${line ? `: ${line}` : ''}`);
 }

@@ -59,7 +59,7 @@ export function spawnTool(
     conn?: PgConn;
     signal: AbortSignal;
     stdin?: 'pipe' | 'ignore';
-    stdout?: 'pipe' | 'ignore' | NodeJS.WritableStream;
+    stdout?: 'pipe' | 'ignore' | NodeJS.WritableStream | number;
     cwd?: string;
     onStderrLine?: (line: string) => void;
   },

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { chown, link, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -80,11 +80,13 @@ export class FileStorage implements Storage {
         cb(null, chunk);
       },
     });
+    let out: WriteStream | undefined;
     try {
       try {
         await this.mkdirs(dir);
         // The stream retries short writes and fails on ENOSPC/EDQUOT.
-        await pipeline(body, count, createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE }), { signal: o.signal });
+        out = createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE });
+        await pipeline(body, count, out, { signal: o.signal });
         const fh = await open(tmp, 'r');
         try {
           await fh.sync();
@@ -95,6 +97,9 @@ export class FileStorage implements Storage {
           await fh.close();
         }
       } catch (err) {
+        // A pipeline aborted at once (an interrupt) rejects while the file is still being
+        // opened: removed before that open completes, it would be created after all.
+        if (out && !out.closed) await new Promise<void>((resolve) => out!.once('close', () => resolve()));
         // Free space is measured once the partial copy is gone. What was still to come is
         // unknown for a stream: at least what was accepted.
         await rm(tmp, { force: true });
