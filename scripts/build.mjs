@@ -2,7 +2,8 @@
 // Node resolves and compiles every module file it loads; the CLI's ~160 files cost ~0.2 s at
 // each start (every command, every wal-push PostgreSQL runs). Packages stay external: they are
 // installed beside dist/ and loaded only by the command that needs them, as before.
-import { chmod, rm, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { build } from 'esbuild';
 
 // Packages are bundled too, with what they import: Node resolves and compiles every module
@@ -24,6 +25,28 @@ function externalOnly(list) {
       });
     },
   };
+}
+
+// The bundle holds copies of these packages: their licenses ship with it, one file.
+async function licenses(metafile) {
+  const dirs = new Set();
+  for (const input of Object.keys(metafile.inputs)) {
+    const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (m) dirs.add(m[1]);
+  }
+  const out = [];
+  for (const dir of [...dirs].sort()) {
+    const pkg = JSON.parse(await readFile(path.join(dir, 'package.json'), 'utf8'));
+    const files = await readdir(dir);
+    const file = files.find((f) => /^licen[cs]e/i.test(f));
+    let text = file ? await readFile(path.join(dir, file), 'utf8') : undefined;
+    // A package without a LICENSE file (pg-copy-streams) states its terms in its README.
+    const readme = files.find((f) => /^readme/i.test(f));
+    if (!text && readme) text = /^#+\s*licen[cs]e\b[\s\S]*/im.exec(await readFile(path.join(dir, readme), 'utf8'))?.[0];
+    if (!text) throw new Error(`${dir}: bundled, but neither a LICENSE file nor its README states its license`);
+    out.push(`${pkg.name}@${pkg.version} (${pkg.license})\n\n${text.trim()}\n`);
+  }
+  return `drctl bundles these packages into dist/.\n\n${out.join(`\n${'-'.repeat(72)}\n\n`)}`;
 }
 
 await rm('dist', { recursive: true, force: true });
@@ -48,4 +71,5 @@ const result = await build({
 // Which source files and packages each output file holds: the start-up test reads it to tell
 // which packages a command loaded from inside the bundle. Not shipped (package.json files).
 await writeFile('dist/build-meta.json', JSON.stringify(result.metafile));
+await writeFile('dist/THIRD_PARTY_LICENSES.txt', await licenses(result.metafile));
 await chmod('dist/cli.js', 0o755);

@@ -19,7 +19,9 @@ export interface Fifo {
 export async function makeFifo(env: Readonly<Record<string, string | undefined>>, signal: AbortSignal): Promise<Fifo | undefined> {
   const mkfifo = await findOnPath('mkfifo', env);
   if (!mkfifo) return undefined;
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'drctl-pipe-'));
+  // A temp directory that cannot be made (read-only, full) leaves the stdio pipe.
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'drctl-pipe-')).catch(() => undefined);
+  if (!dir) return undefined;
   const remove = () => rm(dir, { recursive: true, force: true });
   const fifo = path.join(dir, 'pipe');
   const r = await runProcess(mkfifo, ['-m', '600', fifo], { signal, env: { PATH: env.PATH } }).catch(() => undefined);

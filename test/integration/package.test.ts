@@ -53,6 +53,9 @@ describe('installed from the packed tarball', () => {
     for (const name of SHIPPED) expect(listing).toContain(`package/runbooks/${name}.yaml`);
     expect(listing.filter((f) => /^package\/(src|test)\//.test(f))).toEqual([]);
     expect(listing).not.toContain('package/dist/build-meta.json');
+    // The bundle holds copies of packages: their licenses ship with it.
+    const notices = readFileSync(path.join(prefix, 'lib', 'node_modules', 'drctl', 'dist', 'THIRD_PARTY_LICENSES.txt'), 'utf8');
+    for (const pkg of ['zod', 'yaml', 'commander', 'execa', 'pg', 'pg-copy-streams']) expect(notices).toMatch(new RegExp(`^${pkg}@\\d+\\.\\d+\\.\\d+ \\(`, 'm'));
     const installed = path.join(prefix, 'lib', 'node_modules', 'drctl');
     // Source maps ship, for DRCTL_DEBUG=1 stacks that name the TypeScript line: no source text.
     const maps = listing.filter((f) => f.endsWith('.map'));

@@ -68,7 +68,7 @@ describe('restores that cannot harm production or the host', () => {
    * A copy of a base backup whose tar also holds, as a hostile or careless source could, a
    * root-owned symlink to a file outside the data directory and a setuid file.
    */
-  async function plantInBackup(id: string, linkTo: string): Promise<string> {
+  async function plantInBackup(id: string, linkTo: string, device = false): Promise<string> {
     const r = await Repository.open(repo, { env: process.env, config: {} }, { kinds: builtInBackupKinds() });
     const m = await r.resolve(id, ['base']);
     const tarFile = path.join(root, 'planted.tar');
@@ -77,7 +77,9 @@ describe('restores that cannot harm production or the host', () => {
     symlinkSync(linkTo, path.join(stage, 'evil_link'));
     writeFileSync(path.join(stage, 'suid_file'), '#!/bin/sh\n');
     chmodSync(path.join(stage, 'suid_file'), 0o6755);
-    await run('tar', ['--append', '-f', tarFile, '-C', stage, 'evil_link', 'suid_file']);
+    // A character device (/dev/null's numbers): tar run as root creates it as it is.
+    if (device) await run('mknod', [path.join(stage, 'raw_disk'), 'c', '1', '3']);
+    await run('tar', ['--append', '-f', tarFile, '-C', stage, 'evil_link', 'suid_file', ...(device ? ['raw_disk'] : [])]);
     const newId = await storeSingleGzipBackup(r, m, tarFile);
     rmSync(tarFile);
     rmSync(stage, { recursive: true });
@@ -221,13 +223,31 @@ describe('restores that cannot harm production or the host', () => {
     expect(readFileSync(path.join(dir, 'postgresql.auto.conf'), 'utf8')).toContain(path.join(envDir, 'drctl.env'));
   });
 
+  it.skipIf(process.getuid?.() !== 0)('a device node in a base backup fails the restore as root, before anything is given to the server user', async () => {
+    const r0 = await Repository.open(repo, { env: process.env, config: {} }, { kinds: builtInBackupKinds() });
+    const firstBase = (await r0.catalog()).backups.find((b) => b.kind === 'base' && b.id !== planted)!;
+    const withDevice = await plantInBackup(firstBase.id, victim, true);
+    try {
+      const dir = target('device');
+      const r = await drctl(['restore', '--repo', repo, '--backup', withDevice, '--target-dir', dir, '--pitr', 'latest', '--no-archive'], cli);
+      expect(r.code, r.all).toBe(1);
+      expect(r.all).toMatch(/raw_disk: a character device in the restored directory; a base backup holds only files, directories and symlinks \(refused\)/);
+      expect(existsSync(dir)).toBe(false);
+    } finally {
+      // The newest base backup otherwise: later restores to "latest" would pick it.
+      await r0.removeBackup(withDevice);
+    }
+  });
+
   it('a real recovery (no drill) archives its new timeline as configured, and says so', async () => {
     const dir = target('real');
     const port = await freePort();
     started.push(dir);
     const r = await drctl(['restore', '--repo', repo, '--target-dir', dir, '--pitr', 'latest', '--start', '--port', String(port)], cli);
     expect(r.code, r.all).toBe(0);
-    expect(r.all).toMatch(/archiving: on \(archive_mode on, archive_command '.*wal-push %p'\): the new timeline is archived/);
+    expect(r.all).toMatch(/archiving: on \(archive_mode on, archive_command runs drctl wal-push\): the new timeline is archived/);
+    // The command is described, never quoted: it may carry credentials.
+    expect(r.all).not.toMatch(/wal-push %p/);
     const restored = { ...pg, sql: (q: string) => sqlAt(port, q) } as PgServer;
     await switchAndWaitArchived(restored, repoDir, 2);
     expect(archived(repoDir, 2)).toContain('00000002.history');

@@ -90,7 +90,8 @@ async function logicalBackup(ctx: ActionContext, conn: PgConn, repoUrl: string |
         // A failed stats query (a table the user may not read) aborts the transaction that
         // exported the snapshot, and pg_dump then fails with "could not import the requested
         // snapshot": the query's error is the cause.
-        throw (await statsRead.then(() => undefined, (e: unknown) => e)) ?? err;
+        if (err instanceof Error && /could not import the requested snapshot/.test(err.message)) throw (await statsRead.then(() => undefined, (e: unknown) => e)) ?? err;
+        throw err;
       });
       if (entry.size === 0) throw new OperationError('postgres.backup', 'pg_dump produced no output');
       const stats = await statsRead;
@@ -145,7 +146,12 @@ async function startDump(ctx: ActionContext, conn: PgConn, snapshot: string, pac
     packer = await startZstd(ctx, bin, packing.level, fifo?.path);
     if (fifo) {
       writeEnd = await openWriteEnd(fifo.path, packer.child.done);
-      if (!writeEnd) throw compressorError(packer.name, await packer.child.done);
+      if (!writeEnd) {
+        const r = await packer.child.done;
+        // An older zstd that takes only regular files as input: its stdin then.
+        if (!/not a regular file/.test(r.stderr)) throw compressorError(packer.name, r);
+        packer = await startZstd(ctx, bin, packing.level, undefined);
+      }
     }
     const dump = await spawnTool('pg_dump', args, { env: ctx.env, conn, signal: ctx.signal, stdout: writeEnd?.fd ?? packer.child.stdin });
     return { packer, dump };
@@ -153,10 +159,13 @@ async function startDump(ctx: ActionContext, conn: PgConn, snapshot: string, pac
     packer?.child.kill();
     throw err;
   } finally {
-    // pg_dump holds the write end now: the compressor sees its end when pg_dump exits.
-    await writeEnd?.close();
-    (packer?.child.stdin as Writable | undefined)?.destroy();
-    await fifo?.remove();
+    try {
+      // pg_dump holds the write end now: the compressor sees its end when pg_dump exits.
+      await writeEnd?.close();
+      (packer?.child.stdin as Writable | undefined)?.destroy();
+    } finally {
+      await fifo?.remove();
+    }
   }
 }
 

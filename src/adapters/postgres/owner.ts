@@ -1,7 +1,7 @@
 import { lstatSync, readFileSync } from 'node:fs';
 import { lchown, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { OperationError, UsageError } from '../../errors.js';
+import { IntegrityError, OperationError, UsageError } from '../../errors.js';
 
 // Who a PostgreSQL data directory belongs to. As root, drctl runs every server and tool that
 // touches a data directory as that directory's owner; as anyone else, as itself.
@@ -76,13 +76,18 @@ export function userName(uid: number): string {
   return String(uid);
 }
 
-/** chown -R that never follows a symlink: a link to /etc/passwd in a backup stays a link. */
+/**
+ * chown -R that never follows a symlink: a link to /etc/passwd in a backup stays a link. Only
+ * files, directories and symlinks are given away: tar run as root creates the device nodes a
+ * hostile or damaged backup holds, and a block device owned by the server's user is a raw disk.
+ */
 export async function chownTree(dir: string, uid: number, gid: number): Promise<void> {
   await lchown(dir, uid, gid);
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
     // A Dirent of a symlink is never a directory: the walk does not leave the tree.
     if (e.isDirectory()) await chownTree(p, uid, gid);
-    else await lchown(p, uid, gid);
+    else if (e.isFile() || e.isSymbolicLink()) await lchown(p, uid, gid);
+    else throw new IntegrityError(`${p}: a ${e.isBlockDevice() ? 'block device' : e.isCharacterDevice() ? 'character device' : e.isFIFO() ? 'FIFO' : 'socket'} in the restored directory; a base backup holds only files, directories and symlinks (refused)`);
   }
 }

@@ -38,12 +38,16 @@ export async function credentialsDir(targetDir: string): Promise<string> {
   }
 }
 
-/** archive_mode and archive_command as the restored server will see them. */
+/**
+ * archive_mode and archive_command as the restored server will see them. The command itself is
+ * never quoted (it may carry credentials): only whether it runs drctl's wal-push.
+ */
 export async function archivingAsConfigured(ctx: ActionContext, dir: string, own: Owner | undefined): Promise<string> {
   const show = async (name: string) => (await showSetting(ctx, dir, own, name)) ?? '?';
   const mode = await show('archive_mode');
   if (mode === 'off') return 'off';
-  return `archive_mode ${mode}, archive_command '${await show('archive_command')}'`;
+  const command = await show('archive_command');
+  return `archive_mode ${mode}, archive_command ${command.includes('wal-push') ? 'runs drctl wal-push' : 'does not run drctl wal-push'}`;
 }
 
 export async function writeRecoveryConfig(ctx: ActionContext, repo: Repository, dir: string, spool: string, secretsDir: string, target: RecoveryTarget, i: RecoverySettings): Promise<void> {
