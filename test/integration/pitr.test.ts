@@ -1,4 +1,4 @@
-import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { builtInBackupKinds } from '../../src/adapters/registry.js';
 import { Repository } from '../../src/repository/repository.js';
 import { baseBackupAsOneTar, copyWithCorruptPart, storeSingleGzipBackup } from '../support/base-backup.js';
 import { drctl, tempDir } from '../support/cli.js';
+import { pathWithout } from '../support/path-without.js';
 import { archived, ownedByPostgres, startArchivingPostgres, switchAndWaitArchived } from '../support/archiving.js';
 import { asPostgres, destroyPostgres, freePort, type PgServer } from '../support/postgres.js';
 import { execFile, execFileSync } from 'node:child_process';
@@ -19,16 +20,6 @@ async function query(pg: PgServer, port: number, sql: string): Promise<string> {
   const url = pg.url('app').replace(`:${pg.port}/`, `:${port}/`);
   const { stdout } = await run('/usr/lib/postgresql/15/bin/psql', ['-X', '-q', '-A', '-t', '-d', url, '-c', sql]);
   return stdout.trim();
-}
-
-/** A PATH with everything /usr/bin has but the tools `hide` matches (and /usr/sbin, for runuser). */
-function pathWithout(hide: RegExp): string {
-  const bin = tempDir('drctl-pitr-path-');
-  // The server's user runs pg_ctl and restore_command with this PATH too.
-  chmodSync(bin, 0o755);
-  for (const f of readdirSync('/usr/bin')) if (!hide.test(f)) symlinkSync(path.join('/usr/bin', f), path.join(bin, f));
-  expect(readdirSync('/usr/sbin').filter((f) => hide.test(f))).toEqual([]);
-  return `${bin}:/usr/sbin`;
 }
 
 async function stopRestored(dir: string): Promise<void> {

@@ -14,6 +14,7 @@ import { startScratchCluster } from '../../src/adapters/postgres/scratch-cluster
 import { archived, startArchivingPostgres, switchAndWaitArchived } from '../support/archiving.js';
 import { baseBackupAsOneTar, storeSingleGzipBackup } from '../support/base-backup.js';
 import { drctl, type CliOptions } from '../support/cli.js';
+import { pathWithout } from '../support/path-without.js';
 import { asPostgres, destroyPostgres, freePort, PG_BIN, postgresIds, type PgServer } from '../support/postgres.js';
 
 // Restores must not harm the host or production: drills and test restores never archive into
@@ -206,6 +207,20 @@ describe('restores that cannot harm production or the host', () => {
     }
     // Promoted: the credentials restore_command used are gone as well.
     expect(readdirSync(path.dirname(dir))).toEqual(['data']);
+  });
+
+  it('GNU tar, where bsdtar is missing, extracts a hostile tar as safely: no setuid bit, owner-only modes, the link kept a link', async () => {
+    const dir = target('gnu');
+    const r = await drctl(['restore', '--repo', repo, '--backup', planted, '--target-dir', dir, '--pitr', 'latest', '--no-archive'], { ...cli, env: { ...cli.env, PATH: pathWithout(/^bsdtar$/) } });
+    expect(r.code, r.all).toBe(0);
+    expect(r.all).toMatch(/extracting \d+ part\(s\) with GNU tar/);
+    if (IS_ROOT) {
+      expect(lstatSync(victim).uid).toBe(0);
+      expect(lstatSync(path.join(dir, 'evil_link')).uid).toBe(postgresIds()!.uid);
+    }
+    expect(lstatSync(path.join(dir, 'evil_link')).isSymbolicLink()).toBe(true);
+    expect(statSync(path.join(dir, 'suid_file')).mode & 0o7077).toBe(0);
+    expect(statSync(path.join(dir, 'PG_VERSION')).mode & 0o077).toBe(0);
   });
 
   it('a restore that is not started keeps restore_command\'s credentials outside the data directory, private, and says where', async () => {
