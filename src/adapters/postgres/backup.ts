@@ -23,9 +23,9 @@ import { spawnProcess, type Spawned } from '../../process/run-process.js';
 // pg_dump writes straight into a `zstd` process (through a FIFO: fifo.ts): the raw dump (~35x
 // what is stored) never passes through Node, whose CPU for it (more than pg_dump's own zlib)
 // was what made the backup slower than pg_dump alone on two cores; the plaintext's sha256
-// comes from decoding the compressed stream (zstd-digest.ts). pg_dump runs in a snapshot exported by a
-// REPEATABLE READ transaction, so the row counts recorded for verification describe exactly
-// the data in the dump. The manifest is written only after pg_dump exited 0 and every byte
+// comes from decoding the compressed stream (zstd-digest.ts). pg_dump runs in a snapshot
+// exported by a REPEATABLE READ transaction, so the row counts recorded for verification
+// describe exactly the data in the dump. The manifest is written only after pg_dump exited 0 and every byte
 // was stored. The roles the database needs are stored beside the dump (roles.ts).
 
 const Input = z.strictObject({
