@@ -48,7 +48,8 @@ export async function extractBaseBackup(ctx: ActionContext, repo: Repository, m:
   const bsdtar = await usableBsdtar(ctx, parts);
   const zstdBin = !bsdtar && parts.some((p) => p.codec === 'zstd') ? await findZstd(ctx.env) : undefined;
   const tool: Extractor = bsdtar ? { kind: 'bsdtar', bin: bsdtar } : { kind: 'gnu', zstdBin };
-  ctx.log(`extracting ${parts.length} part(s) with ${bsdtar ? 'bsdtar' : `GNU tar${zstdBin ? ' and zstd' : ''}`}${bsdtar ? '' : ' (install bsdtar, Debian package libarchive-tools, to extract faster)'}`);
+  const hint = ' (bsdtar with zstd support, Debian package libarchive-tools, extracts faster)';
+  ctx.log(`extracting ${parts.length} part(s) with ${bsdtar ? 'bsdtar' : `GNU tar${zstdBin ? ' and zstd' : ''}${hint}`}`);
   const total = parts.reduce((a, p) => a + p.entry.size, 0);
   const moved = parts.map(() => 0);
   const local = new AbortController();
