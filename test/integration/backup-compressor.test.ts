@@ -62,7 +62,9 @@ describe.skipIf(!ZSTD || !MKFIFO)('logical backup through the system zstd binary
     const wrapper = (name: string) => `echo "$*" > '${path.join(markers, name)}'\nexec '${ZSTD}' "$@"`;
     const emptyDir = tempDir('drctl-no-zstd-');
     const ids: Record<string, string> = {};
-    const paths = [['fifo', pathWithZstd(wrapper('fifo'), true)], ['pipe', pathWithZstd(wrapper('pipe'))], ['fallback', emptyDir]] as const;
+    // A zstd that takes only regular files as input refuses the FIFO: drctl then feeds its stdin.
+    const refusesFifo = `for a; do last=$a; done\n[ -p "$last" ] && { echo "zstd: $last is not a regular file -- ignored" >&2; exit 1; }\n${wrapper('old')}`;
+    const paths = [['fifo', pathWithZstd(wrapper('fifo'), true)], ['pipe', pathWithZstd(wrapper('pipe'))], ['old', pathWithZstd(refusesFifo, true)], ['fallback', emptyDir]] as const;
     for (const [name, PATH] of paths) {
       const b = await drctl(['backup', '--source', pg.url('app'), '--repo', repo, '--compress-level', '5'], { env: { PATH } });
       expect(b.code, b.all).toBe(0);
@@ -75,6 +77,7 @@ describe.skipIf(!ZSTD || !MKFIFO)('logical backup through the system zstd binary
     expect(fifoArgs.at(-1)).toMatch(/drctl-pipe-[^/]+\/pipe$/);
     expect(existsSync(path.dirname(fifoArgs.at(-1)!))).toBe(false);
     expect(readFileSync(path.join(markers, 'pipe'), 'utf8').trim().split(' ').at(-1)).toBe('--check');
+    expect(readFileSync(path.join(markers, 'old'), 'utf8').trim().split(' ').at(-1)).toBe('--check');
 
     for (const [name, id] of Object.entries(ids)) {
       const dump = manifestOf(repoDir, id).objects.find((o) => o.path === 'data/dump.pgc')!;

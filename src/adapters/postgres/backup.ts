@@ -25,8 +25,8 @@ import { spawnProcess, type Spawned } from '../../process/run-process.js';
 // was what made the backup slower than pg_dump alone on two cores; the plaintext's sha256
 // comes from decoding the compressed stream (zstd-digest.ts). pg_dump runs in a snapshot
 // exported by a REPEATABLE READ transaction, so the row counts recorded for verification
-// describe exactly the data in the dump. The manifest is written only after pg_dump exited 0 and every byte
-// was stored. The roles the database needs are stored beside the dump (roles.ts).
+// describe exactly the data in the dump. The manifest is written only after pg_dump exited 0
+// and every byte was stored. The roles the database needs are stored beside the dump (roles.ts).
 
 const Input = z.strictObject({
   source: z.string().optional().meta({ description: 'PostgreSQL URL (default: DATABASE_URL)' }),
