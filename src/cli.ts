@@ -3,19 +3,30 @@
 // open by a driver must not keep a finished command alive, hence the unref'd fallback exit.
 // wal-push / wal-fetch take a lean path: PostgreSQL runs them once per WAL segment.
 
+import { missingModuleMessage } from './errors.js';
+
 // The build's source maps ship with the package: with DRCTL_DEBUG=1 a stack names the
-// TypeScript file and line, not a place in a bundled chunk (chunks load after this line).
+// TypeScript file and line, not a place in a bundled chunk (the command's chunks load after
+// this line).
 if (process.env.DRCTL_DEBUG === '1') process.setSourceMapsEnabled(true);
 
 const argv = process.argv.slice(2);
 let code: number | undefined;
-if (argv.includes('wal-push') || argv.includes('wal-fetch')) {
-  const { walFastPath } = await import('./cli/wal-fast.js');
-  code = await walFastPath(argv);
-}
-if (code === undefined) {
-  const { main } = await import('./cli/main.js');
-  code = await main(process.argv);
+try {
+  if (argv.includes('wal-push') || argv.includes('wal-fetch')) {
+    const { walFastPath } = await import('./cli/wal-fast.js');
+    code = await walFastPath(argv);
+  }
+  if (code === undefined) {
+    const { main } = await import('./cli/main.js');
+    code = await main(process.argv);
+  }
+} catch (err) {
+  // Only what the error reporting itself could not load gets here (drctl upgraded or removed
+  // while it ran): one line still, from what was loaded at start.
+  const line = err instanceof Error ? (missingModuleMessage(err) ?? `internal error: ${err.message}`) : String(err);
+  process.stderr.write(`drctl: ${line}\n`);
+  code = 1;
 }
 process.exitCode = code;
 setTimeout(() => process.exit(code), 2000).unref();

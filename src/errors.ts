@@ -111,6 +111,19 @@ export class InterruptedError extends DrctlError {
 
 /** The error's message without a stack, for one-line output. */
 export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
+  if (err instanceof Error) return missingModuleMessage(err) ?? (err.message || err.name);
   return String(err);
+}
+
+/**
+ * The line for a module drctl loads on demand that is not there. Commands load their code
+ * (bundle chunks with hashed names) and packages only when they need them, so an upgrade or
+ * removal of drctl while a long command runs (npm replaces the whole package directory) shows
+ * up here, in the middle of a step: say so, instead of an internal error.
+ */
+export function missingModuleMessage(err: Error): string | undefined {
+  const code = (err as Error & { code?: unknown }).code;
+  if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') return undefined;
+  const what = /Cannot find (?:module|package) '([^']+)'/.exec(err.message)?.[1] ?? 'a module';
+  return `drctl's installation is missing ${what}, which this command loads when it needs it: drctl was upgraded or removed while the command ran, or the installation is incomplete. Run the command again; reinstall drctl if this repeats`;
 }

@@ -45,14 +45,19 @@ load_before=$(uptime | sed 's/.*load average: //')
 # RUNS=n repeats the three backups n times, interleaved, and reports each one's median.
 RUNS=${RUNS:-1}
 echo "==> backups ($RUNS run(s))" >&2
-: > "$work/t.raw"; : > "$work/t.file"; : > "$work/t.s3"
+: > "$work/t.raw"; : > "$work/t.file"; : > "$work/t.s3"; : > "$work/t.pipe"
+# The pipeline drctl runs, in a shell without drctl: what is left of drctl's ratio after its
+# own cost (start, connections, stats, hashing, the manifest) is the pipeline's.
+pipeline_dump() { "$PG_BIN/pg_dump" -Fc -Z0 -d "$(url bench)" | zstd -q -c -3 -T1 --check > "$work/pipe.zst"; }
+pipeline_restore() { zstd -q -dc "$work/pipe.zst" | "$PG_BIN/pg_restore" -d "$(url pipe_restore)" --single-transaction; }
 for run in $(seq "$RUNS"); do
   secs "$PG_BIN/pg_dump" -Fc -f "$work/raw.dump" -d "$(url bench)" >> "$work/t.raw"; echo >> "$work/t.raw"
+  secs pipeline_dump >> "$work/t.pipe"; echo >> "$work/t.pipe"
   rm -rf "$work/repo"
   secs drctl backup --source "$(url bench)" --repo "file://$work/repo" >> "$work/t.file"; echo >> "$work/t.file"
   secs drctl backup --source "$(url bench)" --repo "s3://bench/run$run" >> "$work/t.s3"; echo >> "$work/t.s3"
 done
-raw_dump=$(median < "$work/t.raw"); file_backup=$(median < "$work/t.file"); s3_backup=$(median < "$work/t.s3")
+raw_dump=$(median < "$work/t.raw"); file_backup=$(median < "$work/t.file"); s3_backup=$(median < "$work/t.s3"); pipe_dump=$(median < "$work/t.pipe")
 # Only the last backup is in the repository: its objects, manifest and the repository file.
 raw_bytes=$(stat -c %s "$work/raw.dump")
 repo_bytes=$(du -sb "$work/repo" | cut -f1)
@@ -60,14 +65,16 @@ compressor=$(command -v zstd >/dev/null && echo "zstd binary" || echo "zstd-napi
 echo "==> restores ($RUNS run(s))" >&2
 # Each restore starts after a checkpoint, so that none pays for flushing what the one before it
 # wrote (~1 GB of WAL and data at -s 50: a checkpoint it triggers lands on the next one's time).
-: > "$work/t.rraw"; : > "$work/t.rfile"
+: > "$work/t.rraw"; : > "$work/t.rfile"; : > "$work/t.rpipe"
 for run in $(seq "$RUNS"); do
-  "$PG_BIN/psql" -X -q -d "$(url postgres)" -c 'drop database if exists raw_restore' -c 'drop database if exists drctl_restore' -c 'create database raw_restore' -c 'checkpoint'
+  "$PG_BIN/psql" -X -q -d "$(url postgres)" -c 'drop database if exists raw_restore' -c 'drop database if exists drctl_restore' -c 'drop database if exists pipe_restore' -c 'create database raw_restore' -c 'create database pipe_restore' -c 'checkpoint'
   secs "$PG_BIN/pg_restore" -d "$(url raw_restore)" --single-transaction "$work/raw.dump" >> "$work/t.rraw"; echo >> "$work/t.rraw"
+  "$PG_BIN/psql" -X -q -d "$(url postgres)" -c 'checkpoint'
+  secs pipeline_restore >> "$work/t.rpipe"; echo >> "$work/t.rpipe"
   "$PG_BIN/psql" -X -q -d "$(url postgres)" -c 'checkpoint'
   secs drctl restore --target "$(url drctl_restore)" --repo "file://$work/repo" >> "$work/t.rfile"; echo >> "$work/t.rfile"
 done
-raw_restore=$(median < "$work/t.rraw"); file_restore=$(median < "$work/t.rfile")
+raw_restore=$(median < "$work/t.rraw"); file_restore=$(median < "$work/t.rfile"); pipe_restore=$(median < "$work/t.rpipe")
 echo "==> peak RSS" >&2
 rss_backup=$(rss node dist/cli.js --log-format json --log-level error backup --source "$(url bench)" --repo "file://$work/repo")
 rss_restore=$(rss node dist/cli.js --log-format json --log-level error restore --target "$(url rss_restore)" --repo "file://$work/repo")
@@ -76,19 +83,22 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1048576 }'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "MISSED" }'; }
 r_backup=$(ratio "$file_backup" "$raw_dump"); r_bytes=$(ratio "$repo_bytes" "$raw_bytes")
 r_s3=$(ratio "$s3_backup" "$raw_dump"); r_restore=$(ratio "$file_restore" "$raw_restore")
+r_pipe=$(ratio "$pipe_dump" "$raw_dump"); r_rpipe=$(ratio "$pipe_restore" "$raw_restore")
 rss_max=$(( rss_backup > rss_restore ? rss_backup : rss_restore ))
 
 cat <<OUT
 
 drctl backup/restore benchmark — pgbench scale $SCALE, $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')
 load average (1, 5, 15 min): before $load_before, after $load_after
-backups: median of $RUNS run(s) (raw $(paste -sd' ' "$work/t.raw"); file $(paste -sd' ' "$work/t.file"); S3 $(paste -sd' ' "$work/t.s3")); compressor: $compressor
-restores: median of $RUNS run(s), each after a checkpoint (raw $(paste -sd' ' "$work/t.rraw"); drctl $(paste -sd' ' "$work/t.rfile"))
+backups: median of $RUNS run(s) (raw $(paste -sd' ' "$work/t.raw"); shell pipeline $(paste -sd' ' "$work/t.pipe"); file $(paste -sd' ' "$work/t.file"); S3 $(paste -sd' ' "$work/t.s3")); compressor: $compressor
+restores: median of $RUNS run(s), each after a checkpoint (raw $(paste -sd' ' "$work/t.rraw"); shell pipeline $(paste -sd' ' "$work/t.rpipe"); drctl $(paste -sd' ' "$work/t.rfile"))
   backup   raw pg_dump -Fc      ${raw_dump}s  $(mb "$raw_bytes")
+           pg_dump -Z0 | zstd   ${pipe_dump}s   ratio ${r_pipe}x   (drctl's pipeline in a shell, without drctl)
            drctl → file://      ${file_backup}s   ratio ${r_backup}x   (target <= 0.90x: $(verdict "$r_backup" 0.90))
              repository bytes   $(mb "$repo_bytes")   ratio ${r_bytes}x   (target <= 0.5x: $(verdict "$r_bytes" 0.5))
            drctl → S3 (moto)    ${s3_backup}s   ratio ${r_s3}x   (target <= 1.0x: $(verdict "$r_s3" 1.0))
   restore  raw pg_restore -1    ${raw_restore}s
+           zstd -d | pg_restore ${pipe_restore}s   ratio ${r_rpipe}x   (drctl's pipeline in a shell, without drctl)
            drctl restore        ${file_restore}s   ratio ${r_restore}x   (target <= 1.00x: $(verdict "$r_restore" 1.00))
   peak RSS drctl backup ${rss_backup} MB, drctl restore ${rss_restore} MB   (target <= 150 MB: $(verdict "$rss_max" 150))
 OUT

@@ -100,8 +100,9 @@ export async function buildProgram(setExit: (code: number) => void, args: string
 /** Runs the CLI; resolves to the exit code (the caller exits). */
 export async function main(argv: string[]): Promise<number> {
   let code = 0;
-  const program = await buildProgram((c) => (code = c), argv.slice(2));
   try {
+    // Inside the try: loading the command's code can fail too (drctl upgraded while it ran).
+    const program = await buildProgram((c) => (code = c), argv.slice(2));
     await program.parseAsync(argv);
     return code;
   } catch (err) {

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { DrctlError, ExitCode, ValidationError, formatProblem } from '../errors.js';
+import { DrctlError, ExitCode, ValidationError, formatProblem, missingModuleMessage } from '../errors.js';
 import { secrets } from '../redact.js';
 
 // The one place that turns an error into one line on stderr and an exit code.
@@ -12,7 +12,7 @@ export async function reportError(err: unknown): Promise<number> {
   }
   // The operating system refused something (a repository directory another user owns, a full
   // disk): that is the environment, not a bug in drctl, and the line must say what and as whom.
-  const sys = err instanceof DrctlError ? undefined : systemErrorLine(err);
+  const sys = err instanceof DrctlError ? undefined : (err instanceof Error ? missingModuleMessage(err) : undefined) ?? systemErrorLine(err);
   const [line, code] =
     err instanceof DrctlError
       ? [err.message, err.exitCode]
