@@ -61,17 +61,22 @@ export async function readLock(storage: Storage): Promise<FoundLock | undefined>
     if (err instanceof ObjectMissingError) return undefined;
     throw err;
   }
-  const mtime = (await storage.stat(LOCK_KEY).catch(() => undefined))?.mtime;
+  let found: FoundLock;
   try {
     const j = JSON.parse(raw) as Partial<LockInfo> & { owner?: string; expiresAt?: string };
     if (typeof j.token === 'string') {
-      return { raw, token: j.token, host: j.host, pid: j.pid, purpose: String(j.purpose ?? '?'), acquiredAt: j.acquiredAt, refreshedAt: j.refreshedAt, mtime };
+      found = { raw, token: j.token, host: j.host, pid: j.pid, purpose: String(j.purpose ?? '?'), acquiredAt: j.acquiredAt, refreshedAt: j.refreshedAt };
+    } else {
+      const [host, pid] = (j.owner ?? '').split(':');
+      found = { raw, host, pid: Number(pid) || undefined, purpose: String(j.purpose ?? '?'), acquiredAt: j.acquiredAt, expiresAt: j.expiresAt };
     }
-    const [host, pid] = (j.owner ?? '').split(':');
-    return { raw, host, pid: Number(pid) || undefined, purpose: String(j.purpose ?? '?'), acquiredAt: j.acquiredAt, expiresAt: j.expiresAt, mtime };
   } catch {
-    return { raw, purpose: 'unknown (unreadable lock)', mtime };
+    found = { raw, purpose: 'unknown (unreadable lock)' };
   }
+  // Only a lock with no time of its own is judged by when it was written: the look-up is one
+  // more request per read on S3, and every backup reads the lock twice.
+  if (!found.refreshedAt && !found.expiresAt) found.mtime = (await storage.stat(LOCK_KEY).catch(() => undefined))?.mtime;
+  return found;
 }
 
 /** Who holds a lock, for messages: "host db1 pid 4242 for backup since …". */

@@ -68,6 +68,20 @@ describe.each(['file', 's3'] as const)('repository lock on %s storage', (kind) =
     expect((await storage.list('locks/')).map((o) => o.key)).toEqual([]);
   });
 
+  it('an unreadable lock is judged by when it was written: live while young, taken over once stale', async () => {
+    await storage.put(LOCK_KEY, Readable.from([Buffer.from('\u0000garbage, not JSON')]));
+    const held = await readLock(storage);
+    expect(held?.purpose).toBe('unknown (unreadable lock)');
+    expect(Math.abs(held!.mtime!.getTime() - Date.now())).toBeLessThan(60_000);
+    await expect(acquireLock(storage, 'backup', quiet)).rejects.toMatchObject({ code: 'repo.locked' });
+    await new Promise((r) => setTimeout(r, 1100));
+    const lines: string[] = [];
+    const lock = await acquireLock(storage, 'backup', { staleMs: 1000, log: (l) => lines.push(l) });
+    expect(lines.join('\n')).toMatch(/took over a stale repository lock .*unreadable and \d/);
+    await lock.release();
+    expect(await readLock(storage)).toBeUndefined();
+  });
+
   it('is refreshed while held, and released', async () => {
     const lock = await acquireLock(storage, 'backup', { ...quiet, refreshMs: 50 });
     const first = lock.info.refreshedAt;
