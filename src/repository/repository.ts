@@ -13,10 +13,14 @@ import { RepoHandle, type OpenOptions } from './repo-handle.js';
 import { ObjectMissingError, readSmall, type ObjectInfo } from './storage.js';
 import { isTempKey } from './storage/file.js';
 import { ZstdPlainDigest } from './zstd-digest.js';
+import { mapLimit } from '../map-limit.js';
 
 // The backup repository, format 2 (format 1 read), over any storage driver:
 //   drctl-repo.json, backups/<id>/data/..., backups/<id>/manifest.json (last), wal/, history/.
 // Commands talk to this class, never to S3 or the filesystem directly.
+
+/** Manifests read at once when listing: round trips overlap, a store is not flooded. */
+const MANIFEST_READS = 16;
 
 export interface Catalog {
   backups: Manifest[];
@@ -230,16 +234,17 @@ export class Repository extends RepoHandle {
       byId.set(id, list);
     }
     const out: Catalog = { backups: [], damaged: [], orphans: [] };
+    const withManifest: string[] = [];
     for (const [id, list] of [...byId.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const hasManifest = list.some((k) => k.key === `backups/${id}/manifest.json`);
-      if (!hasManifest) {
-        out.orphans.push({ id, keys: list, newest: new Date(Math.max(...list.map((k) => k.mtime.getTime()))) });
-        continue;
-      }
-      const { manifest, problem } = await this.readManifest(id);
+      if (list.some((k) => k.key === `backups/${id}/manifest.json`)) withManifest.push(id);
+      else out.orphans.push({ id, keys: list, newest: new Date(Math.max(...list.map((k) => k.mtime.getTime()))) });
+    }
+    const read = await mapLimit(withManifest, MANIFEST_READS, (id) => this.readManifest(id));
+    withManifest.forEach((id, i) => {
+      const { manifest, problem } = read[i]!;
       if (manifest) out.backups.push(manifest);
       else out.damaged.push({ id, problem: problem ?? 'manifest cannot be read' });
-    }
+    });
     out.backups.sort((a, b) => (a.stoppedAt < b.stoppedAt ? -1 : a.stoppedAt > b.stoppedAt ? 1 : a.id < b.id ? -1 : 1));
     return out;
   }

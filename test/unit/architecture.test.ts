@@ -17,7 +17,7 @@ const LAYERS: string[][] = [
   ['adapters'],
   ['pitr'],
   ['repository'],
-  ['time', 'config.ts', 'net', 'process', 'format.ts', 'atomic-file.ts', 'prometheus-textfile.ts', 'errors.ts', 'redact.ts', 'version.ts', 'package-root.ts', 'testing-faults.ts', 'cjs-exports.ts'],
+  ['time', 'config.ts', 'net', 'process', 'format.ts', 'atomic-file.ts', 'prometheus-textfile.ts', 'errors.ts', 'redact.ts', 'version.ts', 'package-root.ts', 'testing-faults.ts', 'cjs-exports.ts', 'map-limit.ts'],
 ];
 
 /**
