@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { actionFactory, collect, type Action } from './program.js';
 import { drctlVersion } from '../version.js';
+import { walFetchFailureCode } from './wal-fetch-exit.js';
 
 // The drctl program: global options, one registration per command, and the only place that
 // turns errors into one line and an exit code. Only the command being run is loaded: the others
@@ -106,11 +107,13 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return code;
   } catch (err) {
+    // restore_command must not report a failure as "not archived" (wal-fetch-exit.ts).
+    const failed = (c: number) => (c !== 0 && requestedCommand(argv.slice(2)) === 'wal-fetch' ? walFetchFailureCode() : c);
     if (err instanceof CommanderError) {
       // commander has printed its one-line message (or the help) already.
-      return err.exitCode === 0 ? 0 : 2;
+      return failed(err.exitCode === 0 ? 0 : 2);
     }
     const { reportError } = await import('./report-error.js');
-    return reportError(err);
+    return failed(await reportError(err));
   }
 }

@@ -1,5 +1,6 @@
 import { loadConfig, loadEnv } from '../config.js';
 import { reportError } from './report-error.js';
+import { walFetchFailureCode } from './wal-fetch-exit.js';
 
 // archive_command and restore_command run drctl once per WAL segment, so `drctl wal-push <p>`
 // and `drctl wal-fetch <f> <p>` (optionally with --repo <url>) skip commander and the rest of
@@ -31,6 +32,7 @@ export async function walFastPath(argv: string[]): Promise<number | undefined> {
     const repo = repoUrl ?? config.repo;
     return cmd === 'wal-push' ? await walPush(settings, repo, args[0]!) : await walFetch(settings, repo, args[0]!, args[1]!);
   } catch (err) {
-    return reportError(err);
+    const code = await reportError(err);
+    return cmd === 'wal-fetch' ? walFetchFailureCode() : code;
   }
 }

@@ -106,7 +106,11 @@ describe('--dry-run is honoured or refused', () => {
     refused(await drctl(['--dry-run', 'wal-push', seg, '--repo', `file://${repoDir}`]), /--dry-run: wal-push /);
     refused(await drctl(['wal-push', seg, '--dry-run'], { env: { DRCTL_REPO: `file://${repoDir}` } }), /--dry-run: wal-push /);
     expect(existsSync(repoDir)).toBe(false);
-    refused(await drctl(['--dry-run', 'wal-fetch', '000000010000000000000001', path.join(dir, 'out'), '--repo', `file://${repoDir}`]), /--dry-run: wal-fetch /);
+    // restore_command with a flag it cannot take is misconfigured: 255 stops a recovery, where
+    // 2 would read as "not archived" and end it.
+    const fetch = await drctl(['--dry-run', 'wal-fetch', '000000010000000000000001', path.join(dir, 'out'), '--repo', `file://${repoDir}`]);
+    expect(fetch.code, fetch.all).toBe(255);
+    expect(fetch.stderr).toMatch(/^drctl: --dry-run: wal-fetch [^\n]*\n$/);
     expect(existsSync(path.join(dir, 'out'))).toBe(false);
   });
 

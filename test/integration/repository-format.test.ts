@@ -218,7 +218,7 @@ describe('an encrypted format-2 repository', () => {
     unlinkSync(path.join(walDir, objB));
     cpSync(path.join(walDir, objA), path.join(walDir, objA.replace('000000010000000000000010', '000000010000000000000011')));
     const f = await drctl(['wal-fetch', '--repo', repo, '000000010000000000000011', path.join(root, 'fetched-11')], withKey());
-    expect(f.code).toBe(1);
+    expect(f.code).toBe(255);
     expect(f.stderr).toContain('failed authentication');
     expect(existsUnder(root, 'fetched-11')).toBe(false);
 
