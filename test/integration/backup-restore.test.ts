@@ -97,6 +97,32 @@ describe('logical backup and restore through a file:// repository', () => {
     expect(truncated.all).toMatch(new RegExp(`backup ${backupId}: object data/dump.pgc: \\d+ bytes, the manifest records ${size} \\(truncated\\)`));
   });
 
+  it('a restore of one table or schema checks the whole object before pg_restore reads it', async () => {
+    // pg_restore with --table or --schema stops reading once it has what it needs and commits:
+    // damage inside that table, with more data after it, would be committed before the
+    // checksum at the end is known. Uncompressed, so the damage stays valid COPY text.
+    await pg.sql('create database filt');
+    await pg.sql("create table a (id int, v text); insert into a select i, 'row-' || lpad(i::text, 4, '0') || '-marker' from generate_series(1, 1000) i", 'filt');
+    await pg.sql("create table zz (x text); insert into zz select repeat(md5(i::text), 4) from generate_series(1, 30000) i", 'filt');
+    const copy = tempDir('drctl-repo-filter-');
+    const b = await drctl(['backup', '--source', pg.url('filt'), '--repo', `file://${copy}`, '--compress', 'none']);
+    expect(b.code, b.all).toBe(0);
+    const obj = path.join(copy, 'backups', b.stdout.trim(), 'data', 'dump.pgc');
+    const data = readFileSync(obj);
+    const at = data.indexOf('row-0500-marker');
+    expect(at).toBeGreaterThan(0);
+    expect(at).toBeLessThan(data.length / 4);
+    data.write('row-0900-marker', at);
+    writeFileSync(obj, data);
+    await pg.sql('create database filt_existing');
+    for (const only of [['--table', 'a'], ['--schema', 'public']]) {
+      const r = await drctl(['restore', '--target', pg.url('filt_existing'), '--repo', `file://${copy}`, ...only]);
+      expect(r.code, r.all).toBe(1);
+      expect(r.all).toContain('object data/dump.pgc: sha256 mismatch');
+      expect(await pg.sql("select count(*) from pg_tables where schemaname = 'public'", 'filt_existing')).toBe('0');
+    }
+  });
+
   it('an edited manifest is not trusted', async () => {
     const copy = tempDir('drctl-repo-edit-');
     const { cpSync } = await import('node:fs');

@@ -115,6 +115,17 @@ describe('a logical backup restores into a freshly initialised cluster', () => {
     expect(await other.sql("select count(*) from pg_roles where rolname in ('app_owner', 'readers', 'alice')")).toBe('0');
   });
 
+  it('a restore user who may create databases but not roles: it fails naming the roles, and the database it created is dropped', async () => {
+    await other.sql("create role restorer login createdb password 'restorer-pw'");
+    const asRestorer = other.url('app_new').replace(`postgres:${encodeURIComponent(other.password)}@`, 'restorer:restorer-pw@');
+    const r = await drctl(['restore', '--backup', backupId, '--target', asRestorer, '--repo', repo], cli);
+    expect(r.code, r.all).toBe(1);
+    expect(r.all).toMatch(/could not create the roles the backup needs \(.*app_owner.*\): .*permission denied to create role/);
+    expect(await other.sql("select count(*) from pg_database where datname = 'app_new'")).toBe('0');
+    expect(await other.sql("select count(*) from pg_roles where rolname in ('app_owner', 'readers', 'alice')")).toBe('0');
+    await other.sql('drop role restorer');
+  });
+
   it('verify-backups --test-restore passes on a scratch cluster and on a scratch server, which keeps no role afterwards', async () => {
     const auto = await drctl(['verify-backups', '--repo', repo, '--test-restore', '--scratch', 'auto', '--json'], cli);
     expect(auto.code, auto.all).toBe(0);

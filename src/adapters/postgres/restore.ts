@@ -22,6 +22,7 @@ import { childStdinSink } from '../../process/run-process.js';
 // sha256 verification into pg_restore, in one transaction. The verifier holds back the last
 // chunk until the checksum matches, so a corrupted backup is rolled back, never half-applied.
 // --jobs needs a seekable file: only then is the dump spooled (and verified) to a temp file.
+// A partial restore (--schema, --table) has the object checked whole before it starts.
 
 const Names = z.union([z.string(), z.array(z.string())]).optional();
 
@@ -115,20 +116,6 @@ export async function logicalRestore(ctx: ActionContext, repo: Repository, m: Ma
     }
   }
 
-  let rolesCreated: string[] = [];
-  if (roles) {
-    const admin = await connect(withDatabase(target, 'postgres'), { signal: ctx.signal });
-    try {
-      const r = await createMissingRoles(ctx, admin, roles);
-      rolesCreated = r.created;
-      ctx.log(r.created.length ? `created role(s): ${r.created.join(', ')}` : 'every role the backup needs exists on the target');
-      if (r.existing.length && r.created.length) ctx.log(`left as they are: ${r.existing.join(', ')}`);
-      if (r.withoutPassword.length) ctx.log(`warning: created without a password (the backup holds no hashes): ${r.withoutPassword.join(', ')}; set them with ALTER ROLE ... PASSWORD`);
-    } finally {
-      await admin.close();
-    }
-  }
-
   const args = ['--no-password', '-d', target.database, '--exit-on-error'];
   if (clean) args.push('--clean', '--if-exists');
   if (i.noOwner) args.push('--no-owner');
@@ -136,7 +123,22 @@ export async function logicalRestore(ctx: ActionContext, repo: Repository, m: Ma
   for (const t of list(i.table)) args.push(`--table=${t}`);
 
   let spool: string | undefined;
+  let rolesCreated: string[] = [];
   try {
+    // Inside the try: a database this restore created is dropped when the roles cannot be made.
+    if (roles) {
+      const admin = await connect(withDatabase(target, 'postgres'), { signal: ctx.signal });
+      try {
+        const r = await createMissingRoles(ctx, admin, roles);
+        rolesCreated = r.created;
+        ctx.log(r.created.length ? `created role(s): ${r.created.join(', ')}` : 'every role the backup needs exists on the target');
+        if (r.existing.length && r.created.length) ctx.log(`left as they are: ${r.existing.join(', ')}`);
+        if (r.withoutPassword.length) ctx.log(`warning: created without a password (the backup holds no hashes): ${r.withoutPassword.join(', ')}; set them with ALTER ROLE ... PASSWORD`);
+      } finally {
+        await admin.close();
+      }
+    }
+
     if (i.jobs > 1) {
       spool = await mkdtemp(path.join(os.tmpdir(), 'drctl-restore-'));
       const file = path.join(spool, 'dump.pgc');
@@ -144,6 +146,13 @@ export async function logicalRestore(ctx: ActionContext, repo: Repository, m: Ma
       const r = await (await spawnTool('pg_restore', [...args, `--jobs=${i.jobs}`, file], { env: ctx.env, conn: target, signal: ctx.signal, stdout: 'ignore' })).done;
       if (r.exitCode !== 0) throw toolError('pg_restore', r);
     } else {
+      // The held-back last chunk keeps pg_restore from committing a damaged dump only when it
+      // reads the dump to its end. With --schema or --table it stops once it has what it
+      // needs, and commits: then the whole object is checked first (read twice, not spooled).
+      if (list(i.schema).length || list(i.table).length) {
+        ctx.log(`checking ${entry.path} whole before a partial restore reads it`);
+        await repo.verifyObject(m, entry, { signal: ctx.signal });
+      }
       const proc = await spawnTool('pg_restore', [...args, '--single-transaction'], { env: ctx.env, conn: target, signal: ctx.signal, stdin: 'pipe', stdout: 'ignore' });
       const source = await repo.readObject(m, entry, { signal: ctx.signal });
       try {
