@@ -9,7 +9,8 @@ import type { RunStatus, StepResult, TargetVerdict } from './step-result.js';
 // the recovery point the recovering step reports (outputs.recoveryPoint).
 //
 // Only a run that succeeded recovered anything. A restore that failed in 12 ms did not meet a
-// one-hour RTO: a failed, declined or interrupted run is "not recovered" against every target.
+// one-hour RTO: a failed, declined or interrupted run is "not recovered" against every target,
+// and so is a run whose step marked `recovered: true` did not succeed.
 
 export interface Measures {
   recovered: boolean;
@@ -26,6 +27,11 @@ export function measure(runStart: number, runEnd: number, steps: StepResult[], s
   const disaster = steps.find((s) => s.disaster && s.status === 'succeeded' && s.endedAt);
   const disasterAt = disaster?.endedAt ? Date.parse(disaster.endedAt) : runStart;
   if (status !== 'succeeded') return { recovered: false, disasterAt };
+  // A run can succeed past its recovery step: one marked `critical: false` that failed, or one
+  // its `if` skipped. That run recovered nothing, and its end is no recovery time. (Skipped
+  // before --from-step, the step ran in the run being resumed.)
+  const unrecovered = steps.some((s) => s.recovered && s.status !== 'succeeded' && !(s.status === 'skipped' && s.reason?.startsWith('before --from-step')));
+  if (unrecovered) return { recovered: false, disasterAt };
   const recovered = steps.find((s) => s.recovered && s.status === 'succeeded' && s.endedAt);
   const recoveredAt = recovered?.endedAt ? Date.parse(recovered.endedAt) : runEnd;
   // The recovery point is the one reported last up to the recovering step.

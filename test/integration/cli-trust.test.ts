@@ -175,6 +175,25 @@ describe('drctl health with nothing configured', () => {
 });
 
 describe('a failed run never reports a target as met', () => {
+  it('a recovery step that failed without failing the run (critical: false), or was skipped, is "not recovered", exit 3', async () => {
+    const dir = tempDir();
+    for (const [name, step] of [
+      ['noncritical', '    with: { command: "exit 1" }\n    critical: false\n'],
+      ['skipped', '    if: "false"\n    with: { command: "true" }\n'],
+    ] as const) {
+      const rb = path.join(dir, `${name}.yaml`);
+      writeFileSync(rb, `apiVersion: drctl/v1\nname: ${name}\ntargets: { rto: 1h }\nsteps:\n  - id: restore\n    uses: shell.run\n${step}    recovered: true\n`);
+      const report = path.join(dir, `${name}.json`);
+      const r = await drctl(['--log-format', 'pretty', 'drill', rb, '--report', report], { env: { DRCTL_STATE_DIR: path.join(dir, 'state') } });
+      expect(r.code, r.all).toBe(3);
+      expect(r.stderr).toContain('RTO: not recovered (target 1h00m)');
+      expect(r.all).not.toMatch(/— met/);
+      const json = JSON.parse(readFileSync(report, 'utf8'));
+      expect(json.measured.recovered).toBe(false);
+      expect(json.verdicts).toEqual([{ name: 'rto', targetMs: 3_600_000, met: false, notRecovered: true }]);
+    }
+  });
+
   it('RTO is "not recovered" in the terminal, JSON, Markdown, JUnit, history and the drill comparison', async () => {
     const dir = tempDir();
     const state = path.join(dir, 'state');
