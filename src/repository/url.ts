@@ -16,6 +16,10 @@ export function parseRepoUrl(url: string, what = '--repo'): RepoLocation {
   if (u.startsWith('s3://')) {
     const rest = u.slice('s3://'.length);
     const [bucket, ...prefix] = rest.split('/');
+    // Not echoed: the part before '@' is a user and password.
+    if (bucket?.includes('@')) {
+      throw new UsageError('usage.repo', `${what} s3://…@${bucket.slice(bucket.lastIndexOf('@') + 1)}: an s3:// URL takes no user or password (it ends up in shell history, process lists and logs); give them as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`);
+    }
     if (!bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
       throw new UsageError('usage.repo', `${what} ${u}: "${bucket ?? ''}" is not a valid S3 bucket name`);
     }

@@ -68,4 +68,22 @@ describe('redaction', () => {
     expect(everything).toContain('key ***');
     for (const canary of [CANARY_PW, CANARY_TOKEN, CANARY_INPUT]) expect(everything).not.toContain(canary);
   });
+
+  it('a password in an s3:// --repo URL is refused in one line that does not repeat it, on every entry', async () => {
+    const dir = tempDir();
+    const seg = path.join(dir, '000000010000000000000001');
+    writeFileSync(seg, Buffer.alloc(1024));
+    const url = `s3://minio:${CANARY_PW}@backups/db1`;
+    for (const args of [
+      ['backups', 'list', '--repo', url],
+      ['wal-push', '--repo', url, seg],
+      ['--log-level', 'error', 'wal-push', '--repo', url, seg],
+    ]) {
+      const r = await drctl(args, { cwd: dir });
+      expect(r.code, r.all).toBe(2);
+      expect(r.stderr).toMatch(/^drctl: --repo s3:\/\/…@backups: an s3:\/\/ URL takes no user or password .*AWS_ACCESS_KEY_ID/);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.all).not.toContain(CANARY_PW);
+    }
+  });
 });
