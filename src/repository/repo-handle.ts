@@ -210,6 +210,30 @@ export async function upgradeInfo(info: RepoInfo, passphrase: string | undefined
   return next;
 }
 
+/**
+ * The main file does not open with this key. When its copy differs and does, say so instead of
+ * "wrong key": the main file may be damaged, or the key was changed and this is the old one.
+ * The copy is not used by itself: after a key change whose copy was not rewritten, that would
+ * let the old key back in.
+ */
+async function refuseCopyThatOpens(storage: Storage, main: Buffer, passphrase: string | undefined): Promise<void> {
+  const copy = await readInfoFile(storage, INFO_COPY_KEY);
+  if (!copy || copy.equals(main)) return;
+  let opens = false;
+  try {
+    opens = (await unlockInfo(storage, parseInfo(storage, copy, INFO_COPY_KEY), passphrase)) !== undefined;
+  } catch {
+    return;
+  }
+  if (!opens) return;
+  const e = new OperationError(
+    'repo.key',
+    `${storage.location}: ${INFO_KEY} does not open with this key, but ${INFO_COPY_KEY}, which differs from it, does: either ${INFO_KEY} is damaged, or the key was changed and this is the old one. If the key was not changed, replace ${INFO_KEY} with ${INFO_COPY_KEY}`,
+  );
+  e.retryable = false;
+  throw e;
+}
+
 async function loadInfo(storage: Storage, passphrase: string | undefined, create: boolean, notice: (line: string) => void): Promise<{ info: RepoInfo; keys?: RepoKeys }> {
   let text = await readInfoFile(storage, INFO_KEY);
   let fromCopy = false;
@@ -227,11 +251,28 @@ async function loadInfo(storage: Storage, passphrase: string | undefined, create
     }
     text = await readSmall(storage, INFO_KEY); // another writer created it first
   }
-  let info = parseInfo(storage, text, fromCopy ? INFO_COPY_KEY : INFO_KEY);
-  const keys = await unlockInfo(storage, info, passphrase);
+  let info: RepoInfo;
+  let damaged: string | undefined;
+  try {
+    info = parseInfo(storage, text, fromCopy ? INFO_COPY_KEY : INFO_KEY);
+  } catch (err) {
+    // A damaged main file (cut short, overwritten): the copy exists for exactly this.
+    const copy = fromCopy ? undefined : await readInfoFile(storage, INFO_COPY_KEY);
+    if (!copy) throw err;
+    info = parseInfo(storage, copy, INFO_COPY_KEY);
+    fromCopy = true;
+    damaged = (err as Error).message.replace(`${storage.location}: `, '');
+  }
+  let keys: RepoKeys | undefined;
+  try {
+    keys = await unlockInfo(storage, info, passphrase);
+  } catch (err) {
+    if ((err as { code?: string }).code === 'repo.key' && !fromCopy && info.encryption) await refuseCopyThatOpens(storage, text, passphrase);
+    throw err;
+  }
   if (fromCopy && create) {
     await storage.put(INFO_KEY, infoBody(info));
-    notice(`${storage.location}: ${INFO_KEY} was missing; restored it from ${INFO_COPY_KEY}`);
+    notice(`${storage.location}: ${damaged ?? `${INFO_KEY} was missing`}; restored it from ${INFO_COPY_KEY}`);
   }
   if (create && info.format === 1) {
     info = await upgradeInfo(info, passphrase, keys);

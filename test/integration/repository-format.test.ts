@@ -108,6 +108,32 @@ describe('repository life cycle', () => {
     expect(await contentHashes(pg, 'fromcopy')).toEqual(await contentHashes(pg, 'app'));
   });
 
+  it('a damaged drctl-repo.json: cut short, the copy takes over and repairs it; one that no longer opens is not called a wrong key', async () => {
+    const d = dir('damaged-');
+    const repo = `file://${d}`;
+    const b = await drctl(['backup', '--source', pg.url('app'), '--repo', repo], withKey());
+    expect(b.code, b.stderr).toBe(0);
+    const main = path.join(d, 'drctl-repo.json');
+    const good = readFileSync(main, 'utf8');
+    writeFileSync(main, good.slice(0, good.length >> 1));
+    const push = await drctl(['wal-push', '--repo', repo, walSegment(root, '000000010000000000000006')], withKey());
+    expect(push.code, push.stderr).toBe(0);
+    expect(push.stderr).toContain('drctl-repo.json is not valid JSON; restored it from drctl-repo.json.copy');
+    expect(readFileSync(main, 'utf8')).toBe(good);
+
+    // One character of the wrapped key changed: it no longer opens, the copy does.
+    const info = JSON.parse(good) as { encryption: { wrappedKey: string } };
+    const w = info.encryption.wrappedKey;
+    info.encryption.wrappedKey = `${w.slice(0, 10)}${w[10] === 'A' ? 'B' : 'A'}${w.slice(11)}`;
+    writeFileSync(main, JSON.stringify(info));
+    const r = await drctl(['restore', '--target', pg.url('damagedinfo'), '--repo', repo], withKey());
+    expect(r.code, r.all).toBe(1);
+    expect(r.all).toContain('drctl-repo.json does not open with this key, but drctl-repo.json.copy, which differs from it, does: either drctl-repo.json is damaged, or the key was changed');
+    // A key that opens neither is the wrong key, as before.
+    const wrong = await drctl(['restore', '--target', pg.url('damagedinfo'), '--repo', repo], withKey('not the key'));
+    expect(wrong.all).toContain(`wrong encryption key for ${repo}`);
+  });
+
   it('never initialises a location that holds backups or WAL but neither repository file', async () => {
     const d = dir('lost-');
     const repo = `file://${d}`;
