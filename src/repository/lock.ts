@@ -52,8 +52,11 @@ export interface LockOptions {
   log?: (line: string) => void;
 }
 
-/** Reads the current lock, or undefined when there is none. */
-export async function readLock(storage: Storage): Promise<FoundLock | undefined> {
+/**
+ * Reads the current lock, or undefined when there is none. `written` also asks the store when
+ * it was last written, which judging someone else's lock needs (staleReason).
+ */
+export async function readLock(storage: Storage, o: { written?: boolean } = {}): Promise<FoundLock | undefined> {
   let raw: string;
   try {
     raw = (await readSmall(storage, LOCK_KEY)).toString('utf8');
@@ -73,9 +76,9 @@ export async function readLock(storage: Storage): Promise<FoundLock | undefined>
   } catch {
     found = { raw, purpose: 'unknown (unreadable lock)' };
   }
-  // Only a lock with no time of its own is judged by when it was written: the look-up is one
-  // more request per read on S3, and every backup reads the lock twice.
-  if (!found.refreshedAt && !found.expiresAt) found.mtime = (await storage.stat(LOCK_KEY).catch(() => undefined))?.mtime;
+  // The look-up is one more request per read on S3, and every backup reads its own lock twice:
+  // only judging another process's lock, or one with no time of its own, needs it.
+  if (o.written || (!found.refreshedAt && !found.expiresAt)) found.mtime = (await storage.stat(LOCK_KEY).catch(() => undefined))?.mtime;
   return found;
 }
 
@@ -84,11 +87,23 @@ export function describeLock(l: FoundLock): string {
   return `host ${l.host ?? '?'} pid ${l.pid ?? '?'} for ${l.purpose}${l.acquiredAt ? ` since ${l.acquiredAt}` : ''}`;
 }
 
+/** How far a holder's clock may run ahead of ours before its refresh times are not believed. */
+const CLOCK_SLACK_MS = 60_000;
+
 /** Why a lock is stale, or undefined when it is live. */
 export function staleReason(l: FoundLock, now = Date.now(), staleMs = STALE_MS): string | undefined {
   if (l.host === os.hostname() && l.pid && !processExists(l.pid)) return `process ${l.pid} on this host is gone`;
   if (l.refreshedAt) {
+    // The refresh time is the holder's clock. When the store says when it last wrote the lock,
+    // that must agree: a holder whose clock runs slow looks stale by its own stamps while it
+    // refreshes every minute, and one whose clock ran ahead (a refresh "in the future") would
+    // look live for hours after it died.
     const age = now - Date.parse(l.refreshedAt);
+    const written = l.mtime ? now - l.mtime.getTime() : undefined;
+    if (age < -CLOCK_SLACK_MS && written !== undefined) {
+      return written > staleMs ? `not rewritten for ${formatDuration(written)} (its holder's clock runs ${formatDuration(-age)} ahead)` : undefined;
+    }
+    if (written !== undefined && written <= staleMs) return undefined;
     return age > staleMs ? `not refreshed for ${formatDuration(age)}` : undefined;
   }
   if (l.expiresAt) return Date.parse(l.expiresAt) <= now ? `expired at ${l.expiresAt}` : undefined;
@@ -193,6 +208,25 @@ export class RepoLock {
     await this.storage.put(LOCK_KEY, lockBody(this.info));
   }
 
+  private checkedAt = 0;
+
+  /**
+   * Throws when the lock is no longer ours, looking again at most every few seconds: called
+   * before a manifest is written or a backup removed, so a process whose lock was taken over
+   * (it stalled past the stale time, and another took it) never commits or deletes under it.
+   */
+  async assertHeld(what: string): Promise<void> {
+    if (!this.lostReason && Date.now() - this.checkedAt > 5_000) {
+      await this.refresh();
+      this.checkedAt = Date.now();
+    }
+    if (this.lostReason) {
+      const e = new OperationError('repo.lockLost', `${this.storage.location}: the repository lock was ${this.lostReason}: stopped before ${what}`);
+      e.retryable = false;
+      throw e;
+    }
+  }
+
   /** Stops refreshing and removes the lock if it is still ours. */
   async release(): Promise<void> {
     clearInterval(this.timer);
@@ -236,6 +270,7 @@ export async function acquireLock(storage: Storage, purpose: string, o: LockOpti
     }
     // Not ours: absent again (released meanwhile), or someone else's.
     if (held) {
+      held.mtime ??= (await storage.stat(LOCK_KEY).catch(() => undefined))?.mtime;
       const stale = staleReason(held, Date.now(), staleMs);
       if (stale && (await breakLock(storage, held))) {
         log(`took over a stale repository lock (${describeLock(held)}): ${stale}`);

@@ -6,7 +6,7 @@ import { drctlVersion } from '../version.js';
 import { compressor, decompressor, type Compression } from './compress.js';
 import { DecryptError, looksEncrypted } from './crypto.js';
 import { chain, HashCounter, VerifyingStream } from './hashing.js';
-import { acquireLock, type LockOptions } from './lock.js';
+import { acquireLock, type LockOptions, type RepoLock } from './lock.js';
 import { parseManifest, sealManifest, type Manifest, type ObjectEntry } from './manifest.js';
 import type { StorageSettings } from './open-storage.js';
 import { RepoHandle, type OpenOptions } from './repo-handle.js';
@@ -41,6 +41,8 @@ export interface RepositoryOpenOptions extends OpenOptions {
 
 export class Repository extends RepoHandle {
   private kinds: ReadonlySet<string> = new Set();
+  /** The repository lock this process holds (backup, expire): checked before commits and removals. */
+  private held: RepoLock | undefined;
 
   /** Opens a repository; `create` initialises it when absent (backup, wal-push). */
   static override async open(url: string | undefined, s: StorageSettings, o: RepositoryOpenOptions): Promise<Repository> {
@@ -164,6 +166,7 @@ export class Repository extends RepoHandle {
       storedSize: m.objects.reduce((a, o) => a + o.storedSize, 0),
       ...m,
     });
+    await this.held?.assertHeld(`writing the manifest of ${m.id}`);
     await this.putDocument(`backups/${m.id}/manifest.json`, sealed);
     return sealed;
   }
@@ -271,6 +274,7 @@ export class Repository extends RepoHandle {
 
   /** Removes a backup: manifest first, so a half-removed backup is never listed. */
   async removeBackup(id: string): Promise<void> {
+    await this.held?.assertHeld(`removing ${id}`);
     await this.storage.remove(`backups/${id}/manifest.json`);
     for (const k of await this.storage.list(`backups/${id}/`)) await this.storage.remove(k.key);
   }
@@ -286,6 +290,10 @@ export class Repository extends RepoHandle {
    */
   async lock(purpose: string, o: LockOptions = {}): Promise<() => Promise<void>> {
     const held = await acquireLock(this.storage, purpose, o);
-    return () => held.release();
+    this.held = held;
+    return async () => {
+      if (this.held === held) this.held = undefined;
+      await held.release();
+    };
   }
 }

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, statfsSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -50,9 +50,12 @@ function lockOf(repoDir: string): Record<string, unknown> {
   return JSON.parse(readFileSync(path.join(repoDir, 'locks', 'repo.lock'), 'utf8')) as Record<string, unknown>;
 }
 
-function writeLock(repoDir: string, lock: object): void {
+/** A lock as its holder left it: the file last written when the holder last refreshed it. */
+function writeLock(repoDir: string, lock: { refreshedAt?: string }): void {
   mkdirSync(path.join(repoDir, 'locks'), { recursive: true });
-  writeFileSync(path.join(repoDir, 'locks', 'repo.lock'), JSON.stringify(lock));
+  const file = path.join(repoDir, 'locks', 'repo.lock');
+  writeFileSync(file, JSON.stringify(lock));
+  if (lock.refreshedAt) utimesSync(file, new Date(lock.refreshedAt), new Date(lock.refreshedAt));
 }
 
 describe('repository on a real, small file system (tmpfs)', () => {

@@ -19,7 +19,7 @@ export function registerRepoUnlock(repo: Command, act: Action): void {
         if (!url) throw new UsageError('usage.repo', 'no repository: pass --repo, set repo: in drctl.yaml, or set DRCTL_REPO');
         // The lock is not encrypted: unlocking needs no key.
         const storage = await openStorage(url, { env: ctx.env, config: ctx.config });
-        const held = await readLock(storage);
+        const held = await readLock(storage, { written: true });
         if (!held) {
           process.stdout.write(`${storage.location} is not locked\n`);
           return 0;
