@@ -87,7 +87,10 @@ export class S3Storage implements Storage {
         try {
           await s3.send(new sdk.PutObjectCommand({ Bucket: this.s.bucket, Key, Body: buf, ContentMD5, IfNoneMatch: '*' }), { abortSignal: o.signal });
         } catch (err) {
-          if (statusOf(err) === 412) throw new ObjectExistsError(key);
+          // 412: it exists. 409 (ConditionalRequestConflict): another conditional write of the
+          // same key is in flight; the SDK does not retry it, and the caller's answer is the
+          // same: someone else is writing it (a lock taker reads it back and waits or retries).
+          if (statusOf(err) === 412 || statusOf(err) === 409) throw new ObjectExistsError(key);
           throw err;
         }
         o.onBytes?.(buf.length);
