@@ -5,11 +5,16 @@ import { decideRetention, type RetentionPolicy } from '../repository/retention.j
 
 // `backups expire`: apply retention and remove orphans (data without a manifest, older than a
 // grace period so a running backup is never touched). Prints only, unless confirmed.
+// A confirmed expire plans under the repository lock and applies that plan before releasing
+// it: a plan made from an earlier listing could name as an orphan a backup that has committed
+// since, or that a lagging listing showed without its manifest.
 
 export interface ExpirePlan {
   remove: { id: string; why: string }[];
   keep: { id: string; why: string }[];
   orphans: { id: string; objects: number; newest: string }[];
+  /** Listed without their manifest, but it is there when asked for directly: never removed. */
+  notOrphans: { id: string; why: string }[];
   tempFiles: string[];
   /** Archived WAL older than the first segment any kept base backup needs. */
   wal: { keys: string[]; before?: string };
@@ -19,7 +24,14 @@ export async function planExpire(repo: Repository, policy: RetentionPolicy, orph
   const cat = await repo.catalog();
   const decision = decideRetention(cat.backups, policy, now);
   const cutoff = now.getTime() - orphanGraceMs;
-  const orphans = cat.orphans.filter((o) => o.newest.getTime() < cutoff).map((o) => ({ id: o.id, objects: o.keys.length, newest: o.newest.toISOString() }));
+  const orphans: ExpirePlan['orphans'] = [];
+  const notOrphans: ExpirePlan['notOrphans'] = [];
+  for (const o of cat.orphans.filter((x) => x.newest.getTime() < cutoff)) {
+    // A listing can miss an object that exists (an S3-compatible store whose listing lags its
+    // writes): the manifest is asked for by name before its backup is called incomplete.
+    if (await repo.hasManifest(o.id)) notOrphans.push({ id: o.id, why: 'its manifest exists, though the listing did not show it' });
+    else orphans.push({ id: o.id, objects: o.keys.length, newest: o.newest.toISOString() });
+  }
   const tempFiles = (await repo.tempFiles()).filter((t) => t.mtime.getTime() < cutoff).map((t) => t.key);
   // WAL is kept from the oldest kept base backup on; with no base backup kept, all of it.
   const kept = new Set(decision.keep.map((k) => k.id));
@@ -36,17 +48,35 @@ export async function planExpire(repo: Repository, policy: RetentionPolicy, orph
     });
     wal = { keys: old.map((w) => w.key), before: oldest.pg!.walStart };
   }
-  return { ...decision, orphans, tempFiles, wal };
+  return { ...decision, orphans, notOrphans, tempFiles, wal };
 }
 
-export async function applyExpire(repo: Repository, plan: ExpirePlan): Promise<void> {
-  const release = await repo.lock('expire');
+/**
+ * Plans, shows the plan, and with `confirm` applies it, all under the repository lock. Returns
+ * the plan and the orphans left in place because their manifest turned up while removing.
+ */
+export async function expire(
+  repo: Repository,
+  policy: RetentionPolicy,
+  orphanGraceMs: number,
+  o: { confirm: boolean; show?: (plan: ExpirePlan) => void },
+): Promise<{ plan: ExpirePlan; spared: string[] }> {
+  const release = o.confirm ? await repo.lock('expire') : undefined;
   try {
-    for (const b of plan.remove) await repo.removeBackup(b.id);
-    for (const o of plan.orphans) await repo.removeBackup(o.id);
-    for (const t of plan.tempFiles) await repo.storage.remove(t);
-    for (const k of plan.wal.keys) await repo.storage.remove(k);
+    const plan = await planExpire(repo, policy, orphanGraceMs);
+    o.show?.(plan);
+    return { plan, spared: o.confirm ? await applyExpire(repo, plan) : [] };
   } finally {
-    await release();
+    await release?.();
   }
+}
+
+/** Applies a plan made under the lock the caller still holds; returns the orphans it spared. */
+async function applyExpire(repo: Repository, plan: ExpirePlan): Promise<string[]> {
+  const spared: string[] = [];
+  for (const b of plan.remove) await repo.removeBackup(b.id);
+  for (const o of plan.orphans) if (!(await repo.removeOrphan(o.id))) spared.push(o.id);
+  for (const t of plan.tempFiles) await repo.storage.remove(t);
+  for (const k of plan.wal.keys) await repo.storage.remove(k);
+  return spared;
 }

@@ -279,6 +279,21 @@ export class Repository extends RepoHandle {
     for (const k of await this.storage.list(`backups/${id}/`)) await this.storage.remove(k.key);
   }
 
+  /** Whether backups/<id>/manifest.json exists, asked by name rather than read from a listing. */
+  async hasManifest(id: string): Promise<boolean> {
+    return (await this.storage.stat(`backups/${id}/manifest.json`)) !== undefined;
+  }
+
+  /**
+   * Removes the data of a backup that has no manifest; false, and nothing removed, when its
+   * manifest exists after all (it committed, or the listing that called it an orphan lagged).
+   */
+  async removeOrphan(id: string): Promise<boolean> {
+    if (await this.hasManifest(id)) return false;
+    for (const k of await this.storage.list(`backups/${id}/`)) await this.storage.remove(k.key);
+    return true;
+  }
+
   /** Temp files crashed writers left (file driver). */
   async tempFiles(): Promise<ObjectInfo[]> {
     return (await this.storage.list('')).filter((k) => isTempKey(k.key));

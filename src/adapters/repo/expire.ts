@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { UsageError } from '../../errors.js';
-import { applyExpire, planExpire } from '../../pitr/expire.js';
+import { expire } from '../../pitr/expire.js';
 import { tryParseDuration } from '../../time/duration.js';
 import { openRepo } from '../repo-settings.js';
 import { defineAction } from '../types.js';
@@ -24,10 +24,16 @@ export const repoExpire = defineAction({
     const grace = tryParseDuration(i.orphanGrace);
     if (grace === undefined) throw new UsageError('usage.duration', `orphanGrace: "${i.orphanGrace}" is not a duration`);
     const repo = await openRepo(ctx, i.repo);
-    const plan = await planExpire(repo, { keepLast: i.keepLast, keepDays: i.keepDays }, grace);
-    for (const r of plan.remove) ctx.log(`${i.confirm ? 'removing' : 'would remove'} ${r.id} (${r.why})`);
-    for (const o of plan.orphans) ctx.log(`${i.confirm ? 'removing' : 'would remove'} orphan ${o.id} (${o.objects} objects, no manifest)`);
-    if (i.confirm) await applyExpire(repo, plan);
-    return { removed: plan.remove.map((r) => r.id), kept: plan.keep.map((k) => k.id), orphans: plan.orphans.map((o) => o.id), dryRun: !i.confirm };
+    const verb = i.confirm ? 'removing' : 'would remove';
+    const { plan, spared } = await expire(repo, { keepLast: i.keepLast, keepDays: i.keepDays }, grace, {
+      confirm: i.confirm,
+      show: (plan) => {
+        for (const r of plan.remove) ctx.log(`${verb} ${r.id} (${r.why})`);
+        for (const o of plan.orphans) ctx.log(`${verb} orphan ${o.id} (${o.objects} objects, no manifest)`);
+        for (const n of plan.notOrphans) ctx.log(`keeping ${n.id} (${n.why})`);
+      },
+    });
+    for (const id of spared) ctx.log(`kept ${id}: its manifest appeared while orphans were removed`);
+    return { removed: plan.remove.map((r) => r.id), kept: plan.keep.map((k) => k.id), orphans: plan.orphans.map((o) => o.id).filter((id) => !spared.includes(id)), dryRun: !i.confirm };
   },
 });

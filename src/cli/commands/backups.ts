@@ -6,7 +6,7 @@ import { parseDuration } from '../../time/duration.js';
 import { intFlag } from '../flags.js';
 import { secrets } from '../../redact.js';
 import { openRepository } from '../open-repository.js';
-import { planExpire, applyExpire } from '../../pitr/expire.js';
+import { expire } from '../../pitr/expire.js';
 import * as output from '../output.js';
 
 // drctl backups list|show|expire: the catalog and retention of a repository.
@@ -72,17 +72,22 @@ export function registerBackups(program: Command, act: Action): void {
         const repo = await openRepository(ctx, o.repo);
         // Without a retention policy, expire only cleans up incomplete backups.
         const policy = keepLast === undefined && keepDays === undefined ? { keepLast: Number.MAX_SAFE_INTEGER } : { keepLast, keepDays };
-        const plan = await planExpire(repo, policy, grace);
         const verb = confirm ? 'removing' : 'would remove';
-        for (const r of plan.remove) say(`${verb} ${r.id} (${r.why})`);
-        for (const orphan of plan.orphans) say(`${verb} incomplete ${orphan.id} (${orphan.objects} object(s), no manifest, last written ${orphan.newest})`);
-        for (const t of plan.tempFiles) say(`${verb} temp file ${t}`);
-        if (plan.wal.keys.length) say(`${verb} ${plan.wal.keys.length} archived WAL file(s) older than ${plan.wal.before}, which no kept base backup needs`);
-        for (const k of plan.keep) say(`keeping ${k.id} (${k.why})`);
+        const { plan, spared } = await expire(repo, policy, grace, {
+          confirm,
+          show: (plan) => {
+            for (const r of plan.remove) say(`${verb} ${r.id} (${r.why})`);
+            for (const orphan of plan.orphans) say(`${verb} incomplete ${orphan.id} (${orphan.objects} object(s), no manifest, last written ${orphan.newest})`);
+            for (const t of plan.tempFiles) say(`${verb} temp file ${t}`);
+            if (plan.wal.keys.length) say(`${verb} ${plan.wal.keys.length} archived WAL file(s) older than ${plan.wal.before}, which no kept base backup needs`);
+            for (const k of plan.keep) say(`keeping ${k.id} (${k.why})`);
+            for (const n of plan.notOrphans) say(`keeping ${n.id} (${n.why})`);
+          },
+        });
+        for (const id of spared) say(`kept ${id}: its manifest appeared while incomplete backups were removed`);
         const anything = plan.remove.length || plan.orphans.length || plan.tempFiles.length || plan.wal.keys.length;
         if (!anything) say('nothing to remove');
-        if (confirm) await applyExpire(repo, plan);
-        else if (anything) say(ctx.dryRun ? 'dry run: nothing removed' : 'dry run: pass --confirm to delete');
+        else if (!confirm) say(ctx.dryRun ? 'dry run: nothing removed' : 'dry run: pass --confirm to delete');
         if (o.json) {
           output.jsonResult(
             secrets.redactDeep({
@@ -90,7 +95,8 @@ export function registerBackups(program: Command, act: Action): void {
               dryRun: !confirm,
               removed: confirm,
               remove: plan.remove,
-              orphans: plan.orphans,
+              orphans: plan.orphans.filter((x) => !spared.includes(x.id)),
+              notOrphans: [...plan.notOrphans, ...spared.map((id) => ({ id, why: 'its manifest appeared while removing' }))],
               tempFiles: plan.tempFiles,
               wal: { count: plan.wal.keys.length, before: plan.wal.before ?? null },
               keep: plan.keep,

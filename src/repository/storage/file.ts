@@ -222,8 +222,17 @@ export class FileStorage implements Storage {
     const out: ObjectInfo[] = [];
     for (const e of entries) {
       const full = path.join(base, e);
-      const s = await stat(full).catch(() => undefined);
-      if (!s?.isFile()) continue;
+      let s: Awaited<ReturnType<typeof stat>>;
+      try {
+        s = await stat(full);
+      } catch (err) {
+        // Removed since readdir: not an object any more. Any other failure (ESTALE, EIO on
+        // NFS) says nothing about whether the object exists, and a listing that silently
+        // left it out would let expire take a finished backup for an incomplete one.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      if (!s.isFile()) continue;
       out.push({ key: path.relative(this.root, full).split(path.sep).join('/'), size: s.size, mtime: s.mtime });
     }
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
