@@ -1,5 +1,6 @@
-import { OperationError } from '../errors.js';
+import { OperationError, UsageError } from '../errors.js';
 import type { Manifest } from '../repository/manifest.js';
+import { bySource, distinctLabels } from '../repository/source.js';
 import { historyFileName, parseLsn, segmentName, segmentNumber, type TimelineSwitch, type WalObject, type Ancestry } from './wal-names.js';
 
 // Point-in-time recovery planning, pure so it can be tested exhaustively: which base backup,
@@ -21,7 +22,10 @@ function fmt(d: Date | string): string {
   return typeof d === 'string' ? d : d.toISOString();
 }
 
-/** The newest base backup that ended before the target, on the target timeline or an ancestor branch. */
+/**
+ * The newest base backup that ended before the target, on the target timeline or an ancestor
+ * branch; refused when those are of several clusters.
+ */
 export function selectBaseBackup(backups: Manifest[], target: RecoveryTarget, timeline: number, anc: Ancestry): Manifest {
   const onPath = backups.filter((b) => {
     if (b.kind !== 'base' || !b.pg) return false;
@@ -29,8 +33,16 @@ export function selectBaseBackup(backups: Manifest[], target: RecoveryTarget, ti
     const left = anc.get(b.pg.timeline);
     return left !== undefined && parseLsn(b.pg.stopLsn) <= left;
   });
-  const before = target === 'latest' ? onPath : onPath.filter((b) => Date.parse(b.stoppedAt) <= target.getTime());
-  const chosen = before.sort((a, b) => Date.parse(a.stoppedAt) - Date.parse(b.stoppedAt))[before.length - 1];
+  const before = (target === 'latest' ? onPath : onPath.filter((b) => Date.parse(b.stoppedAt) <= target.getTime())).sort((a, b) => Date.parse(a.stoppedAt) - Date.parse(b.stoppedAt));
+  // Base backups of two clusters cannot both lead to the target: the WAL of one does not
+  // replay on the other, and the newest may be of the wrong one.
+  const clusters = [...bySource(before).values()];
+  if (clusters.length > 1) {
+    const labels = distinctLabels(clusters.map((c) => c.source));
+    const each = clusters.map((c, i) => `${labels[i]} (newest ${c.backups[c.backups.length - 1]!.id})`).join(', ');
+    throw new UsageError('usage.backup', `the repository holds base backups of ${clusters.length} clusters, ${each}; pass --backup <id> to say which`);
+  }
+  const chosen = before[before.length - 1];
   if (chosen) return chosen;
   const bases = backups.filter((b) => b.kind === 'base').sort((a, b) => Date.parse(a.stoppedAt) - Date.parse(b.stoppedAt));
   if (!bases.length) throw new OperationError('pitr.noBackup', 'no base backup in the repository: take one with drctl backup --type base');

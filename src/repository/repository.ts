@@ -10,6 +10,7 @@ import { acquireLock, type LockOptions, type RepoLock } from './lock.js';
 import { parseManifest, sealManifest, type Manifest, type ObjectEntry } from './manifest.js';
 import type { StorageSettings } from './open-storage.js';
 import { RepoHandle, type OpenOptions } from './repo-handle.js';
+import { bySource, distinctLabels } from './source.js';
 import { ObjectMissingError, readSmall, type ObjectInfo } from './storage.js';
 import { isTempKey } from './storage/file.js';
 import { ZstdPlainDigest } from './zstd-digest.js';
@@ -18,6 +19,9 @@ import { mapLimit } from '../map-limit.js';
 // The backup repository, format 2 (format 1 read), over any storage driver:
 //   drctl-repo.json, backups/<id>/data/..., backups/<id>/manifest.json (last), wal/, history/.
 // Commands talk to this class, never to S3 or the filesystem directly.
+
+/** The code of the UsageError for "latest" among the backups of several databases. */
+export const AMBIGUOUS_LATEST = 'usage.latestAmbiguous';
 
 /** Manifests read at once when listing: round trips overlap, a store is not flooded. */
 const MANIFEST_READS = 16;
@@ -252,14 +256,26 @@ export class Repository extends RepoHandle {
     return out;
   }
 
-  /** A backup by id, or the newest of the given kinds (default: any) for "latest". */
-  async resolve(idOrLatest: string, kinds: readonly string[] = [...this.kinds]): Promise<Manifest> {
+  /**
+   * A backup by id, or for "latest" the newest of the given kinds (default: any). "latest" is
+   * refused (UsageError) when those backups are of several databases (source.ts): the newest
+   * of them could be another database's, restored over this one. `anySource` lifts that for
+   * callers that only show a backup.
+   */
+  async resolve(idOrLatest: string, kinds: readonly string[] = [...this.kinds], o: { anySource?: boolean } = {}): Promise<Manifest> {
     const { backups, damaged } = await this.catalog();
     const candidates = backups.filter((b) => kinds.includes(b.kind));
     if (idOrLatest === 'latest') {
       const newest = candidates[candidates.length - 1];
       const which = kinds.length === this.kinds.size ? '' : `${kinds.join('/')} `;
       if (!newest) throw new OperationError('backup.none', `no ${which}backup in ${this.storage.location}`);
+      const groups = [...bySource(candidates).values()];
+      if (groups.length > 1 && !o.anySource) {
+        const labels = distinctLabels(groups.map((g) => g.source));
+        const kinded = new Set(groups.map((g) => g.backups[0]!.kind)).size > 1;
+        const each = groups.map((g, i) => `${labels[i]} (${kinded ? `${g.backups[0]!.kind}, ` : ''}newest ${g.backups[g.backups.length - 1]!.id})`).join(', ');
+        throw new UsageError(AMBIGUOUS_LATEST, `--backup latest: ${this.storage.location} holds ${which}backups of ${groups.length} databases, ${each}; pass --backup <id> to say which`);
+      }
       return newest;
     }
     const found = backups.find((b) => b.id === idOrLatest);

@@ -1,4 +1,5 @@
 import type { Manifest } from './manifest.js';
+import { bySource, distinctLabels } from './source.js';
 
 // Which backups a retention policy keeps. Pure: the caller lists, this decides, the caller
 // deletes (or only prints, without --confirm).
@@ -13,24 +14,30 @@ export interface RetentionDecision {
   remove: { id: string; why: string }[];
 }
 
-/** Per kind: keep the N newest and those younger than D days; at least the newest is always kept. */
+/**
+ * Per database (kind and source, see source.ts): keep the N newest and those younger than D
+ * days; at least the newest is always kept. Counting across databases would let the hourly
+ * dumps of one push the nightly dumps of another out of --keep-last.
+ */
 export function decideRetention(backups: Manifest[], p: RetentionPolicy, now = new Date()): RetentionDecision {
   const out: RetentionDecision = { keep: [], remove: [] };
-  const kinds = [...new Set(backups.map((b) => b.kind))];
-  for (const kind of kinds) {
-    const newestFirst = backups.filter((b) => b.kind === kind).sort((a, b) => (a.stoppedAt < b.stoppedAt ? 1 : -1));
+  const groups = [...bySource(backups).values()];
+  const labels = distinctLabels(groups.map((g) => g.source));
+  groups.forEach((g, i) => {
+    const of = `${g.backups[0]!.kind} backup of ${labels[i]}`;
+    const newestFirst = [...g.backups].sort((a, b) => (a.stoppedAt < b.stoppedAt ? 1 : -1));
     newestFirst.forEach((b, index) => {
       const ageDays = (now.getTime() - Date.parse(b.stoppedAt)) / 86_400_000;
-      if (index === 0) out.keep.push({ id: b.id, why: `newest ${kind} backup` });
-      else if (p.keepLast !== undefined && index < p.keepLast) out.keep.push({ id: b.id, why: `among the last ${p.keepLast}` });
+      if (index === 0) out.keep.push({ id: b.id, why: `newest ${of}` });
+      else if (p.keepLast !== undefined && index < p.keepLast) out.keep.push({ id: b.id, why: `among the last ${p.keepLast} of ${labels[i]}` });
       else if (p.keepDays !== undefined && ageDays <= p.keepDays) out.keep.push({ id: b.id, why: `younger than ${p.keepDays} days` });
       else {
-        const reasons = [p.keepLast !== undefined ? `not among the last ${p.keepLast}` : '', p.keepDays !== undefined ? `${ageDays.toFixed(1)} days old` : '']
+        const reasons = [p.keepLast !== undefined ? `not among the last ${p.keepLast} of ${labels[i]}` : '', p.keepDays !== undefined ? `${ageDays.toFixed(1)} days old` : '']
           .filter(Boolean)
           .join(', ');
         out.remove.push({ id: b.id, why: reasons });
       }
     });
-  }
+  });
   return out;
 }

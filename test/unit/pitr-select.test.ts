@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OperationError } from '../../src/errors.js';
+import { OperationError, UsageError } from '../../src/errors.js';
 import type { WalObject } from '../../src/pitr/wal-names.js';
 import { planWal, selectBaseBackup } from '../../src/pitr/select.js';
 import { ancestry } from '../../src/pitr/wal-names.js';
@@ -53,6 +53,18 @@ describe('WAL names', () => {
 describe('base backup selection', () => {
   const b1 = base('B1', 10, s(2), s(2));
   const b2 = base('B2', 30, s(5), s(5));
+  it('refuses to choose between the base backups of two clusters, naming both; an id still chooses', () => {
+    const cluster = (b: Manifest, sysid: string, host: string): Manifest => ({ ...b, source: { host, port: 5432, database: 'postgres', systemIdentifier: sysid } });
+    const ours = cluster(b1, '7300000000000000001', 'db-a');
+    const theirs = cluster(b2, '7300000000000000002', 'db-b');
+    const refused = () => selectBaseBackup([ours, theirs], 'latest', 1, new Map());
+    expect(refused).toThrow(UsageError);
+    expect(refused).toThrow('the repository holds base backups of 2 clusters, cluster db-a:5432 (newest B1), cluster db-b:5432 (newest B2); pass --backup <id> to say which');
+    // Before B2 ended, only one cluster's backups are candidates.
+    expect(selectBaseBackup([ours, theirs], min(20), 1, new Map()).id).toBe('B1');
+    // The same cluster under another host name (a failover, a restored cluster carrying on) is one.
+    expect(selectBaseBackup([ours, cluster(b2, '7300000000000000001', 'db-c')], 'latest', 1, new Map()).id).toBe('B2');
+  });
   it('picks the newest backup that ended before the target', () => {
     expect(selectBaseBackup([b1, b2], min(20), 1, new Map()).id).toBe('B1');
     expect(selectBaseBackup([b1, b2], min(31), 1, new Map()).id).toBe('B2');

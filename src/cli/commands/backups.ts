@@ -42,7 +42,8 @@ export function registerBackups(program: Command, act: Action): void {
     .action(
       act(async (ctx, o: { repo?: string }, id: string) => {
         const repo = await openRepository(ctx, o.repo);
-        const m = await repo.resolve(id);
+        // Showing the newest backup of whichever database restores nothing: no need to choose.
+        const m = await repo.resolve(id, undefined, { anySource: true });
         process.stdout.write(`${JSON.stringify(m, null, 2)}\n`);
         return 0;
       }),
@@ -52,7 +53,7 @@ export function registerBackups(program: Command, act: Action): void {
     .command('expire')
     .description('apply retention and remove incomplete backups; prints what it would do unless --confirm')
     .option('--repo <url>', 'repository')
-    .option('--keep-last <n>', 'keep the N newest backups of each kind')
+    .option('--keep-last <n>', 'keep the N newest backups of each database (of each kind)')
     .option('--keep-days <n>', 'keep backups younger than N days')
     .option('--orphan-grace <duration>', 'leave incomplete backups younger than this alone (a backup may be running)', '6h')
     .option('--confirm', 'really delete')

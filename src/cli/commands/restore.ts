@@ -126,6 +126,7 @@ export function registerRestore(program: Command, act: Action): void {
           { '--timeline': o.timeline !== undefined, '--start': o.start === true, '--port': o.port !== undefined, '--no-archive': o.archive === false },
           'only for a physical restore (--target-dir), not with --target (a logical restore into a database)',
         );
+        await refuseAmbiguousLatest(ctx, o);
         const r = await restoreRunbook(ctx, o, 'restore', {
           backup: o.backup,
           target: pgUrlFlag('--target', o.target),
@@ -164,6 +165,22 @@ async function restoreRunbook(ctx: CliContext, o: RestoreFlags, name: BuiltInRun
   }
   const step = r.report?.steps.find((s) => s.id === 'restore');
   return { exitCode: r.exitCode, restored: step?.outputs, succeeded: step?.status === 'succeeded' };
+}
+
+/**
+ * `--backup latest` among the logical backups of several databases is refused here, in one
+ * line, before the run starts and connects anywhere. Whatever else resolving it meets (no
+ * repository, no backup, a store that is down) the run reports, in its step, as before.
+ */
+async function refuseAmbiguousLatest(ctx: CliContext, o: RestoreFlags): Promise<void> {
+  if (o.backup !== 'latest') return;
+  // Loaded here: the repository code is needed only when there is a "latest" to resolve.
+  const [{ openRepository }, { AMBIGUOUS_LATEST }] = await Promise.all([import('../open-repository.js'), import('../../repository/repository.js')]);
+  try {
+    await (await openRepository(ctx, o.repo, { notice: () => {} })).resolve('latest', ['logical']);
+  } catch (err) {
+    if (err instanceof UsageError && err.code === AMBIGUOUS_LATEST) throw err;
+  }
 }
 
 /**

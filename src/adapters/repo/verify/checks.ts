@@ -1,4 +1,5 @@
 import type { DbStats, Manifest } from '../../../repository/manifest.js';
+import { backupSource } from '../../../repository/source.js';
 import { formatBytes } from '../../../format.js';
 import { formatDuration } from '../../../time/duration.js';
 
@@ -32,9 +33,10 @@ const pass = (name: string, figure: string, backup?: string): CheckResult => ({ 
 const fail = (name: string, figure: string, backup?: string): CheckResult => ({ name, status: 'fail', figure, backup });
 const skip = (name: string, figure: string): CheckResult => ({ name, status: 'skip', figure });
 
-/** Backups of one database and kind, oldest first. */
+/** Backups of one database and kind (one source, see source.ts), oldest first. */
 export function series(backups: Manifest[], of: Manifest): Manifest[] {
-  return backups.filter((b) => b.kind === of.kind && b.source.database === of.source.database);
+  const key = backupSource(of).key;
+  return backups.filter((b) => backupSource(b).key === key);
 }
 
 export function existenceChecks(backups: Manifest[], o: VerifyOptions): CheckResult[] {
