@@ -305,6 +305,7 @@ export class Repository extends RepoHandle {
    * manifest exists after all (it committed, or the listing that called it an orphan lagged).
    */
   async removeOrphan(id: string): Promise<boolean> {
+    await this.held?.assertHeld(`removing the data of ${id}`);
     if (await this.hasManifest(id)) return false;
     for (const k of await this.storage.list(`backups/${id}/`)) await this.storage.remove(k.key);
     return true;
