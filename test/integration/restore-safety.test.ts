@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -252,6 +252,34 @@ describe('restores that cannot harm production or the host', () => {
       // The newest base backup otherwise: later restores to "latest" would pick it.
       await r0.removeBackup(withDevice);
     }
+  });
+
+  it.skipIf(!IS_ROOT)('a restore that fails into a directory that was already there leaves that directory, empty, with its owner and mode', async () => {
+    // The repository, with one byte of its newest archived segment flipped.
+    const damaged = mkdtempSync(path.join(root, 'damaged-repo-'));
+    cpSync(repoDir, damaged, { recursive: true });
+    const walDir = path.join(damaged, 'wal', '00000001');
+    const newest = readdirSync(walDir).filter((f) => /^[0-9A-F]{24}-/.test(f)).sort().pop()!;
+    const bytes = readFileSync(path.join(walDir, newest));
+    bytes[bytes.length >> 1]! ^= 0xff;
+    writeFileSync(path.join(walDir, newest), bytes);
+    // Made by the operator for another user than postgres, group-readable.
+    const nobody = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':')).find((f) => f[0] === 'nobody')!;
+    const [uid, gid] = [Number(nobody[2]), Number(nobody[3])];
+    const dir = path.join(mkdtempSync(path.join(root, 'premade-')), 'data');
+    mkdirSync(dir);
+    chownSync(dir, uid, gid);
+    chmodSync(dir, 0o750);
+
+    const r = await drctl(['restore', '--repo', `file://${damaged}`, '--target-dir', dir, '--pitr', 'latest', '--no-archive'], cli);
+    expect(r.code, r.all).toBe(1);
+    expect(r.all).toContain(newest.slice(0, 24));
+    const s = statSync(dir);
+    expect({ uid: s.uid, gid: s.gid, mode: s.mode & 0o7777 }).toEqual({ uid, gid, mode: 0o750 });
+    expect(readdirSync(dir)).toEqual([]);
+    // Nor are restore_command's credentials left beside it.
+    expect(readdirSync(path.dirname(dir))).toEqual(['data']);
+    rmSync(damaged, { recursive: true, force: true });
   });
 
   it('a real recovery (no drill) archives its new timeline as configured, and says so', async () => {

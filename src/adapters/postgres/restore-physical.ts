@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
-import { chmod, lchown, mkdir, readdir, realpath, rm } from 'node:fs/promises';
+import { chmod, lchown, mkdir, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfirmationError, UsageError } from '../../errors.js';
 import type { RecoveryTarget } from '../../pitr/select.js';
 import type { Repository } from '../../repository/repository.js';
 import { formatDuration } from '../../time/duration.js';
@@ -12,6 +11,7 @@ import { chownTree, restoreOwner } from './owner.js';
 import { archivingAsConfigured, credentialsDir, writeRecoveryConfig } from './recovery-config.js';
 import { checkOutcome, startAndWatch, type Outcome } from './recovery-watch.js';
 import { planRestore } from './restore-plan.js';
+import { prepareTargetDir, undoTargetDir } from './target-dir.js';
 import { prefetchWal, SPOOL } from './wal-prefetch.js';
 
 // Physical restore and point-in-time recovery into a data directory. Everything that can
@@ -58,7 +58,7 @@ export async function physicalRestore(ctx: ActionContext, repo: Repository, i: P
 
   // 2. The target directory: absent or empty, or replaced after confirmation.
   const own = restoreOwner(targetDir);
-  await prepareTargetDir(ctx, targetDir);
+  const found = await prepareTargetDir(ctx, targetDir);
 
   // 3. Base backup, verified, then the WAL, verified, into the spool.
   let secretsDir: string | undefined;
@@ -79,7 +79,7 @@ export async function physicalRestore(ctx: ActionContext, repo: Repository, i: P
     await chmod(targetDir, 0o700);
     archiving = archive ? await archivingAsConfigured(ctx, targetDir, own) : 'off';
   } catch (err) {
-    await rm(targetDir, { recursive: true, force: true }).catch(() => {});
+    await undoTargetDir(found).catch(() => {});
     if (secretsDir) await rm(secretsDir, { recursive: true, force: true }).catch(() => {});
     throw err;
   }
@@ -130,19 +130,4 @@ async function extractWhileFetching(ctx: ActionContext, extract: () => Promise<v
   const results = await Promise.allSettled([guard(extract()), guard(fetch())]);
   if (results.some((r) => r.status === 'rejected')) throw cause;
   ctx.log('base backup extracted and WAL fetched');
-}
-
-async function prepareTargetDir(ctx: ActionContext, dir: string): Promise<void> {
-  if (!existsSync(dir)) {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    return;
-  }
-  const entries = await readdir(dir);
-  if (!entries.length) return;
-  if (entries.includes('postmaster.pid')) {
-    throw new UsageError('usage.targetDir', `--target-dir ${dir}: a PostgreSQL server seems to be running on it (postmaster.pid); stop it first`);
-  }
-  const ok = await ctx.confirm(`${dir} is not empty (${entries.length} entries). Delete its contents and restore into it?`);
-  if (!ok) throw new ConfirmationError('confirm.declined', `declined: ${dir} left untouched`);
-  for (const e of entries) await rm(path.join(dir, e), { recursive: true, force: true });
 }
