@@ -1,4 +1,4 @@
-import { appendFile, chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { packageRoot } from '../../package-root.js';
@@ -6,6 +6,7 @@ import type { RecoveryTarget } from '../../pitr/select.js';
 import type { Repository } from '../../repository/repository.js';
 import { toPostgresTime } from '../../time/time-point.js';
 import type { ActionContext } from '../types.js';
+import { withoutRecoverySettings } from './auto-conf.js';
 import { showSetting } from './cluster.js';
 import type { Owner } from './owner.js';
 
@@ -83,6 +84,10 @@ export async function writeRecoveryConfig(ctx: ActionContext, repo: Repository, 
     settings.ident_file = ident;
   }
   const conf = Object.entries(settings).map(([k, v]) => `${k} = '${v.replace(/'/g, "''")}'`);
-  await appendFile(path.join(dir, 'postgresql.auto.conf'), `\n# drctl restore of ${i.backupId}\n${conf.join('\n')}\n`);
+  // The source's own recovery settings (it may itself have been restored, by drctl or not) are
+  // not this restore's: a target it left would win over none of ours (`latest`).
+  const auto = path.join(dir, 'postgresql.auto.conf');
+  const inherited = withoutRecoverySettings(await readFile(auto, 'utf8').catch(() => '')).trimEnd();
+  await writeFile(auto, `${inherited}\n\n# drctl restore of ${i.backupId}\n${conf.join('\n')}\n`, { mode: 0o600 });
   await writeFile(path.join(dir, 'recovery.signal'), '');
 }
