@@ -10,6 +10,8 @@ import type { Repository } from '../../repository/repository.js';
 import type { ActionContext } from '../types.js';
 import { findZstd } from '../../repository/compress.js';
 import { findOnPath } from '../../process/find-on-path.js';
+import { RECOVERY_LOG, STANDBY_LOG } from './server-log.js';
+import { SPOOL } from './wal-prefetch.js';
 
 // A base backup is one tar (gzip: format 1 and early format 2) or N zstd tar parts split at
 // member boundaries. Each part is read from the repository (sha256 checked as it is read; a
@@ -103,8 +105,10 @@ async function extractPart(
   // Nothing of the tar's ownership or setuid/setgid bits survives (both tars keep both by
   // default as root): --no-same-permissions under umask 077 leaves owner-only rwx bits. The
   // WAL spool is drctl's own, filled while the tar is extracted: a copy of one in the backup
-  // (with a restore's leftovers) must not land in it.
-  const common = ['-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions', '--exclude', 'drctl_wal_spool'];
+  // (with a restore's leftovers) must not land in it. Nor must the logs of the source's own
+  // drctl restore: they tell of that server's recovery, not of this one.
+  const ours = [SPOOL, RECOVERY_LOG, STANDBY_LOG].flatMap((name) => ['--exclude', name]);
+  const common = ['-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions', ...ours];
   let tarArgs: string[];
   let decompressed: boolean;
   if (tool.kind === 'bsdtar') {

@@ -30,12 +30,16 @@ export async function initCluster(c: ClusterEnv, owner: Owner | undefined, args:
 
 /**
  * pg_ctl start as the data directory's owner, the server's output going to `log`. Resolves when
- * pg_ctl returns (with `wait`, once the server accepts connections).
+ * pg_ctl returns: at once, or with `wait`, once the server accepts connections.
  */
 export async function startCluster(c: ClusterEnv, dataDir: string, o: { log: string; code: string; wait?: { timeoutS: number }; serverOptions?: string }): Promise<void> {
   const args = ['-D', dataDir, '-l', o.log];
   if (o.serverOptions) args.push('-o', o.serverOptions);
+  // pg_ctl waits by default (60 s, then fails), and a recovering server is not "started" until
+  // it is consistent: a caller that follows the log itself must not be held up, nor failed with
+  // "Examine the log output" when that log says what went wrong.
   if (o.wait) args.push('-w', '-t', String(o.wait.timeoutS));
+  else args.push('-W');
   args.push('start');
   const started = await spawnToolAs(fileOwner(path.join(dataDir, 'PG_VERSION')), 'pg_ctl', args, { ...c, stdout: 'ignore' });
   const r = await started.done;
@@ -55,6 +59,23 @@ export async function stopCluster(c: ClusterEnv, dir: string, mode: StopMode = '
 export async function showSetting(c: ClusterEnv, dir: string, owner: Owner | undefined, name: string): Promise<string | undefined> {
   const r = await runToolAs(owner, 'postgres', ['-D', dir, '-C', name], c);
   return r.exitCode === 0 ? r.stdout.trim() : undefined;
+}
+
+/**
+ * The cluster state its control file records (pg_controldata: "in production", "in archive
+ * recovery", "shut down", ...), undefined when unreadable. Independent of any log: PostgreSQL
+ * records "in production" when recovery has ended, before it accepts connections.
+ */
+export async function clusterState(c: ClusterEnv, dir: string): Promise<string | undefined> {
+  const r = await runToolAs(fileOwner(path.join(dir, 'PG_VERSION')), 'pg_controldata', ['-D', dir], c);
+  if (r.exitCode !== 0) return undefined;
+  return /^Database cluster state:\s+(.+)$/m.exec(r.stdout)?.[1]?.trim();
+}
+
+/** Whether a server runs on a data directory (pg_ctl status), whatever postmaster.pid says. */
+export async function serverRunning(c: ClusterEnv, dir: string): Promise<boolean> {
+  const r = await runToolAs(fileOwner(path.join(dir, 'PG_VERSION')), 'pg_ctl', ['-D', dir, 'status'], c);
+  return r.exitCode === 0;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { OperationError } from '../../errors.js';
@@ -6,11 +6,10 @@ import type { RecoveryTarget, WalPlan } from '../../pitr/select.js';
 import { parseLsn, segmentForLsn, segmentNumber } from '../../pitr/wal-names.js';
 import type { ActionContext } from '../types.js';
 import { startCluster, watchLog } from './cluster.js';
+import { fatalOf, parseLog, RECOVERY_LOG, serverLines, WATCHED_LOG_OPTIONS } from './server-log.js';
 
 // Starting a restored data directory and reading its log until recovery ends: success is what
 // the server says — promoted, and "recovery stopping before/after ..." at the target.
-
-export const RECOVERY_LOG = 'drctl-recovery.log';
 
 export interface Outcome {
   promoted: boolean;
@@ -27,21 +26,37 @@ function pgTime(s: string): string {
   return Number.isNaN(ms) ? s.trim() : new Date(ms).toISOString();
 }
 
-/** What the recovery log says so far; undefined while recovery is still running. */
+/**
+ * What the server says in its recovery log so far; undefined while recovery is still running.
+ * Only the postmaster's and the startup process's own lines count (server-log.ts): clients
+ * refused during replay write FATAL lines too.
+ */
 export function readOutcome(text: string): Outcome | undefined {
+  const all = parseLog(text);
+  const postmaster = all[0]?.pid;
   const out: Outcome = { promoted: false };
-  const stop = /recovery stopping (?:before|after) (?:commit|abort) of transaction \d+, time (.+)$/m.exec(text);
-  if (stop) out.stopTime = pgTime(stop[1]!);
-  const last = /last completed transaction was at log time (.+)$/m.exec(text);
-  if (last) out.lastCommit = pgTime(last[1]!);
-  const tl = /selected new timeline ID: (\d+)/.exec(text);
-  if (tl) out.newTimeline = Number(tl[1]);
-  const redo = /redo done at ([0-9A-F]+\/[0-9A-F]+)/.exec(text);
-  if (redo) out.redoDone = redo[1];
-  const fatal = /(?:FATAL|PANIC):\s+(.+)$/m.exec(text);
-  if (fatal) return { ...out, fatal: fatal[1] };
-  if (/database system is ready to accept connections/.test(text) && (tl || /archive recovery complete/.test(text))) return { ...out, promoted: true };
-  if (/shutting down|database system is shut down/.test(text)) return { ...out, fatal: 'the server shut down during recovery' };
+  let fatal: string | undefined;
+  let ready = false;
+  let complete = false;
+  let shutDown = false;
+  for (const l of serverLines(all)) {
+    const m = l.message;
+    if (l.level === 'FATAL' || l.level === 'PANIC') fatal ??= m;
+    let r: RegExpExecArray | null;
+    if ((r = /^recovery stopping (?:before|after) (?:commit|abort) of transaction \d+, time (.+)$/.exec(m))) out.stopTime = pgTime(r[1]!);
+    else if ((r = /^last completed transaction was at log time (.+)$/.exec(m))) out.lastCommit = pgTime(r[1]!);
+    else if ((r = /^selected new timeline ID: (\d+)/.exec(m))) out.newTimeline = Number(r[1]);
+    else if ((r = /^redo done at ([0-9A-F]+\/[0-9A-F]+)/.exec(m))) out.redoDone = r[1];
+    else if (/^archive recovery complete/.test(m)) complete = true;
+    if (l.pid !== postmaster) continue;
+    if (/^database system is ready to accept connections/.test(m)) ready = true;
+    // The startup process may have died before it was recognised: its own words, by its pid.
+    else if ((r = /^startup process \(PID (\d+)\) (?:exited|was terminated)/.exec(m))) fatal ??= fatalOf(all, Number(r[1])) ?? m;
+    else if (/^(?:received (?:smart|fast|immediate) shutdown request|database system is shut down)/.test(m)) shutDown = true;
+  }
+  if (fatal) return { ...out, fatal };
+  if (ready && (out.newTimeline !== undefined || complete)) return { ...out, promoted: true };
+  if (shutDown) return { ...out, fatal: 'the server shut down during recovery' };
   return undefined;
 }
 
@@ -74,8 +89,12 @@ async function majorVersion(dir: string): Promise<number> {
 /** Starts the restored server as the directory's owner and follows its log until recovery ends. */
 export async function startAndWatch(ctx: ActionContext, dir: string, timeoutMs: number): Promise<Outcome> {
   const log = path.join(dir, RECOVERY_LOG);
+  // Only what this start writes may decide. A log already there is another server's: a source
+  // that was itself restored by drctl kept writing it, and its base backups carry it, with an
+  // older recovery's "ready to accept connections" in it.
+  await rm(log, { force: true });
   const syncfs = syncfsWorks() && (await majorVersion(dir)) >= 14;
-  await startCluster(ctx, dir, { log, code: 'restore.start', serverOptions: `-c logging_collector=off${syncfs ? ' -c recovery_init_sync_method=syncfs' : ''}` });
+  await startCluster(ctx, dir, { log, code: 'restore.start', serverOptions: `${WATCHED_LOG_OPTIONS}${syncfs ? ' -c recovery_init_sync_method=syncfs' : ''}` });
   const out = await watchLog(ctx, log, Date.now() + timeoutMs, readOutcome, (line) => ctx.progress({ message: line.replace(/^.*?(LOG|WARNING):\s+/, '') }));
   if (out) return out;
   throw new OperationError('restore.timeout', `recovery did not finish within ${Math.round(timeoutMs / 1000)}s; the server is still replaying (see ${log})`);

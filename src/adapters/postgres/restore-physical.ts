@@ -1,12 +1,16 @@
 import { existsSync } from 'node:fs';
 import { chmod, lchown, mkdir, realpath, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { OperationError } from '../../errors.js';
 import type { RecoveryTarget } from '../../pitr/select.js';
 import type { Repository } from '../../repository/repository.js';
 import { formatDuration } from '../../time/duration.js';
 import { parseTimePoint } from '../../time/time-point.js';
 import type { ActionContext, Outputs } from '../types.js';
+import { dropRecoverySettings } from './auto-conf.js';
 import { extractBaseBackup } from './base-extract.js';
+import { clusterState, serverRunning } from './cluster.js';
 import { chownTree, restoreOwner } from './owner.js';
 import { archivingAsConfigured, credentialsDir, writeRecoveryConfig } from './recovery-config.js';
 import { checkOutcome, startAndWatch, type Outcome } from './recovery-watch.js';
@@ -96,13 +100,24 @@ export async function physicalRestore(ctx: ActionContext, repo: Repository, i: P
   try {
     outcome = await startAndWatch(ctx, targetDir, i.startTimeoutMs);
   } catch (err) {
-    // Still replaying (timeout, interrupt): restore_command may yet need the credentials.
-    ctx.log(`${secretsDir} holds the repository credentials restore_command uses: remove it once the server has promoted`);
+    // Still replaying (timeout, interrupt), restore_command may yet need the credentials; a
+    // server that never started needs nothing.
+    const local = { ...ctx, signal: new AbortController().signal };
+    await releaseCredentials(local, targetDir, secretsDir, 0).catch(() => ctx.log(`${secretsDir} holds the repository credentials restore_command uses: remove it once the server has promoted`));
     throw err;
   }
-  // Promoted or stopped, recovery no longer needs the credentials.
-  await rm(secretsDir, { recursive: true, force: true });
-  checkOutcome(outcome, i.immediate ? 'immediate' : target, plan, segSize);
+  try {
+    checkOutcome(outcome, i.immediate ? 'immediate' : target, plan, segSize);
+    // The log is one witness; the control file is the server's own record that recovery ended.
+    const state = await clusterState(ctx, targetDir);
+    if (state !== 'in production') throw new OperationError('pitr.notPromoted', `the server's log reads as promoted, but its control file says "${state ?? 'unreadable'}"; not calling this a successful restore`);
+  } catch (err) {
+    await releaseCredentials(ctx, targetDir, secretsDir);
+    throw err;
+  }
+  await releaseCredentials(ctx, targetDir, secretsDir);
+  // This recovery's target and restore_command must not travel into the new primary's base backups.
+  await dropRecoverySettings(path.join(targetDir, 'postgresql.auto.conf'));
   await rm(path.join(targetDir, SPOOL), { recursive: true, force: true });
   // With no transaction replayed, the data is complete up to the newest WAL replayed (or, when
   // stopping at consistency, the backup's end).
@@ -130,4 +145,23 @@ async function extractWhileFetching(ctx: ActionContext, extract: () => Promise<v
   const results = await Promise.allSettled([guard(extract()), guard(fetch())]);
   if (results.some((r) => r.status === 'rejected')) throw cause;
   ctx.log('base backup extracted and WAL fetched');
+}
+
+const STOP_GRACE_MS = 10_000;
+
+/**
+ * Removes the credentials restore_command reads once nothing can run it any more: the server
+ * has ended recovery (its control file says so), or no server runs on the directory. A server
+ * still recovering keeps them, whatever its log seemed to say, and the operator is told where.
+ */
+async function releaseCredentials(ctx: ActionContext, dir: string, secretsDir: string, graceMs = STOP_GRACE_MS): Promise<void> {
+  // A server that failed is still shutting down when its FATAL line is read: a few seconds.
+  for (const deadline = Date.now() + graceMs; ; await sleep(200, undefined, { signal: ctx.signal })) {
+    if ((await clusterState(ctx, dir)) === 'in production' || !(await serverRunning(ctx, dir))) {
+      await rm(secretsDir, { recursive: true, force: true });
+      return;
+    }
+    if (Date.now() > deadline) break;
+  }
+  ctx.log(`${secretsDir} holds the repository credentials restore_command uses: the server is still recovering; remove it once it has promoted`);
 }

@@ -8,6 +8,7 @@ import { openRepo } from '../repo-settings.js';
 import { defineAction, type ActionContext } from '../types.js';
 import { startCluster, watchLog } from './cluster.js';
 import { restoreOwner } from './owner.js';
+import { parseLog, serverLines, STANDBY_LOG as LOG, WATCHED_LOG_OPTIONS } from './server-log.js';
 
 // postgres.standby: a standby built from the repository, as pgBackRest's --type=standby does:
 // the newest base backup and the archived WAL restored exactly as a point-in-time restore
@@ -15,8 +16,6 @@ import { restoreOwner } from './owner.js';
 // the server never ends recovery by itself. It keeps reading the repository through
 // restore_command, and streams from the primary when primary_conninfo is given. Done when the
 // server is replaying and accepts read-only connections.
-
-const LOG = 'drctl-standby.log';
 
 const Input = z.strictObject({
   targetDir: z.string().min(1).meta({ description: 'data directory of the new standby' }),
@@ -78,16 +77,18 @@ async function toStandby(dir: string, primaryConninfo: string | undefined): Prom
 
 async function startStandby(ctx: ActionContext, dir: string, timeoutMs: number, streamingWanted: boolean): Promise<{ streaming: boolean; timeline?: number }> {
   const log = path.join(dir, LOG);
-  await startCluster(ctx, dir, { log, code: 'standby.start', serverOptions: '-c logging_collector=off' });
+  // A log already there is another server's (server-log.ts): only this start's lines may decide.
+  await rm(log, { force: true });
+  await startCluster(ctx, dir, { log, code: 'standby.start', serverOptions: WATCHED_LOG_OPTIONS });
   // Streaming starts once the archive has nothing more to give; waiting for it is bounded.
   let readyAt: number | undefined;
   const verdict = await watchLog(ctx, log, Date.now() + timeoutMs, (text) => {
-    const fatal = /(?:FATAL|PANIC):\s+(.+)$/m.exec(text);
-    // A standby retries the primary when it cannot connect: only fatal start-up errors count.
-    if (fatal && !/could not connect to the primary server|terminating walreceiver/.test(fatal[1] ?? '')) {
-      throw new OperationError('standby.fatal', `the standby failed: ${fatal[1]}`);
-    }
-    if (/database system is shut down/.test(text)) throw new OperationError('standby.fatal', `the standby shut down during start-up (see ${log})`);
+    // Only the postmaster's and the startup process's errors count: the walreceiver retries a
+    // primary it cannot reach, and clients refused while the standby starts are not its failure.
+    const own = serverLines(parseLog(text));
+    const fatal = own.find((l) => l.level === 'FATAL' || l.level === 'PANIC');
+    if (fatal) throw new OperationError('standby.fatal', `the standby failed: ${fatal.message}`);
+    if (own.some((l) => /^database system is shut down/.test(l.message))) throw new OperationError('standby.fatal', `the standby shut down during start-up (see ${log})`);
     const ready = /entering standby mode/.test(text) && /database system is ready to accept read-only connections/.test(text);
     const streaming = /started streaming WAL from primary/.test(text);
     const tl = /started streaming WAL from primary at \S+ on timeline (\d+)/.exec(text);

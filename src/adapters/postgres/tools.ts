@@ -101,7 +101,7 @@ export function spawnToolAs(
 /** Runs a server program as a data directory's owner to completion; never rejects on its exit code. */
 export function runToolAs(
   owner: Owner | undefined,
-  tool: 'initdb' | 'pg_ctl' | 'postgres',
+  tool: 'initdb' | 'pg_ctl' | 'postgres' | 'pg_controldata',
   args: string[],
   o: { env: Readonly<Record<string, string | undefined>>; signal: AbortSignal },
 ): Promise<ProcessResult> {
