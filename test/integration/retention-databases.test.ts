@@ -1,4 +1,7 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sealManifest, type Manifest } from '../../src/repository/manifest.js';
 import { drctl, tempDir } from '../support/cli.js';
 import { destroyPostgres, startPostgres, type PgServer } from '../support/postgres.js';
 
@@ -63,6 +66,20 @@ describe('one repository, two databases', () => {
     const one = await drctl(['backups', 'expire', '--keep-last', '1', '--repo', repo, '--confirm']);
     expect(one.code, one.stderr).toBe(0);
     expect((await listed(repo)).sort()).toEqual([app[3], billing[1]].sort());
+  });
+
+  it('verify-backups fails backup-age for a database whose backups stopped, though another’s are fresh', async () => {
+    // billing's last backup, made three days ago: its manifest says so, resealed.
+    const file = path.join(repo.slice('file://'.length), 'backups', billing[1]!, 'manifest.json');
+    const m = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
+    const threeDaysAgo = new Date(Date.now() - 3 * 86_400_000).toISOString();
+    writeFileSync(file, JSON.stringify(sealManifest({ ...m, stoppedAt: threeDaysAgo, recoveryPoint: threeDaysAgo })));
+    const r = await drctl(['verify-backups', '--repo', repo, '--max-age', '1d', '--json']);
+    expect(r.code, r.all).toBe(1);
+    const age = (JSON.parse(r.stdout) as { checks: { name: string; status: string; figure: string; backup?: string }[] }).checks.filter((c) => c.name === 'backup-age');
+    expect(age.map((c) => [c.backup, c.status])).toEqual(expect.arrayContaining([[app[3], 'pass'], [billing[1], 'fail']]));
+    expect(age).toHaveLength(2);
+    expect(age.find((c) => c.status === 'fail')!.figure).toMatch(/^billing on \S+: age 3d[^(]*\(max 24h00m\): stale$/);
   });
 
   it('with backups of one database only, restore --backup latest restores its newest', async () => {

@@ -51,10 +51,11 @@ export function existenceChecks(backups: Manifest[], o: VerifyOptions): CheckRes
   });
 }
 
-export function ageCheck(newest: Manifest | undefined, o: VerifyOptions, now: Date): CheckResult {
+/** `of` names the database when the repository holds backups of several. */
+export function ageCheck(newest: Manifest | undefined, o: VerifyOptions, now: Date, of?: string): CheckResult {
   if (!newest) return skip('backup-age', 'no backup');
   const age = now.getTime() - Date.parse(newest.stoppedAt);
-  const figure = `age ${formatDuration(age)} (max ${formatDuration(o.maxAgeMs)})`;
+  const figure = `${of ? `${of}: ` : ''}age ${formatDuration(age)} (max ${formatDuration(o.maxAgeMs)})`;
   return age <= o.maxAgeMs ? pass('backup-age', figure, newest.id) : fail('backup-age', `${figure}: stale`, newest.id);
 }
 

@@ -10,6 +10,7 @@ import { formatBytes } from '../../../format.js';
 import { writeMetricsFile } from '../../../prometheus-textfile.js';
 import { systemClock, type Clock } from '../../../time/clock.js';
 import { formatDuration } from '../../../time/duration.js';
+import { bySource, distinctLabels } from '../../../repository/source.js';
 import { ageCheck, compareStats, driftChecks, existenceChecks, sizeCheck, type CheckResult, type VerifyOptions } from './checks.js';
 import { walReadCheck, type Subset } from './wal-read.js';
 import { checkVersioning } from '../../s3/versioning-check.js';
@@ -60,7 +61,14 @@ export async function verifyRepository(ctx: ActionContext, repo: Repository, o: 
 
   add(existenceChecks(backups, o));
   for (const d of cat.damaged) add({ name: 'manifest', status: 'fail', figure: `${d.id}: ${d.problem}`, backup: d.id });
-  add(ageCheck(newest, o, now));
+  // The newest backup of every database the repository holds: one whose backups stopped is
+  // stale even while another's keep coming.
+  const sources = [...bySource(backups).values()];
+  if (sources.length <= 1) add(ageCheck(newest, o, now));
+  else {
+    const names = distinctLabels(sources.map((g) => g.source));
+    sources.forEach((g, i) => add(ageCheck(g.backups[g.backups.length - 1], o, now, names[i])));
+  }
   add(sizeCheck(newest, backups, o));
 
   // Checksums: every object re-read, decrypted, hashed.
