@@ -4,6 +4,7 @@
 // wal-push / wal-fetch take a lean path: PostgreSQL runs them once per WAL segment.
 
 import { missingModuleMessage } from './errors.js';
+import { walFetchFailureCode } from './cli/wal-fetch-exit.js';
 
 // The build's source maps ship with the package: with DRCTL_DEBUG=1 a stack names the
 // TypeScript file and line, not a place in a bundled chunk (the command's chunks load after
@@ -11,6 +12,13 @@ import { missingModuleMessage } from './errors.js';
 if (process.env.DRCTL_DEBUG === '1') process.setSourceMapsEnabled(true);
 
 const argv = process.argv.slice(2);
+// restore_command must never exit 1 ("not archived") for a failure: not for an exception that
+// escaped, nor for code that could not be loaded (wal-fetch-exit.ts).
+const failedCode = () => (argv.includes('wal-fetch') ? walFetchFailureCode() : 1);
+process.on('uncaughtException', (err) => {
+  process.stderr.write(`drctl: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(failedCode());
+});
 let code: number | undefined;
 try {
   if (argv.includes('wal-push') || argv.includes('wal-fetch')) {
@@ -26,7 +34,7 @@ try {
   // while it ran): one line still, from what was loaded at start.
   const line = err instanceof Error ? (missingModuleMessage(err) ?? `internal error: ${err.message}`) : String(err);
   process.stderr.write(`drctl: ${line}\n`);
-  code = 1;
+  code = failedCode();
 }
 process.exitCode = code;
 setTimeout(() => process.exit(code), 2000).unref();

@@ -10,7 +10,7 @@ import type { RunStatus, StepResult, TargetVerdict } from './step-result.js';
 //
 // Only a run that succeeded recovered anything. A restore that failed in 12 ms did not meet a
 // one-hour RTO: a failed, declined or interrupted run is "not recovered" against every target,
-// and so is a run whose step marked `recovered: true` did not succeed.
+// and so is a run whose step marked `recovered: true` failed.
 
 export interface Measures {
   recovered: boolean;
@@ -27,10 +27,10 @@ export function measure(runStart: number, runEnd: number, steps: StepResult[], s
   const disaster = steps.find((s) => s.disaster && s.status === 'succeeded' && s.endedAt);
   const disasterAt = disaster?.endedAt ? Date.parse(disaster.endedAt) : runStart;
   if (status !== 'succeeded') return { recovered: false, disasterAt };
-  // A run can succeed past its recovery step: one marked `critical: false` that failed, or one
-  // its `if` skipped. That run recovered nothing, and its end is no recovery time. (Skipped
-  // before --from-step, the step ran in the run being resumed.)
-  const unrecovered = steps.some((s) => s.recovered && s.status !== 'succeeded' && !(s.status === 'skipped' && s.reason?.startsWith('before --from-step')));
+  // A run can succeed past a recovery step that failed: one marked `critical: false`. That run
+  // recovered nothing, and its end is no recovery time. (A step its `if` skipped was not
+  // wanted this time, as a verification step a runbook makes optional: the run's end counts.)
+  const unrecovered = steps.some((s) => s.recovered && s.status !== 'succeeded' && s.status !== 'skipped');
   if (unrecovered) return { recovered: false, disasterAt };
   const recovered = steps.find((s) => s.recovered && s.status === 'succeeded' && s.endedAt);
   const recoveredAt = recovered?.endedAt ? Date.parse(recovered.endedAt) : runEnd;

@@ -256,7 +256,9 @@ async function loadInfo(storage: Storage, passphrase: string | undefined, create
   try {
     info = parseInfo(storage, text, fromCopy ? INFO_COPY_KEY : INFO_KEY);
   } catch (err) {
-    // A damaged main file (cut short, overwritten): the copy exists for exactly this.
+    // A damaged main file (cut short, overwritten): the copy exists for exactly this. Not a
+    // format this drctl does not know: that is a newer drctl's file, never to be overwritten.
+    if ((err as { code?: string }).code !== 'repo.info') throw err;
     const copy = fromCopy ? undefined : await readInfoFile(storage, INFO_COPY_KEY);
     if (!copy) throw err;
     info = parseInfo(storage, copy, INFO_COPY_KEY);

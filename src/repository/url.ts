@@ -15,13 +15,16 @@ export function parseRepoUrl(url: string, what = '--repo'): RepoLocation {
   }
   if (u.startsWith('s3://')) {
     const rest = u.slice('s3://'.length);
-    const [bucket, ...prefix] = rest.split('/');
-    // Not echoed: the part before '@' is a user and password.
-    if (bucket?.includes('@')) {
-      throw new UsageError('usage.repo', `${what} s3://…@${bucket.slice(bucket.lastIndexOf('@') + 1)}: an s3:// URL takes no user or password (it ends up in shell history, process lists and logs); give them as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`);
+    // user:password@bucket: nothing of it is echoed (a secret key may hold '/' and '@').
+    const at = rest.indexOf('@');
+    if (at >= 0 && rest.slice(0, at).includes(':')) {
+      throw new UsageError('usage.repo', `${what} s3://…: an s3:// URL takes no user or password (it ends up in shell history, process lists and logs); give them as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`);
     }
+    const [bucket, ...prefix] = rest.split('/');
     if (!bucket || !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-      throw new UsageError('usage.repo', `${what} ${u}: "${bucket ?? ''}" is not a valid S3 bucket name`);
+      // A bucket is never a secret, but a name with ':' or '@' may be part of one.
+      const shown = /[:@]/.test(bucket ?? '') ? 's3://…' : `${u}: "${bucket ?? ''}"`;
+      throw new UsageError('usage.repo', `${what} ${shown} is not a valid S3 bucket name`);
     }
     return { kind: 's3', bucket, prefix: prefix.filter(Boolean).join('/') };
   }

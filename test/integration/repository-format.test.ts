@@ -132,6 +132,14 @@ describe('repository life cycle', () => {
     // A key that opens neither is the wrong key, as before.
     const wrong = await drctl(['restore', '--target', pg.url('damagedinfo'), '--repo', repo], withKey('not the key'));
     expect(wrong.all).toContain(`wrong encryption key for ${repo}`);
+
+    // A newer drctl's format is not damage: refused, and never overwritten from the copy.
+    const newer = JSON.stringify({ ...JSON.parse(good), format: 3 });
+    writeFileSync(main, newer);
+    const push3 = await drctl(['wal-push', '--repo', repo, walSegment(root, '000000010000000000000007')], withKey());
+    expect(push3.code).toBe(1);
+    expect(push3.stderr).toContain('repository format 3 is not supported');
+    expect(readFileSync(main, 'utf8')).toBe(newer);
   });
 
   it('never initialises a location that holds backups or WAL but neither repository file', async () => {

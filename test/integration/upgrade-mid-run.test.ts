@@ -1,4 +1,4 @@
-import { cpSync, existsSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,5 +78,20 @@ describe('drctl upgraded or removed while a command runs', () => {
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(new RegExp(`^drctl: drctl's installation is missing \\S+/dist/chunks/${chunk!.replace('.', '\\.')}, `));
+  });
+
+  it('wal-fetch whose code is gone exits 255, never 1: PostgreSQL would take 1 for the end of the archive and promote', async () => {
+    rmSync(path.join(pkg, 'dist'), { recursive: true, force: true });
+    cpSync(path.join(REPO, 'dist'), path.join(pkg, 'dist'), { recursive: true });
+    for (const f of readdirSync(path.join(pkg, 'dist', 'chunks')).filter((n) => /^wal-(fast|run)-\w+\.js$/.test(n))) rmSync(path.join(pkg, 'dist', 'chunks', f));
+    const args = ['wal-fetch', '000000010000000000000001', path.join(root, 'seg'), '--repo', `file://${root}/repo`];
+    const r = run(pkg, args, root);
+    expect(r.code, r.all).toBe(255);
+    expect(r.stderr).toMatch(/^drctl: drctl's installation is missing \S+\/dist\/chunks\/wal-fast-\w+\.js, [^\n]*\n$/);
+    // Under a standby it asks again instead.
+    const standby = path.join(root, 'standby');
+    mkdirSync(standby);
+    writeFileSync(path.join(standby, 'standby.signal'), '');
+    expect(run(pkg, args, standby).code).toBe(1);
   });
 });
