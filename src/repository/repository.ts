@@ -262,9 +262,13 @@ export class Repository extends RepoHandle {
    * of them could be another database's, restored over this one. `anySource` lifts that for
    * callers that only show a backup.
    */
-  async resolve(idOrLatest: string, kinds: readonly string[] = [...this.kinds], o: { anySource?: boolean } = {}): Promise<Manifest> {
+  async resolve(idOrLatest: string, kinds: readonly string[] = [...this.kinds], o: { anySource?: boolean; of?: (m: Manifest) => boolean } = {}): Promise<Manifest> {
     const { backups, damaged } = await this.catalog();
-    const candidates = backups.filter((b) => kinds.includes(b.kind));
+    const ofKinds = backups.filter((b) => kinds.includes(b.kind));
+    // `of` narrows "latest" to the backups of what the caller restores (an env file by name);
+    // when none is recorded under that name, all of the kinds are candidates, as before.
+    const mine = idOrLatest === 'latest' && o.of ? ofKinds.filter(o.of) : [];
+    const candidates = mine.length ? mine : ofKinds;
     if (idOrLatest === 'latest') {
       const newest = candidates[candidates.length - 1];
       const which = kinds.length === this.kinds.size ? '' : `${kinds.join('/')} `;

@@ -209,6 +209,17 @@ describe('service runbooks', () => {
     for (const canary of ['env-canary-pw-11', 'env-canary-token-22', 'changed-pw', key.DRCTL_ENCRYPTION_KEY]) {
       expect(b.all + ask.all + yes.all, canary).not.toContain(canary);
     }
+
+    // Another service's env file backed up into the same repository later: "latest" of this
+    // file is still this file's backup, not the newer one of the other.
+    const worker = path.join(dir, '.env.worker');
+    writeFileSync(worker, 'QUEUE=jobs\n');
+    expect((await drctl(['run', 'env-backup', '--var', `file=${worker}`, '--var', `repo=${repo}`], { env: key })).code).toBe(0);
+    writeFileSync(envFile, 'DATABASE_URL=x\n');
+    const mine = await drctl(['--yes', 'run', 'env-restore', '--var', `file=${envFile}`, '--var', `repo=${repo}`], { env: key });
+    expect(mine.code, mine.all).toBe(0);
+    expect(readFileSync(envFile, 'utf8')).toContain('TWILIO_AUTH_TOKEN=env-canary-token-22');
+    expect(readFileSync(envFile, 'utf8')).not.toContain('QUEUE');
   });
 
   it('credential-check passes against Twilio and Vapi, and fails naming the webhook that drifted', async () => {

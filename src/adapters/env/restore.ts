@@ -1,5 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { ConfirmationError } from '../../errors.js';
@@ -17,7 +18,8 @@ export const envRestore = defineAction({
   describe: (i) => `restore ${i.file} from env backup ${i.backup} (asks first)`,
   async run(ctx, i) {
     const repo = await encryptedRepo(ctx, i.repo, false);
-    const m = await repo.resolve(i.backup, ['env']);
+    // "latest" of this file: the repository may hold the env files of several services.
+    const m = await repo.resolve(i.backup, ['env'], { of: (b) => path.resolve(String(b.source.file ?? '')) === path.resolve(i.file) });
     let text = '';
     for await (const c of await repo.readObject(m, m.objects[0]!, { signal: ctx.signal })) text += (c as Buffer).toString('utf8');
     const restored = parseEnv(text);
