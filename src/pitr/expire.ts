@@ -2,6 +2,7 @@ import { listWal } from './wal-archive.js';
 import { DEFAULT_SEGMENT_SIZE, segmentNumber, walFileKind } from './wal-names.js';
 import type { Repository } from '../repository/repository.js';
 import { decideRetention, type RetentionPolicy } from '../repository/retention.js';
+import { backupSource } from '../repository/source.js';
 
 // `backups expire`: apply retention and remove orphans (data without a manifest, older than a
 // grace period so a running backup is never touched). Prints only, unless confirmed.
@@ -33,18 +34,28 @@ export async function planExpire(repo: Repository, policy: RetentionPolicy, orph
     else orphans.push({ id: o.id, objects: o.keys.length, newest: o.newest.toISOString() });
   }
   const tempFiles = (await repo.tempFiles()).filter((t) => t.mtime.getTime() < cutoff).map((t) => t.key);
-  // WAL is kept from the oldest kept base backup on; with no base backup kept, all of it.
+  // WAL is kept from the oldest kept base backup on; with no base backup kept, all of it. The
+  // WAL archived now is the cluster's of the newest base backup: a cluster that no longer
+  // backs up here (replaced by pg_upgrade, retired) keeps its last base backup, and with it
+  // the WAL that makes that backup consistent, but must not hold back the live cluster's
+  // expiry for ever.
   const kept = new Set(decision.keep.map((k) => k.id));
   const keptBases = cat.backups.filter((b) => b.kind === 'base' && b.pg && kept.has(b.id));
   let wal: ExpirePlan['wal'] = { keys: [] };
   if (keptBases.length) {
-    const seg = (b: (typeof keptBases)[number]) => segmentNumber(b.pg!.walStart, Number(b.extra?.walSegmentSize ?? DEFAULT_SEGMENT_SIZE));
-    const oldest = keptBases.reduce((a, b) => (seg(b) < seg(a) ? b : a));
-    const segSize = Number(oldest.extra?.walSegmentSize ?? DEFAULT_SEGMENT_SIZE);
+    const segSizeOf = (b: (typeof keptBases)[number]) => Number(b.extra?.walSegmentSize ?? DEFAULT_SEGMENT_SIZE);
+    const seg = (b: (typeof keptBases)[number], name = b.pg!.walStart) => segmentNumber(name, segSizeOf(b));
+    const live = backupSource(keptBases[keptBases.length - 1]!).key;
+    const liveBases = keptBases.filter((b) => backupSource(b).key === live);
+    const oldest = liveBases.reduce((a, b) => (seg(b) < seg(a) ? b : a));
+    const segSize = segSizeOf(oldest);
     const limit = seg(oldest);
+    const consistency = keptBases.filter((b) => !liveBases.includes(b)).map((b) => [seg(b), seg(b, b.pg!.walStop)] as const);
     const old = (await listWal(repo)).filter((w) => {
       const kind = walFileKind(w.name);
-      return (kind === 'segment' || kind === 'partial' || kind === 'backup') && segmentNumber(w.name.slice(0, 24), segSize) < limit;
+      if (kind !== 'segment' && kind !== 'partial' && kind !== 'backup') return false;
+      const n = segmentNumber(w.name.slice(0, 24), segSize);
+      return n < limit && !consistency.some(([from, to]) => n >= from && n <= to);
     });
     wal = { keys: old.map((w) => w.key), before: oldest.pg!.walStart };
   }
