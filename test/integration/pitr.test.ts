@@ -8,7 +8,7 @@ import { Repository } from '../../src/repository/repository.js';
 import { baseBackupAsOneTar, copyWithCorruptPart, storeSingleGzipBackup } from '../support/base-backup.js';
 import { drctl, tempDir } from '../support/cli.js';
 import { pathWithout } from '../support/path-without.js';
-import { archived, ownedByPostgres, startArchivingPostgres, switchAndWaitArchived } from '../support/archiving.js';
+import { archived, copyRepository, ownedByPostgres, startArchivingPostgres, switchAndWaitArchived } from '../support/archiving.js';
 import { asPostgres, destroyPostgres, freePort, type PgServer } from '../support/postgres.js';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -134,8 +134,7 @@ describe('point-in-time recovery', () => {
   });
 
   it('detects a segment missing from the middle of the archive before replay starts', async () => {
-    const copy = ownedByPostgres(tempDir('drctl-pitr-gap-'));
-    cpSync(repoDir, copy, { recursive: true });
+    const copy = copyRepository(repoDir, tempDir('drctl-pitr-gap-'));
     const m = JSON.parse((await drctl(['backups', 'show', b1, '--repo', repo])).stdout);
     const dir = path.join(copy, 'wal', '00000001');
     const segments = readdirSync(dir).filter((f) => /^[0-9A-F]{24}-/.test(f)).sort();
@@ -150,8 +149,7 @@ describe('point-in-time recovery', () => {
   });
 
   it('expire keeps the WAL that kept base backups need and removes older WAL only with --confirm', async () => {
-    const copyDir = ownedByPostgres(tempDir('drctl-pitr-expire-'));
-    cpSync(repoDir, copyDir, { recursive: true });
+    const copyDir = copyRepository(repoDir, tempDir('drctl-pitr-expire-'));
     const copy = `file://${copyDir}`;
     const m2 = JSON.parse((await drctl(['backups', 'show', b2, '--repo', copy])).stdout);
     const walBefore = archived(copyDir);
@@ -173,6 +171,17 @@ describe('point-in-time recovery', () => {
     expect(r.code, r.all).toBe(0);
     expect(await query(pg, port, "select string_agg(label, ',' order by id) from events")).toBe('t1,t2,t3');
     await stopRestored(target);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('a repository the server’s user cannot read: the recovery stops, and says why, instead of promoting short', async () => {
+    // A copy made as root and left root's (0600 files): restore_command runs as postgres.
+    const copyDir = ownedByPostgres(tempDir('drctl-pitr-unreadable-'));
+    cpSync(repoDir, path.join(copyDir, 'repo'), { recursive: true });
+    const target = path.join(ownedByPostgres(tempDir('drctl-pitr-unreadable-target-')), 'data');
+    restored.push(target);
+    const r = await drctl(['restore', '--repo', `file://${copyDir}/repo`, '--target-dir', target, '--pitr', 'latest', '--start', '--no-archive', '--port', String(await freePort())]);
+    expect(r.code, r.all).toBe(1);
+    expect(r.all).toMatch(/could not restore file \\?"[0-9A-F]+\.history\\?" from archive: child process exited with exit code 255 \(drctl: permission denied: [^)]* as user postgres/);
   });
 
   it('refuses a non-empty target directory without --yes', async () => {

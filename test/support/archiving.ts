@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chownSync, readdirSync } from 'node:fs';
+import { chownSync, cpSync, lchownSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CLI, tempDir } from './cli.js';
@@ -18,6 +18,20 @@ export function ownedByPostgres(dir: string): string {
   const ids = postgresIds();
   if (ids) chownSync(dir, ids.uid, ids.gid);
   return dir;
+}
+
+/**
+ * A copy of a repository as its archiving server keeps it: owned by the server's user, whose
+ * restore_command (drctl wal-fetch) reads it.
+ */
+export function copyRepository(from: string, to: string): string {
+  cpSync(from, to, { recursive: true });
+  const ids = postgresIds();
+  if (ids) {
+    chownSync(to, ids.uid, ids.gid);
+    for (const f of readdirSync(to, { recursive: true }) as string[]) lchownSync(path.join(to, f), ids.uid, ids.gid);
+  }
+  return to;
 }
 
 export async function startArchivingPostgres(): Promise<ArchivingServer> {

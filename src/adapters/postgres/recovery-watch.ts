@@ -27,6 +27,16 @@ function pgTime(s: string): string {
 }
 
 /**
+ * PostgreSQL says only that restore_command failed, and with which exit code; wal-fetch's own
+ * line, just before in the log, says why (a damaged object, a repository it may not read).
+ */
+function withReason(fatal: string, text: string): string {
+  if (!/^could not restore file/.test(fatal)) return fatal;
+  const why = text.split('\n').filter((l) => l.startsWith('drctl: ')).pop();
+  return why ? `${fatal} (${why})` : fatal;
+}
+
+/**
  * What the server says in its recovery log so far; undefined while recovery is still running.
  * Only the postmaster's and the startup process's own lines count (server-log.ts): clients
  * refused during replay write FATAL lines too.
@@ -54,7 +64,7 @@ export function readOutcome(text: string): Outcome | undefined {
     else if ((r = /^startup process \(PID (\d+)\) (?:exited|was terminated)/.exec(m))) fatal ??= fatalOf(all, Number(r[1])) ?? m;
     else if (/^(?:received (?:smart|fast|immediate) shutdown request|database system is shut down)/.test(m)) shutDown = true;
   }
-  if (fatal) return { ...out, fatal };
+  if (fatal) return { ...out, fatal: withReason(fatal, text) };
   if (ready && (out.newTimeline !== undefined || complete)) return { ...out, promoted: true };
   if (shutDown) return { ...out, fatal: 'the server shut down during recovery' };
   return undefined;
