@@ -15,11 +15,14 @@ const argv = process.argv.slice(2);
 // restore_command must never exit 1 ("not archived") for a failure: not for an exception that
 // escaped, nor for code that could not be loaded (wal-fetch-exit.ts).
 const failedCode = () => (argv.includes('wal-fetch') ? walFetchFailureCode() : 1);
+let code: number | undefined;
 process.on('uncaughtException', (err) => {
   process.stderr.write(`drctl: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
-  process.exit(failedCode());
+  if (process.env.DRCTL_DEBUG === '1' && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  // A stray error after the command finished (a socket closing late) does not undo its result:
+  // a WAL file already restored and verified stays restored.
+  process.exit(code ?? failedCode());
 });
-let code: number | undefined;
 try {
   if (argv.includes('wal-push') || argv.includes('wal-fetch')) {
     const { walFastPath } = await import('./cli/wal-fast.js');

@@ -28,9 +28,11 @@ export function measure(runStart: number, runEnd: number, steps: StepResult[], s
   const disasterAt = disaster?.endedAt ? Date.parse(disaster.endedAt) : runStart;
   if (status !== 'succeeded') return { recovered: false, disasterAt };
   // A run can succeed past a recovery step that failed: one marked `critical: false`. That run
-  // recovered nothing, and its end is no recovery time. (A step its `if` skipped was not
-  // wanted this time, as a verification step a runbook makes optional: the run's end counts.)
-  const unrecovered = steps.some((s) => s.recovered && s.status !== 'succeeded' && s.status !== 'skipped');
+  // recovered nothing, and its end is no recovery time. A step its `if` skipped was not wanted
+  // this time (a verification a runbook makes optional): the run's end counts, unless some step
+  // failed, which may be why it was skipped.
+  const anyFailed = steps.some((s) => s.status !== 'succeeded' && s.status !== 'skipped');
+  const unrecovered = steps.some((s) => s.recovered && s.status !== 'succeeded' && (s.status !== 'skipped' || anyFailed));
   if (unrecovered) return { recovered: false, disasterAt };
   const recovered = steps.find((s) => s.recovered && s.status === 'succeeded' && s.endedAt);
   const recoveredAt = recovered?.endedAt ? Date.parse(recovered.endedAt) : runEnd;

@@ -2,7 +2,7 @@ import { listWal } from './wal-archive.js';
 import { DEFAULT_SEGMENT_SIZE, segmentNumber, walFileKind } from './wal-names.js';
 import type { Repository } from '../repository/repository.js';
 import { decideRetention, type RetentionPolicy } from '../repository/retention.js';
-import { backupSource } from '../repository/source.js';
+import { bySource } from '../repository/source.js';
 
 // `backups expire`: apply retention and remove orphans (data without a manifest, older than a
 // grace period so a running backup is never touched). Prints only, unless confirmed.
@@ -34,28 +34,36 @@ export async function planExpire(repo: Repository, policy: RetentionPolicy, orph
     else orphans.push({ id: o.id, objects: o.keys.length, newest: o.newest.toISOString() });
   }
   const tempFiles = (await repo.tempFiles()).filter((t) => t.mtime.getTime() < cutoff).map((t) => t.key);
-  // WAL is kept from the oldest kept base backup on; with no base backup kept, all of it. The
-  // WAL archived now is the cluster's of the newest base backup: a cluster that no longer
-  // backs up here (replaced by pg_upgrade, retired) keeps its last base backup, and with it
-  // the WAL that makes that backup consistent, but must not hold back the live cluster's
-  // expiry for ever.
+  // WAL is kept from the oldest kept base backup on; with no base backup kept, all of it. A
+  // cluster whose backups here ended before the newest cluster's kept ones began (replaced by
+  // pg_upgrade, retired) keeps its kept base backups restorable (the WAL from each one's start to
+  // its stop) but does not hold back expiry for ever; every other cluster counts in full, so two
+  // clusters backing up side by side never lose each other's WAL.
   const kept = new Set(decision.keep.map((k) => k.id));
   const keptBases = cat.backups.filter((b) => b.kind === 'base' && b.pg && kept.has(b.id));
   let wal: ExpirePlan['wal'] = { keys: [] };
   if (keptBases.length) {
-    const segSizeOf = (b: (typeof keptBases)[number]) => Number(b.extra?.walSegmentSize ?? DEFAULT_SEGMENT_SIZE);
-    const seg = (b: (typeof keptBases)[number], name = b.pg!.walStart) => segmentNumber(name, segSizeOf(b));
-    const live = backupSource(keptBases[keptBases.length - 1]!).key;
-    const liveBases = keptBases.filter((b) => backupSource(b).key === live);
-    const oldest = liveBases.reduce((a, b) => (seg(b) < seg(a) ? b : a));
-    const segSize = segSizeOf(oldest);
-    const limit = seg(oldest);
-    const consistency = keptBases.filter((b) => !liveBases.includes(b)).map((b) => [seg(b), seg(b, b.pg!.walStop)] as const);
+    type Base = (typeof keptBases)[number];
+    const segSizeOf = (b: Base) => Number(b.extra?.walSegmentSize ?? DEFAULT_SEGMENT_SIZE);
+    const groups = [...bySource(keptBases).values()].map((g) => g.backups);
+    const newest = groups.find((g) => g.includes(keptBases[keptBases.length - 1]!))!;
+    const takeover = Date.parse(newest[0]!.startedAt);
+    const retired = groups.filter((g) => g !== newest && Date.parse(g[g.length - 1]!.stoppedAt) < takeover);
+    const live = keptBases.filter((b) => !retired.some((g) => g.includes(b)));
+    // Each base's own segment size numbers the files it needs (a cluster may be replaced by one
+    // initialised with another size).
+    const below = live.map((b) => ({ from: segmentNumber(b.pg!.walStart, segSizeOf(b)), size: segSizeOf(b) }));
+    const oldest = live.reduce((a, b) => (segmentNumber(b.pg!.walStart, segSizeOf(b)) < segmentNumber(a.pg!.walStart, segSizeOf(a)) ? b : a));
+    const needed = retired.flat().map((b) => ({ from: segmentNumber(b.pg!.walStart, segSizeOf(b)), to: segmentNumber(b.pg!.walStop, segSizeOf(b)), size: segSizeOf(b) }));
     const old = (await listWal(repo)).filter((w) => {
       const kind = walFileKind(w.name);
       if (kind !== 'segment' && kind !== 'partial' && kind !== 'backup') return false;
-      const n = segmentNumber(w.name.slice(0, 24), segSize);
-      return n < limit && !consistency.some(([from, to]) => n >= from && n <= to);
+      const name = w.name.slice(0, 24);
+      if (!below.every((l) => segmentNumber(name, l.size) < l.from)) return false;
+      return !needed.some((r) => {
+        const n = segmentNumber(name, r.size);
+        return n >= r.from && n <= r.to;
+      });
     });
     wal = { keys: old.map((w) => w.key), before: oldest.pg!.walStart };
   }

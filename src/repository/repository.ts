@@ -264,11 +264,8 @@ export class Repository extends RepoHandle {
    */
   async resolve(idOrLatest: string, kinds: readonly string[] = [...this.kinds], o: { anySource?: boolean; of?: (m: Manifest) => boolean } = {}): Promise<Manifest> {
     const { backups, damaged } = await this.catalog();
-    const ofKinds = backups.filter((b) => kinds.includes(b.kind));
-    // `of` narrows "latest" to the backups of what the caller restores (an env file by name);
-    // when none is recorded under that name, all of the kinds are candidates, as before.
-    const mine = idOrLatest === 'latest' && o.of ? ofKinds.filter(o.of) : [];
-    const candidates = mine.length ? mine : ofKinds;
+    // `of` narrows "latest" to the backups of what the caller restores (an env file by name).
+    const candidates = backups.filter((b) => kinds.includes(b.kind) && (idOrLatest !== 'latest' || !o.of || o.of(b)));
     if (idOrLatest === 'latest') {
       const newest = candidates[candidates.length - 1];
       const which = kinds.length === this.kinds.size ? '' : `${kinds.join('/')} `;

@@ -29,7 +29,8 @@ export function parseRepoUrl(url: string, what = '--repo'): RepoLocation {
     return { kind: 's3', bucket, prefix: prefix.filter(Boolean).join('/') };
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(u)) {
-    throw new UsageError('usage.repo', `${what} ${u}: unsupported scheme (use file:///path or s3://bucket/prefix)`);
+    // The scheme only: the rest may hold a user and password.
+    throw new UsageError('usage.repo', `${what} ${u.slice(0, u.indexOf('://'))}://…: unsupported scheme (use file:///path or s3://bucket/prefix)`);
   }
   return { kind: 'file', path: path.resolve(u) };
 }

@@ -196,6 +196,13 @@ describe('a failed run never reports a target as met', () => {
     expect(skipped.r.code, skipped.r.all).toBe(0);
     expect(skipped.json.measured.recovered).toBe(true);
     expect(skipped.r.stderr).toMatch(/RTO: \S+ against 1h00m — met/);
+
+    // Skipped because the restore before it failed (not critical): nothing was recovered.
+    const rb = path.join(dir, 'after-failure.yaml');
+    writeFileSync(rb, 'apiVersion: drctl/v1\nname: after-failure\ntargets: { rto: 1h }\nsteps:\n  - id: restore\n    uses: shell.run\n    with: { command: "exit 1" }\n    critical: false\n  - id: verify\n    uses: shell.run\n    if: "steps.restore.status == \'succeeded\'"\n    with: { command: "true" }\n    recovered: true\n');
+    const after = await drctl(['--log-format', 'pretty', 'drill', rb], { env: { DRCTL_STATE_DIR: path.join(dir, 'state') } });
+    expect(after.code, after.all).toBe(3);
+    expect(after.stderr).toContain('RTO: not recovered (target 1h00m)');
   });
 
   it('RTO is "not recovered" in the terminal, JSON, Markdown, JUnit, history and the drill comparison', async () => {

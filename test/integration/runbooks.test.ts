@@ -220,6 +220,13 @@ describe('service runbooks', () => {
     expect(mine.code, mine.all).toBe(0);
     expect(readFileSync(envFile, 'utf8')).toContain('TWILIO_AUTH_TOKEN=env-canary-token-22');
     expect(readFileSync(envFile, 'utf8')).not.toContain('QUEUE');
+    // A file the repository holds no backup of: refused, never another file's contents.
+    const other = path.join(dir, '.env.billing');
+    writeFileSync(other, 'KEEP=1\n');
+    const none = await drctl(['--yes', 'run', 'env-restore', '--var', `file=${other}`, '--var', `repo=${repo}`], { env: key });
+    expect(none.code, none.all).toBe(2);
+    expect(none.all).toContain(`no env backup of ${other}`);
+    expect(readFileSync(other, 'utf8')).toBe('KEEP=1\n');
   });
 
   it('credential-check passes against Twilio and Vapi, and fails naming the webhook that drifted', async () => {

@@ -51,4 +51,24 @@ describe('expire with the base backup of a retired cluster', () => {
     const removed = new Set((await listWal(repo)).filter((w) => plan.wal.keys.includes(w.key)).map((w) => w.name));
     expect([...removed].sort()).toEqual([1, 4, 0x0f, 0x10, 0x11, 0x1f].map(seg).sort());
   });
+
+  it('two clusters backing up side by side: each keeps all the WAL from its oldest kept base backup on', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'expire-side-'));
+    const repo = await Repository.open(`file://${dir}`, { env: {}, config: {} }, { create: true, kinds: ['base'], notice: () => {} });
+    const day = (n: number) => new Date(Date.UTC(2026, 10, n));
+    await base(repo, '111', day(1), 2, 3);
+    const b = await base(repo, '222', day(2), 0x20, 0x21);
+    // A's nightly base backup after B's began: A still backs up (and archives) here.
+    const a2 = await base(repo, '111', day(3), 5, 6);
+    const wal = mkdtempSync(path.join(os.tmpdir(), 'expire-side-wal-'));
+    for (const n of [1, 2, 3, 4, 5, 6, 7, 0x0f, 0x20, 0x21, 0x25]) {
+      writeFileSync(path.join(wal, seg(n)), `segment ${n}`);
+      await pushWal(repo, path.join(wal, seg(n)));
+    }
+    const plan = await planExpire(repo, { keepLast: 1 }, 6 * 3600_000, day(4));
+    expect(plan.keep.map((k) => k.id).sort()).toEqual([a2, b].sort());
+    expect(plan.wal.before).toBe(seg(5));
+    const removed = (await listWal(repo)).filter((w) => plan.wal.keys.includes(w.key)).map((w) => w.name).sort();
+    expect(removed).toEqual([1, 2, 3, 4].map(seg));
+  });
 });

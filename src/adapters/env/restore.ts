@@ -3,7 +3,9 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
-import { ConfirmationError } from '../../errors.js';
+import { ConfirmationError, UsageError } from '../../errors.js';
+import type { Manifest } from '../../repository/manifest.js';
+import type { Repository } from '../../repository/repository.js';
 import { defineAction } from '../types.js';
 import { encryptedRepo } from './encrypted-repo.js';
 
@@ -18,8 +20,7 @@ export const envRestore = defineAction({
   describe: (i) => `restore ${i.file} from env backup ${i.backup} (asks first)`,
   async run(ctx, i) {
     const repo = await encryptedRepo(ctx, i.repo, false);
-    // "latest" of this file: the repository may hold the env files of several services.
-    const m = await repo.resolve(i.backup, ['env'], { of: (b) => path.resolve(String(b.source.file ?? '')) === path.resolve(i.file) });
+    const m = await repo.resolve(i.backup, ['env'], { of: i.backup === 'latest' ? await backupsOf(repo, i.file) : undefined });
     let text = '';
     for await (const c of await repo.readObject(m, m.objects[0]!, { signal: ctx.signal })) text += (c as Buffer).toString('utf8');
     const restored = parseEnv(text);
@@ -34,7 +35,7 @@ export const envRestore = defineAction({
     for (const k of changed) ctx.log(`~ ${k} (value differs)`);
     for (const k of removed) ctx.log(`- ${k} (not in the backup; will be dropped)`);
     if (added.length || changed.length || removed.length) {
-      const ok = await ctx.confirm(`Write ${i.file} from ${m.id}: ${added.length} added, ${changed.length} changed, ${removed.length} removed?`);
+      const ok = await ctx.confirm(`Write ${i.file} from ${m.id} (a backup of ${String(m.source.file)}): ${added.length} added, ${changed.length} changed, ${removed.length} removed?`);
       if (!ok) throw new ConfirmationError('confirm.declined', `declined: ${i.file} left untouched`);
       const tmp = `${i.file}.drctl-tmp`;
       await writeFile(tmp, text, { mode: 0o600 });
@@ -43,3 +44,21 @@ export const envRestore = defineAction({
     return { backupId: m.id, added, removed, changed, unchanged };
   },
 });
+
+/**
+ * Which env backups are of `file`, for "latest": the repository may hold several services' env
+ * files. The same path first, else the same file name (backed up from another directory);
+ * none is no backup of this file, never another file's.
+ */
+async function backupsOf(repo: Repository, file: string): Promise<(m: Manifest) => boolean> {
+  const envs = (await repo.catalog()).backups.filter((b) => b.kind === 'env');
+  const recorded = (b: Manifest) => String(b.source.file ?? '');
+  const same = envs.filter((b) => path.resolve(recorded(b)) === path.resolve(file));
+  const named = same.length ? same : envs.filter((b) => path.basename(recorded(b)) === path.basename(file));
+  if (!named.length) {
+    const files = [...new Set(envs.map(recorded))];
+    throw new UsageError('usage.backup', `no env backup of ${file} in ${repo.storage.location}${files.length ? ` (it holds backups of ${files.join(', ')}; pass --backup <id> to restore one of those)` : ''}`);
+  }
+  const ids = new Set(named.map((b) => b.id));
+  return (b) => ids.has(b.id);
+}

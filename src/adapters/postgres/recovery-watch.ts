@@ -32,7 +32,10 @@ function pgTime(s: string): string {
  */
 function withReason(fatal: string, text: string): string {
   if (!/^could not restore file/.test(fatal)) return fatal;
-  const why = text.split('\n').filter((l) => l.startsWith('drctl: ')).pop();
+  // The line right before the server's FATAL: restore_command's stderr comes just before it.
+  const lines = text.split('\n');
+  const at = lines.findIndex((l) => l.endsWith(fatal) && /\bFATAL:/.test(l));
+  const why = at > 0 && lines[at - 1]!.startsWith('drctl: ') ? lines[at - 1] : undefined;
   return why ? `${fatal} (${why})` : fatal;
 }
 
