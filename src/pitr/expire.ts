@@ -17,6 +17,9 @@ export interface ExpirePlan {
   /** Listed without their manifest, but it is there when asked for directly: never removed. */
   notOrphans: { id: string; why: string }[];
   tempFiles: string[];
+  /** Empty directories under backups/ a killed writer left (file repositories), unchanged since `emptyBefore`. */
+  emptyDirs: string[];
+  emptyBefore: string;
   /** Archived WAL older than the first segment any kept base backup needs. */
   wal: { keys: string[]; before?: string };
 }
@@ -34,6 +37,7 @@ export async function planExpire(repo: Repository, policy: RetentionPolicy, orph
     else orphans.push({ id: o.id, objects: o.keys.length, newest: o.newest.toISOString() });
   }
   const tempFiles = (await repo.tempFiles()).filter((t) => t.mtime.getTime() < cutoff).map((t) => t.key);
+  const emptyDirs = (await repo.storage.emptyDirs?.('backups/', new Date(cutoff), false)) ?? [];
   // WAL is kept from the oldest kept base backup on; with no base backup kept, all of it. A
   // cluster whose backups here ended before the newest cluster's kept ones began (replaced by
   // pg_upgrade, retired) keeps its kept base backups restorable (the WAL from each one's start to
@@ -67,7 +71,7 @@ export async function planExpire(repo: Repository, policy: RetentionPolicy, orph
     });
     wal = { keys: old.map((w) => w.key), before: oldest.pg!.walStart };
   }
-  return { ...decision, orphans, notOrphans, tempFiles, wal };
+  return { ...decision, orphans, notOrphans, tempFiles, emptyDirs, emptyBefore: new Date(cutoff).toISOString(), wal };
 }
 
 /**
@@ -96,6 +100,8 @@ async function applyExpire(repo: Repository, plan: ExpirePlan): Promise<string[]
   for (const b of plan.remove) await repo.removeBackup(b.id);
   for (const o of plan.orphans) if (!(await repo.removeOrphan(o.id))) spared.push(o.id);
   for (const t of plan.tempFiles) await repo.storage.remove(t);
+  // Found again (as old as the plan allowed): directories inside them go with them.
+  if (plan.emptyDirs.length) await repo.storage.emptyDirs?.('backups/', new Date(plan.emptyBefore), true);
   for (const k of plan.wal.keys) await repo.storage.remove(k);
   return spared;
 }

@@ -46,6 +46,12 @@ export interface Storage {
    * says an object of that key was there already (its content is not checked here).
    */
   importFile?(localPath: string, keyFor: (sha256: string) => string): Promise<{ key: string; sha256: string; size: number; existed: boolean }>;
+  /**
+   * Optional capability, for stores with directories: the empty directories under `prefix` not
+   * changed since `before` (a writer killed between making its directory and opening its file
+   * leaves one; listings show only objects), removed too when `remove`.
+   */
+  emptyDirs?(prefix: string, before: Date, remove: boolean): Promise<string[]>;
 }
 
 export class ObjectExistsError extends Error {

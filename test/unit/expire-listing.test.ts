@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, symlinkSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, symlinkSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -98,5 +98,24 @@ describe('expire and a listing that misses a manifest', () => {
     await expect(expire(repo, { keepLast: 1 }, SIX_HOURS, { confirm: true })).rejects.toThrow(/ELOOP/);
     expect(existsSync(path.join(dir, 'backups', id, 'manifest.json'))).toBe(true);
     expect(existsSync(path.join(dir, 'locks', 'repo.lock'))).toBe(false);
+  });
+
+  it('removes the empty directories a writer killed before it opened its file left, once past the grace', async () => {
+    const { dir, repo } = await repository();
+    const id = await finishedBackup(repo, dir, new Date(Date.now() - 24 * 3600_000));
+    const dayAgo = new Date(Date.now() - 24 * 3600_000);
+    const old = path.join(dir, 'backups', '20261101T000000Z-logical', 'data');
+    mkdirSync(old, { recursive: true });
+    utimesSync(old, dayAgo, dayAgo);
+    utimesSync(path.dirname(old), dayAgo, dayAgo);
+    // A running backup's directory, just made: not touched.
+    const fresh = path.join(dir, 'backups', '20261102T000000Z-logical', 'data');
+    mkdirSync(fresh, { recursive: true });
+
+    const dry = await expire(repo, {}, SIX_HOURS, { confirm: false });
+    expect(dry.plan.emptyDirs).toEqual(['backups/20261101T000000Z-logical/data/', 'backups/20261101T000000Z-logical/']);
+    expect(existsSync(old)).toBe(true);
+    await expire(repo, {}, SIX_HOURS, { confirm: true });
+    expect(readdirSync(path.join(dir, 'backups')).sort()).toEqual([id, '20261102T000000Z-logical'].sort());
   });
 });

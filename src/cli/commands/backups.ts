@@ -80,13 +80,14 @@ export function registerBackups(program: Command, act: Action): void {
             for (const r of plan.remove) say(`${verb} ${r.id} (${r.why})`);
             for (const orphan of plan.orphans) say(`${verb} incomplete ${orphan.id} (${orphan.objects} object(s), no manifest, last written ${orphan.newest})`);
             for (const t of plan.tempFiles) say(`${verb} temp file ${t}`);
+            for (const d of plan.emptyDirs) say(`${verb} empty directory ${d}`);
             if (plan.wal.keys.length) say(`${verb} ${plan.wal.keys.length} archived WAL file(s) older than ${plan.wal.before}, which no kept base backup needs`);
             for (const k of plan.keep) say(`keeping ${k.id} (${k.why})`);
             for (const n of plan.notOrphans) say(`keeping ${n.id} (${n.why})`);
           },
         });
         for (const id of spared) say(`kept ${id}: its manifest appeared while incomplete backups were removed`);
-        const anything = plan.remove.length || plan.orphans.length || plan.tempFiles.length || plan.wal.keys.length;
+        const anything = plan.remove.length || plan.orphans.length || plan.tempFiles.length || plan.emptyDirs.length || plan.wal.keys.length;
         if (!anything) say('nothing to remove');
         else if (!confirm) say(ctx.dryRun ? 'dry run: nothing removed' : 'dry run: pass --confirm to delete');
         if (o.json) {
@@ -99,6 +100,7 @@ export function registerBackups(program: Command, act: Action): void {
               orphans: plan.orphans.filter((x) => !spared.includes(x.id)),
               notOrphans: [...plan.notOrphans, ...spared.map((id) => ({ id, why: 'its manifest appeared while removing' }))],
               tempFiles: plan.tempFiles,
+              emptyDirs: plan.emptyDirs,
               wal: { count: plan.wal.keys.length, before: plan.wal.before ?? null },
               keep: plan.keep,
             }),

@@ -238,6 +238,34 @@ export class FileStorage implements Storage {
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
+  async emptyDirs(prefix: string, before: Date, remove: boolean): Promise<string[]> {
+    const base = this.abs(prefix);
+    let entries: string[];
+    try {
+      entries = (await readdir(base, { recursive: true })) as string[];
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const found: string[] = [];
+    const gone = new Set<string>();
+    const emptied = new Set<string>();
+    // Deepest first: a directory holding only empty ones is empty once they are gone (and its
+    // own change time is then ours, not the writer's).
+    for (const e of entries.sort((a, b) => b.split(path.sep).length - a.split(path.sep).length)) {
+      const full = path.join(base, e);
+      const s = await stat(full).catch(() => undefined);
+      if (!s?.isDirectory()) continue;
+      const inside = (await readdir(full)).filter((n) => !gone.has(path.join(full, n)));
+      if (inside.length || (s.mtime >= before && !emptied.has(full))) continue;
+      gone.add(full);
+      emptied.add(path.dirname(full));
+      found.push(`${path.relative(this.root, full).split(path.sep).join('/')}/`);
+      if (remove) await rmdir(full).catch(() => {});
+    }
+    return found;
+  }
+
   async remove(key: string): Promise<void> {
     const p = this.abs(key);
     await rm(p, { force: true });
