@@ -78,7 +78,8 @@ export async function readLock(storage: Storage, o: { written?: boolean } = {}):
   }
   // The look-up is one more request per read on S3, and every backup reads its own lock twice:
   // only judging another process's lock, or one with no time of its own, needs it.
-  if (o.written || (!found.refreshedAt && !found.expiresAt)) found.mtime = (await storage.stat(LOCK_KEY).catch(() => undefined))?.mtime;
+  // A failed look-up fails the read: judged without it, a live lock could look stale.
+  if (o.written || (!found.refreshedAt && !found.expiresAt)) found.mtime = (await storage.stat(LOCK_KEY))?.mtime;
   return found;
 }
 
@@ -270,7 +271,8 @@ export async function acquireLock(storage: Storage, purpose: string, o: LockOpti
     }
     // Not ours: absent again (released meanwhile), or someone else's.
     if (held) {
-      held.mtime ??= (await storage.stat(LOCK_KEY).catch(() => undefined))?.mtime;
+      // Not caught: without the store's write time a live lock could be judged by a slow clock.
+      held.mtime ??= (await storage.stat(LOCK_KEY))?.mtime;
       const stale = staleReason(held, Date.now(), staleMs);
       if (stale && (await breakLock(storage, held))) {
         log(`took over a stale repository lock (${describeLock(held)}): ${stale}`);
