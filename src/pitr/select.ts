@@ -1,6 +1,6 @@
 import { OperationError, UsageError } from '../errors.js';
 import type { Manifest } from '../repository/manifest.js';
-import { bySource, distinctLabels } from '../repository/source.js';
+import { bySource, describeSources } from '../repository/source.js';
 import { historyFileName, parseLsn, segmentName, segmentNumber, type TimelineSwitch, type WalObject, type Ancestry } from './wal-names.js';
 
 // Point-in-time recovery planning, pure so it can be tested exhaustively: which base backup,
@@ -38,9 +38,7 @@ export function selectBaseBackup(backups: Manifest[], target: RecoveryTarget, ti
   // replay on the other, and the newest may be of the wrong one.
   const clusters = [...bySource(before).values()];
   if (clusters.length > 1) {
-    const labels = distinctLabels(clusters.map((c) => c.source));
-    const each = clusters.map((c, i) => `${labels[i]} (newest ${c.backups[c.backups.length - 1]!.id})`).join(', ');
-    throw new UsageError('usage.backup', `the repository holds base backups of ${clusters.length} clusters, ${each}; pass --backup <id> to say which`);
+    throw new UsageError('usage.backup', `the repository holds base backups of ${clusters.length} clusters, ${describeSources(clusters)}; pass --backup <id> to say which`);
   }
   const chosen = before[before.length - 1];
   if (chosen) return chosen;

@@ -10,7 +10,7 @@ import { acquireLock, type LockOptions, type RepoLock } from './lock.js';
 import { parseManifest, sealManifest, type Manifest, type ObjectEntry } from './manifest.js';
 import type { StorageSettings } from './open-storage.js';
 import { RepoHandle, type OpenOptions } from './repo-handle.js';
-import { bySource, distinctLabels } from './source.js';
+import { bySource, describeSources } from './source.js';
 import { ObjectMissingError, readSmall, type ObjectInfo } from './storage.js';
 import { isTempKey } from './storage/file.js';
 import { ZstdPlainDigest } from './zstd-digest.js';
@@ -262,20 +262,18 @@ export class Repository extends RepoHandle {
    * of them could be another database's, restored over this one. `anySource` lifts that for
    * callers that only show a backup.
    */
-  async resolve(idOrLatest: string, kinds: readonly string[] = [...this.kinds], o: { anySource?: boolean; of?: (m: Manifest) => boolean } = {}): Promise<Manifest> {
+  async resolve(idOrLatest: string, kinds: readonly string[] = [...this.kinds], o: { anySource?: boolean; of?: (candidates: Manifest[]) => Manifest[] } = {}): Promise<Manifest> {
     const { backups, damaged } = await this.catalog();
     // `of` narrows "latest" to the backups of what the caller restores (an env file by name).
-    const candidates = backups.filter((b) => kinds.includes(b.kind) && (idOrLatest !== 'latest' || !o.of || o.of(b)));
+    const ofKinds = backups.filter((b) => kinds.includes(b.kind));
+    const candidates = idOrLatest === 'latest' && o.of ? o.of(ofKinds) : ofKinds;
     if (idOrLatest === 'latest') {
       const newest = candidates[candidates.length - 1];
       const which = kinds.length === this.kinds.size ? '' : `${kinds.join('/')} `;
       if (!newest) throw new OperationError('backup.none', `no ${which}backup in ${this.storage.location}`);
       const groups = [...bySource(candidates).values()];
       if (groups.length > 1 && !o.anySource) {
-        const labels = distinctLabels(groups.map((g) => g.source));
-        const kinded = new Set(groups.map((g) => g.backups[0]!.kind)).size > 1;
-        const each = groups.map((g, i) => `${labels[i]} (${kinded ? `${g.backups[0]!.kind}, ` : ''}newest ${g.backups[g.backups.length - 1]!.id})`).join(', ');
-        throw new UsageError(AMBIGUOUS_LATEST, `--backup latest: ${this.storage.location} holds ${which}backups of ${groups.length} databases, ${each}; pass --backup <id> to say which`);
+        throw new UsageError(AMBIGUOUS_LATEST, `--backup latest: ${this.storage.location} holds ${which}backups of ${groups.length} databases, ${describeSources(groups)}; pass --backup <id> to say which`);
       }
       return newest;
     }

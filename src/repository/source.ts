@@ -55,3 +55,10 @@ export function distinctLabels(sources: BackupSource[]): string[] {
   const plain = sources.map((s) => s.label);
   return sources.map((s, i) => (plain.filter((l) => l === plain[i]).length > 1 && s.system ? `${s.label} (system ${s.system})` : s.label));
 }
+
+/** "app on db:5432 (newest <id>), billing on db:5432 (newest <id>)", naming the kind where they differ. */
+export function describeSources(groups: { source: BackupSource; backups: Manifest[] }[]): string {
+  const labels = distinctLabels(groups.map((g) => g.source));
+  const kinded = new Set(groups.map((g) => g.backups[0]!.kind)).size > 1;
+  return groups.map((g, i) => `${labels[i]} (${kinded ? `${g.backups[0]!.kind}, ` : ''}newest ${g.backups[g.backups.length - 1]!.id})`).join(', ');
+}

@@ -32,6 +32,15 @@ async function base(repo: Repository, system: string, at: Date, start: number, s
   return id;
 }
 
+/** Segments `ns` archived as wal-push stores them (their content does not matter here). */
+async function archive(repo: Repository, ns: number[]): Promise<void> {
+  const wal = mkdtempSync(path.join(os.tmpdir(), 'expire-wal-'));
+  for (const n of ns) {
+    writeFileSync(path.join(wal, seg(n)), `segment ${n}`);
+    await pushWal(repo, path.join(wal, seg(n)));
+  }
+}
+
 describe('expire with the base backup of a retired cluster', () => {
   it('keeps the WAL that cluster’s last base backup needs, and expires the live cluster’s WAL as its own backups go', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'expire-retired-'));
@@ -40,11 +49,7 @@ describe('expire with the base backup of a retired cluster', () => {
     const a = await base(repo, '111', day(1), 2, 3);
     await base(repo, '222', day(2), 0x10, 0x11);
     const b2 = await base(repo, '222', day(3), 0x20, 0x21);
-    const wal = mkdtempSync(path.join(os.tmpdir(), 'expire-retired-wal-'));
-    for (const n of [1, 2, 3, 4, 0x0f, 0x10, 0x11, 0x1f, 0x20, 0x21, 0x25]) {
-      writeFileSync(path.join(wal, seg(n)), `segment ${n}`);
-      await pushWal(repo, path.join(wal, seg(n)));
-    }
+    await archive(repo, [1, 2, 3, 4, 0x0f, 0x10, 0x11, 0x1f, 0x20, 0x21, 0x25]);
     const plan = await planExpire(repo, { keepLast: 1 }, 6 * 3600_000, day(4));
     expect(plan.keep.map((k) => k.id).sort()).toEqual([a, b2].sort());
     expect(plan.wal.before).toBe(seg(0x20));
@@ -60,11 +65,7 @@ describe('expire with the base backup of a retired cluster', () => {
     const b = await base(repo, '222', day(2), 0x20, 0x21);
     // A's nightly base backup after B's began: A still backs up (and archives) here.
     const a2 = await base(repo, '111', day(3), 5, 6);
-    const wal = mkdtempSync(path.join(os.tmpdir(), 'expire-side-wal-'));
-    for (const n of [1, 2, 3, 4, 5, 6, 7, 0x0f, 0x20, 0x21, 0x25]) {
-      writeFileSync(path.join(wal, seg(n)), `segment ${n}`);
-      await pushWal(repo, path.join(wal, seg(n)));
-    }
+    await archive(repo, [1, 2, 3, 4, 5, 6, 7, 0x0f, 0x20, 0x21, 0x25]);
     const plan = await planExpire(repo, { keepLast: 1 }, 6 * 3600_000, day(4));
     expect(plan.keep.map((k) => k.id).sort()).toEqual([a2, b].sort());
     expect(plan.wal.before).toBe(seg(5));

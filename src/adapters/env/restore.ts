@@ -5,7 +5,6 @@ import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { ConfirmationError, UsageError } from '../../errors.js';
 import type { Manifest } from '../../repository/manifest.js';
-import type { Repository } from '../../repository/repository.js';
 import { defineAction } from '../types.js';
 import { encryptedRepo } from './encrypted-repo.js';
 
@@ -20,7 +19,7 @@ export const envRestore = defineAction({
   describe: (i) => `restore ${i.file} from env backup ${i.backup} (asks first)`,
   async run(ctx, i) {
     const repo = await encryptedRepo(ctx, i.repo, false);
-    const m = await repo.resolve(i.backup, ['env'], { of: i.backup === 'latest' ? await backupsOf(repo, i.file) : undefined });
+    const m = await repo.resolve(i.backup, ['env'], { of: (envs) => backupsOf(envs, i.file, repo.storage.location) });
     let text = '';
     for await (const c of await repo.readObject(m, m.objects[0]!, { signal: ctx.signal })) text += (c as Buffer).toString('utf8');
     const restored = parseEnv(text);
@@ -50,15 +49,13 @@ export const envRestore = defineAction({
  * files. The same path first, else the same file name (backed up from another directory);
  * none is no backup of this file, never another file's.
  */
-async function backupsOf(repo: Repository, file: string): Promise<(m: Manifest) => boolean> {
-  const envs = (await repo.catalog()).backups.filter((b) => b.kind === 'env');
+function backupsOf(envs: Manifest[], file: string, location: string): Manifest[] {
   const recorded = (b: Manifest) => String(b.source.file ?? '');
   const same = envs.filter((b) => path.resolve(recorded(b)) === path.resolve(file));
   const named = same.length ? same : envs.filter((b) => path.basename(recorded(b)) === path.basename(file));
   if (!named.length) {
     const files = [...new Set(envs.map(recorded))];
-    throw new UsageError('usage.backup', `no env backup of ${file} in ${repo.storage.location}${files.length ? ` (it holds backups of ${files.join(', ')}; pass --backup <id> to restore one of those)` : ''}`);
+    throw new UsageError('usage.backup', `no env backup of ${file} in ${location}${files.length ? ` (it holds backups of ${files.join(', ')}; pass --backup <id> to restore one of those)` : ''}`);
   }
-  const ids = new Set(named.map((b) => b.id));
-  return (b) => ids.has(b.id);
+  return named;
 }

@@ -64,11 +64,9 @@ export async function verifyRepository(ctx: ActionContext, repo: Repository, o: 
   // The newest backup of every database the repository holds: one whose backups stopped is
   // stale even while another's keep coming.
   const sources = [...bySource(backups).values()];
-  if (sources.length <= 1) add(ageCheck(newest, o, now));
-  else {
-    const names = distinctLabels(sources.map((g) => g.source));
-    sources.forEach((g, i) => add(ageCheck(g.backups[g.backups.length - 1], o, now, names[i])));
-  }
+  const names = sources.length > 1 ? distinctLabels(sources.map((g) => g.source)) : [];
+  if (!sources.length) add(ageCheck(undefined, o, now));
+  sources.forEach((g, i) => add(ageCheck(g.backups[g.backups.length - 1], o, now, names[i])));
   add(sizeCheck(newest, backups, o));
 
   // Checksums: every object re-read, decrypted, hashed.
