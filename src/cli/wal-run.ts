@@ -4,6 +4,7 @@ import { aheadSettings, answeredAhead, pushWithLookAhead } from '../pitr/wal-ahe
 import { fetchWal } from '../pitr/wal-archive.js';
 import { openStorage, type StorageSettings } from '../repository/open-storage.js';
 import { readInfo, RepoHandle } from '../repository/repo-handle.js';
+import { pausePoint } from '../testing-faults.js';
 import { WAL_NOT_ARCHIVED } from './wal-fetch-exit.js';
 
 // The one implementation of wal-push and wal-fetch, reached from the fast entry (wal-fast.ts,
@@ -26,6 +27,7 @@ export async function walPush(s: StorageSettings, repoUrl: string | undefined, f
 }
 
 export async function walFetch(s: StorageSettings, repoUrl: string | undefined, name: string, dest: string): Promise<number> {
+  await pausePoint('wal-fetch', s.env);
   const repo = await RepoHandle.open(repoUrl, s);
   // Not archived: exit 1 without a word, as PostgreSQL expects while it probes. Every failure
   // is thrown, and leaves with walFetchFailureCode (wal-fetch-exit.ts).

@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -160,5 +160,36 @@ describe('a recovery is judged by the server drctl started, and by nothing else'
     expect(await restoredPg.sql('select count(*) from filler', 'app')).toBe('150000');
     expect(readdirSync(path.dirname(r.dir))).toEqual(['data']);
     await stop(r.dir);
+  }, 180_000);
+
+  it('a server killed outright while it recovers fails the restore at once, not at the 30-minute start timeout', async () => {
+    const dir = path.join(ownedByPostgres(tempDir('drctl-pitr-log-')), 'data');
+    started.push(dir);
+    // restore_command's first call to drctl wal-fetch (a timeline history probe) waits on this
+    // file: the server sits in recovery, its startup process inside restore_command.
+    const pause = path.join(ownedByPostgres(tempDir('drctl-pause-')), 'wal-fetch');
+    const port = await freePort();
+    let done = false;
+    const pending = drctl(['restore', '--repo', repo, '--target-dir', dir, '--start', '--port', String(port), '--backup', base1, '--timeline', '1', '--pitr', 'latest', '--no-archive'], {
+      env: { DRCTL_PAUSE: `wal-fetch:${pause}` },
+      timeoutMs: 150_000,
+    }).finally(() => (done = true));
+    try {
+      while (!existsSync(pause) && !done) await sleep(50);
+      expect(existsSync(pause), 'the recovery reached restore_command').toBe(true);
+      // As the kernel's OOM killer would: no shutdown, no line in the log.
+      const postmaster = Number(readFileSync(path.join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      process.kill(postmaster, 'SIGKILL');
+      const killedAt = Date.now();
+      const r = await pending;
+      expect(Date.now() - killedAt).toBeLessThan(20_000);
+      expect(r.code, r.all).toBe(1);
+      expect(r.all).toMatch(/the restored server failed: the server stopped during recovery without writing why in its log/);
+      expect(r.all).not.toMatch(/promoted on timeline|still replaying/);
+    } finally {
+      // The orphaned startup process ends once restore_command returns.
+      rmSync(pause, { force: true });
+      await pending;
+    }
   }, 180_000);
 });

@@ -1,5 +1,5 @@
 import { existsSync, watch, type FSWatcher } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OperationError } from '../../errors.js';
@@ -78,28 +78,84 @@ export async function serverRunning(c: ClusterEnv, dir: string): Promise<boolean
   return r.exitCode === 0;
 }
 
+/** What a log follower does besides reading: show progress, notice a server that is gone. */
+export interface WatchOptions<T> {
+  /** Sees the newest line on each read. */
+  onLine?: (line: string) => void;
+  /**
+   * A server killed outright (SIGKILL, the kernel's OOM killer) writes nothing more to its log:
+   * without this, the follower would wait for its deadline. Once `running` says no twice in a
+   * row, the log is read one last time; when `decide` still has nothing, `verdict` decides.
+   */
+  ended?: { running: () => Promise<boolean>; verdict: (text: string) => T };
+}
+
+/** How often a follower asks whether the server is still there. */
+const ALIVE_EVERY_MS = 1000;
+
 /**
- * Follows a server log until `decide` returns a verdict for the text so far, the signal aborts,
- * or the deadline passes (then undefined). `onLine` sees the newest line on each read.
+ * Follows a server log until `decide` returns a verdict for the text so far, the server is gone
+ * (`o.ended`), the signal aborts, or the deadline passes (then undefined).
  */
-export async function watchLog<T>(c: { signal: AbortSignal }, log: string, deadline: number, decide: (text: string) => T | undefined, onLine?: (line: string) => void): Promise<T | undefined> {
+export async function watchLog<T>(c: { signal: AbortSignal }, log: string, deadline: number, decide: (text: string) => T | undefined, o: WatchOptions<T> = {}): Promise<T | undefined> {
   let offset = 0;
   let text = '';
+  const read = async () => {
+    text += await readFrom(log, offset);
+    offset = Buffer.byteLength(text);
+    return decide(text);
+  };
+  let askedAt = Date.now();
+  let goneOnce = false;
   const waker = logWaker(log);
   try {
     while (Date.now() < deadline) {
       c.signal.throwIfAborted();
-      text += await readFrom(log, offset);
-      offset = Buffer.byteLength(text);
-      const verdict = decide(text);
+      const verdict = await read();
       if (verdict !== undefined) return verdict;
-      onLine?.(text.trim().split('\n').pop() ?? '');
+      o.onLine?.(text.trim().split('\n').pop() ?? '');
+      if (o.ended && Date.now() - askedAt >= ALIVE_EVERY_MS) {
+        askedAt = Date.now();
+        const gone = !(await o.ended.running());
+        if (gone && goneOnce) return (await read()) ?? o.ended.verdict(text);
+        goneOnce = gone;
+      }
       await waker.wait(Math.min(POLL_MS, Math.max(0, deadline - Date.now())), c.signal);
     }
   } finally {
     waker.close();
   }
   return undefined;
+}
+
+/**
+ * A probe of whether the postmaster started on `dir` still runs, by the pid in its
+ * postmaster.pid. pg_ctl -W returns before the postmaster writes that file: until it appears,
+ * the server counts as starting for `graceMs`. Once seen, a missing file means the postmaster
+ * ended (it removes the file on a clean exit). Where drctl cannot read the file or signal the
+ * process (another user's), it cannot tell, and says running.
+ */
+export function postmasterProbe(dir: string, graceMs = 30_000): () => Promise<boolean> {
+  const since = Date.now();
+  let seen = false;
+  return async () => {
+    let first: string;
+    try {
+      first = (await readFile(path.join(dir, 'postmaster.pid'), 'utf8')).split('\n')[0] ?? '';
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return true;
+      return !seen && Date.now() - since < graceMs;
+    }
+    const pid = Number.parseInt(first, 10);
+    if (!(pid > 0)) return true; // being written
+    seen = true;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
 }
 
 /** The longest wait between two reads of the log, when no change was notified. */

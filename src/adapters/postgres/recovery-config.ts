@@ -54,7 +54,7 @@ export async function archivingAsConfigured(ctx: ActionContext, dir: string, own
 export async function writeRecoveryConfig(ctx: ActionContext, repo: Repository, dir: string, spool: string, secretsDir: string, target: RecoveryTarget, i: RecoverySettings): Promise<void> {
   // What wal-fetch needs under the server, in a file only the server's user can read.
   const envFile = path.join(secretsDir, 'drctl.env');
-  const pass = ['PATH', 'DRCTL_ENCRYPTION_KEY', 'DRCTL_ENCRYPTION_KEY_FILE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'DRCTL_S3_CHECKSUMS', 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'];
+  const pass = ['PATH', 'DRCTL_ENCRYPTION_KEY', 'DRCTL_ENCRYPTION_KEY_FILE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'DRCTL_S3_CHECKSUMS', 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'DRCTL_PAUSE'];
   const lines = [`DRCTL_REPO=${repo.url}`, ...pass.filter((k) => ctx.env[k] !== undefined).map((k) => `${k}=${ctx.env[k]}`)];
   await writeFile(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });
   const cli = path.join(packageRoot(), 'dist', 'cli.js');

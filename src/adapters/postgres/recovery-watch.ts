@@ -5,7 +5,7 @@ import { OperationError } from '../../errors.js';
 import type { RecoveryTarget, WalPlan } from '../../pitr/select.js';
 import { parseLsn, segmentForLsn, segmentNumber } from '../../pitr/wal-names.js';
 import type { ActionContext } from '../types.js';
-import { startCluster, watchLog } from './cluster.js';
+import { postmasterProbe, startCluster, watchLog } from './cluster.js';
 import { fatalOf, parseLog, RECOVERY_LOG, serverLines, WATCHED_LOG_OPTIONS } from './server-log.js';
 
 // Starting a restored data directory and reading its log until recovery ends: success is what
@@ -108,7 +108,10 @@ export async function startAndWatch(ctx: ActionContext, dir: string, timeoutMs: 
   await rm(log, { force: true });
   const syncfs = syncfsWorks() && (await majorVersion(dir)) >= 14;
   await startCluster(ctx, dir, { log, code: 'restore.start', serverOptions: `${WATCHED_LOG_OPTIONS}${syncfs ? ' -c recovery_init_sync_method=syncfs' : ''}` });
-  const out = await watchLog(ctx, log, Date.now() + timeoutMs, readOutcome, (line) => ctx.progress({ message: line.replace(/^.*?(LOG|WARNING):\s+/, '') }));
+  const out = await watchLog(ctx, log, Date.now() + timeoutMs, readOutcome, {
+    onLine: (line) => ctx.progress({ message: line.replace(/^.*?(LOG|WARNING):\s+/, '') }),
+    ended: { running: postmasterProbe(dir), verdict: () => ({ promoted: false, fatal: 'the server stopped during recovery without writing why in its log (killed? out of memory?)' }) },
+  });
   if (out) return out;
   throw new OperationError('restore.timeout', `recovery did not finish within ${Math.round(timeoutMs / 1000)}s; the server is still replaying (see ${log})`);
 }

@@ -6,7 +6,7 @@ import { secrets } from '../../redact.js';
 import { parseDuration } from '../../time/duration.js';
 import { openRepo } from '../repo-settings.js';
 import { defineAction, type ActionContext } from '../types.js';
-import { startCluster, watchLog } from './cluster.js';
+import { postmasterProbe, startCluster, watchLog } from './cluster.js';
 import { restoreOwner } from './owner.js';
 import { parseLog, serverLines, STANDBY_LOG as LOG, WATCHED_LOG_OPTIONS } from './server-log.js';
 
@@ -96,7 +96,15 @@ async function startStandby(ctx: ActionContext, dir: string, timeoutMs: number, 
     if (!ready || (streamingWanted && !streaming && Date.now() - (readyAt ?? 0) <= 30_000)) return undefined;
     if (streamingWanted && !streaming) ctx.log(`the standby replays from the repository but is not streaming yet (see ${log})`);
     return { streaming, timeline: tl ? Number(tl[1]) : undefined };
-  }, (line) => ctx.progress({ message: line.replace(/^.*?(LOG|WARNING):\s+/, '') }));
+  }, {
+    onLine: (line) => ctx.progress({ message: line.replace(/^.*?(LOG|WARNING):\s+/, '') }),
+    ended: {
+      running: postmasterProbe(dir),
+      verdict: () => {
+        throw new OperationError('standby.fatal', `the standby's server stopped during start-up without writing why (killed?; see ${log})`);
+      },
+    },
+  });
   if (verdict) return verdict;
   throw new OperationError('standby.timeout', `the standby did not reach a consistent, replaying state within ${Math.round(timeoutMs / 1000)}s (see ${log})`);
 }
