@@ -120,6 +120,40 @@ describe('verify-backups', () => {
     });
   }
 
+  it('with two databases in one repository, the newest backup of each is re-read and test-restored, not only the newest overall', async () => {
+    // Nightly dumps of one database, hourly ones of the other: the newest backup overall is
+    // always the hourly one.
+    const { db: hourly, repoDir, repo } = await scenario();
+    const nightly = `s${++n}`;
+    await pg.sql(`create database ${nightly} template app`);
+    await pg.sql('delete from leads where id % 2 = 0', nightly);
+    const b = await drctl(['backup', '--source', pg.url(nightly), '--repo', repo]);
+    expect(b.code, b.all).toBe(0);
+    const nightlyId = b.stdout.trim();
+    expect((await drctl(['backup', '--source', pg.url(hourly), '--repo', repo])).code).toBe(0);
+
+    const tmp = scratchRoot();
+    const healthy = await drctl(['verify-backups', '--repo', repo, '--test-restore', '--json'], { env: { TMPDIR: tmp } });
+    expect(healthy.code, healthy.all).toBe(0);
+    const restored = checksOf(healthy).filter((c) => c.name === 'test-restore');
+    expect(restored.map((c) => c.figure)).toEqual([expect.stringMatching(new RegExp(`^${hourly} on \\S+: restored `)), expect.stringMatching(new RegExp(`^${nightly} on \\S+: restored ${nightlyId} `))]);
+    // Each database compared with its own earlier backup: the nightly one has half the leads.
+    expect(checksOf(healthy).filter((c) => c.name === 'restored-row-counts').every((c) => c.status === 'pass')).toBe(true);
+    expect(readdirSync(tmp)).toEqual([]);
+    rmSync(tmp, { recursive: true });
+
+    // A flipped byte in the nightly dump, which the newest backup overall does not hold.
+    const obj = path.join(repoDir, 'backups', nightlyId, 'data', 'dump.pgc');
+    const fd = openSync(obj, 'r+');
+    writeSync(fd, Buffer.from([0x42]), 0, 1, Math.floor(statSync(obj).size / 3));
+    closeSync(fd);
+    const r = await drctl(['verify-backups', '--repo', repo, '--json']);
+    expect(r.code, r.all).toBe(1);
+    expect(failed(r).map((c) => [c.name, c.backup])).toEqual([['checksums', nightlyId]]);
+    expect(failed(r)[0]!.figure).toMatch(new RegExp(`^${nightly} on \\S+: backup ${nightlyId}: object data/dump.pgc:`));
+    expect(checksOf(r).filter((c) => c.name === 'checksums' && c.status === 'pass')).toHaveLength(1);
+  });
+
   it('a failing test restore also leaves no scratch cluster behind', async () => {
     const { repoDir, repo } = await scenario();
     const [id] = readdirSync(path.join(repoDir, 'backups'));

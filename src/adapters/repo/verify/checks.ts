@@ -51,11 +51,10 @@ export function existenceChecks(backups: Manifest[], o: VerifyOptions): CheckRes
   });
 }
 
-/** `of` names the database when the repository holds backups of several. */
-export function ageCheck(newest: Manifest | undefined, o: VerifyOptions, now: Date, of?: string): CheckResult {
+export function ageCheck(newest: Manifest | undefined, o: VerifyOptions, now: Date): CheckResult {
   if (!newest) return skip('backup-age', 'no backup');
   const age = now.getTime() - Date.parse(newest.stoppedAt);
-  const figure = `${of ? `${of}: ` : ''}age ${formatDuration(age)} (max ${formatDuration(o.maxAgeMs)})`;
+  const figure = `age ${formatDuration(age)} (max ${formatDuration(o.maxAgeMs)})`;
   return age <= o.maxAgeMs ? pass('backup-age', figure, newest.id) : fail('backup-age', `${figure}: stale`, newest.id);
 }
 
@@ -69,29 +68,33 @@ export function sizeCheck(newest: Manifest | undefined, backups: Manifest[], o: 
   return newest.size >= median * o.sizeBand ? pass('backup-size', figure, newest.id) : fail('backup-size', `${figure}: sudden drop`, newest.id);
 }
 
+const tableKey = (t: { schema: string; name: string }) => (t.schema === 'public' ? t.name : `${t.schema}.${t.name}`);
+
+/**
+ * The tables named critical, each present in the newest backup of at least one database: a
+ * repository may hold several databases, and `--critical-tables` names tables of any of them.
+ */
+export function criticalTablesCheck(newest: Manifest[], critical: string[]): CheckResult {
+  const withStats = newest.filter((b) => b.stats);
+  if (!withStats.length) return skip('critical-tables', 'no statistics recorded');
+  const have = new Set(withStats.flatMap((b) => b.stats!.tables.map(tableKey)));
+  const missing = critical.filter((t) => !have.has(t) && !have.has(t.replace(/^public\./, '')));
+  const ids = withStats.map((b) => b.id).join(', ');
+  return missing.length ? fail('critical-tables', `missing: ${missing.join(', ')}`, ids) : pass('critical-tables', `${critical.length} present`, ids);
+}
+
 /** What changed in the data since the previous backup of the same database. */
 export function driftChecks(newest: Manifest | undefined, backups: Manifest[], o: VerifyOptions): CheckResult[] {
-  const out: CheckResult[] = [];
   const stats = newest?.stats;
   if (!newest || !stats) return [skip('tables', 'no statistics recorded')];
-  const key = (t: { schema: string; name: string }) => (t.schema === 'public' ? t.name : `${t.schema}.${t.name}`);
-  const have = new Map(stats.tables.map((t) => [key(t), t.rows]));
-  if (o.criticalTables.length) {
-    const missing = o.criticalTables.filter((t) => !have.has(t) && !have.has(t.replace(/^public\./, '')));
-    out.push(missing.length ? fail('critical-tables', `missing: ${missing.join(', ')}`, newest.id) : pass('critical-tables', `${o.criticalTables.length} present`, newest.id));
-  }
   const previous = series(backups, newest).filter((b) => b.id !== newest.id && b.stats).pop();
-  if (!previous?.stats) {
-    out.push(skip('tables', `${stats.tables.length} table(s); no earlier backup with statistics to compare with`));
-    return out;
-  }
-  out.push(...compareStats(previous.stats, stats, o.rowTolerance, `since ${previous.id}`, newest.id));
-  return out;
+  if (!previous?.stats) return [skip('tables', `${stats.tables.length} table(s); no earlier backup with statistics to compare with`)];
+  return compareStats(previous.stats, stats, o.rowTolerance, `since ${previous.id}`, newest.id);
 }
 
 /** Tables, rows, functions and policies of `after` against `before`. */
 export function compareStats(before: DbStats, after: DbStats, rowTolerance: number, since: string, backup: string): CheckResult[] {
-  const key = (t: { schema: string; name: string }) => (t.schema === 'public' ? t.name : `${t.schema}.${t.name}`);
+  const key = tableKey;
   const now = new Map(after.tables.map((t) => [key(t), t.rows]));
   const estimated = new Set([...before.tables, ...after.tables].filter((t) => t.estimated).map(key));
   const dropped = before.tables.filter((t) => !now.has(key(t))).map(key);

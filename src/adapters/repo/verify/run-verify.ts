@@ -11,7 +11,7 @@ import { writeMetricsFile } from '../../../prometheus-textfile.js';
 import { systemClock, type Clock } from '../../../time/clock.js';
 import { formatDuration } from '../../../time/duration.js';
 import { bySource, distinctLabels } from '../../../repository/source.js';
-import { ageCheck, compareStats, driftChecks, existenceChecks, sizeCheck, type CheckResult, type VerifyOptions } from './checks.js';
+import { ageCheck, compareStats, criticalTablesCheck, driftChecks, existenceChecks, sizeCheck, type CheckResult, type VerifyOptions } from './checks.js';
 import { walReadCheck, type Subset } from './wal-read.js';
 import { checkVersioning } from '../../s3/versioning-check.js';
 
@@ -61,29 +61,35 @@ export async function verifyRepository(ctx: ActionContext, repo: Repository, o: 
 
   add(existenceChecks(backups, o));
   for (const d of cat.damaged) add({ name: 'manifest', status: 'fail', figure: `${d.id}: ${d.problem}`, backup: d.id });
-  // The newest backup of every database the repository holds: one whose backups stopped is
-  // stale even while another's keep coming.
+  // The newest backup of every database (and kind) the repository holds, each checked as a
+  // whole: an hourly dump of one database must not leave another's nightly dump, or the
+  // cluster's base backup, unread and unrestored, nor hide that its backups stopped.
   const sources = [...bySource(backups).values()];
   const names = sources.length > 1 ? distinctLabels(sources.map((g) => g.source)) : [];
-  if (!sources.length) add(ageCheck(undefined, o, now));
-  sources.forEach((g, i) => add(ageCheck(g.backups[g.backups.length - 1], o, now, names[i])));
-  add(sizeCheck(newest, backups, o));
+  const newestOf = sources.map((g) => g.backups[g.backups.length - 1]!);
+  const of = (i: number, c: CheckResult | CheckResult[]) => (names[i] === undefined ? c : (Array.isArray(c) ? c : [c]).map((x) => ({ ...x, figure: `${names[i]}: ${x.figure}` })));
+  if (!sources.length) add([ageCheck(undefined, o, now), sizeCheck(undefined, backups, o)]);
+  newestOf.forEach((b, i) => add(of(i, ageCheck(b, o, now))));
+  newestOf.forEach((b, i) => add(of(i, sizeCheck(b, backups, o))));
 
   // Checksums: every object re-read, decrypted, hashed.
-  const toCheck = o.all ? backups : newest ? [newest] : [];
+  const toCheck = o.all ? backups : backups.filter((b) => newestOf.includes(b));
   for (const b of toCheck) {
     const t0 = Date.now();
+    const i = newestOf.indexOf(b);
     try {
       for (const obj of b.objects) await repo.verifyObject(b, obj, { signal: ctx.signal });
-      add({ name: 'checksums', status: 'pass', figure: `${b.objects.length} object(s), ${formatBytes(b.size)} re-read in ${formatDuration(Date.now() - t0)}`, backup: b.id });
+      add(of(i, { name: 'checksums', status: 'pass', figure: `${b.objects.length} object(s), ${formatBytes(b.size)} re-read in ${formatDuration(Date.now() - t0)}`, backup: b.id }));
     } catch (err) {
-      add({ name: 'checksums', status: 'fail', figure: errorMessage(err), backup: b.id });
+      add(of(i, { name: 'checksums', status: 'fail', figure: errorMessage(err), backup: b.id }));
     }
   }
 
   add(await walChecks(ctx, repo, backups, o, now));
-  add(driftChecks(newest, backups, o));
-  if (o.testRestore && newest) add(await testRestore(ctx, repo, newest, o));
+  if (o.criticalTables.length) add(criticalTablesCheck(newestOf, o.criticalTables));
+  if (!sources.length) add(driftChecks(undefined, backups, o));
+  newestOf.forEach((b, i) => add(of(i, driftChecks(b, backups, o))));
+  if (o.testRestore) for (const [i, b] of newestOf.entries()) add(of(i, await testRestore(ctx, repo, b, o)));
   add(await bucketCheck(ctx, o));
 
   const result: VerifyResult = {
