@@ -21,7 +21,7 @@ export async function walPush(s: StorageSettings, repoUrl: string | undefined, f
     const storage = await openStorage(where, s);
     if (await answeredAhead(storage, await readInfo(storage), file, ahead.spool)) return 0;
   }
-  const repo = await RepoHandle.open(repoUrl, s, { create: true });
+  const repo = await RepoHandle.open(repoUrl, s, { create: true, repairCopy: false });
   await pushWithLookAhead(repo, file, ahead);
   return 0;
 }

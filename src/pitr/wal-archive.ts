@@ -141,7 +141,7 @@ export async function pushWal(repo: RepoHandle, file: string, o: { compression?:
     // PUT), so readers see the old bad object or the new good one, never a mix.
     // Stored as is, the bytes are known: the driver checks them before the object is visible.
     const expect = stages.length ? undefined : { size: sum.size, sha256: sum.hash };
-    await repo.storage.put(key, chain(body, stages), { ifAbsent: !replacing, expect });
+    await repo.storage.put(key, chain(body, stages), { ifAbsent: !replacing, listedAbsent: !existing.some((e) => e.key === key), expect });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && (err as NodeJS.ErrnoException).path === file) throw unreadable(err);
     if (!(err instanceof ObjectExistsError)) throw err;

@@ -31,6 +31,11 @@ export interface OpenOptions {
   create?: boolean;
   /** Where notes about what was created or repaired go (default: stderr). */
   notice?: (line: string) => void;
+  /**
+   * With create: put back a missing copy of the info file (a request to look for it). wal-push
+   * runs once per WAL segment and leaves that to backups, which open the repository with it.
+   */
+  repairCopy?: boolean;
 }
 
 export interface Connection {
@@ -62,7 +67,7 @@ export class RepoHandle {
     const storage = await openStorage(where, s);
     const passphrase = await passphraseFromEnv(s.env);
     const notice = o.notice ?? ((line: string) => process.stderr.write(`drctl: ${line}\n`));
-    const { info, keys } = await loadInfo(storage, passphrase, o.create ?? false, notice);
+    const { info, keys } = await loadInfo(storage, passphrase, { create: o.create ?? false, repairCopy: o.repairCopy ?? true }, notice);
     return { url: where, storage, info, keys, compression };
   }
 
@@ -234,7 +239,8 @@ async function refuseCopyThatOpens(storage: Storage, main: Buffer, passphrase: s
   throw e;
 }
 
-async function loadInfo(storage: Storage, passphrase: string | undefined, create: boolean, notice: (line: string) => void): Promise<{ info: RepoInfo; keys?: RepoKeys }> {
+async function loadInfo(storage: Storage, passphrase: string | undefined, o: { create: boolean; repairCopy: boolean }, notice: (line: string) => void): Promise<{ info: RepoInfo; keys?: RepoKeys }> {
+  const { create } = o;
   let text = await readInfoFile(storage, INFO_KEY);
   let fromCopy = false;
   if (!text) {
@@ -280,7 +286,7 @@ async function loadInfo(storage: Storage, passphrase: string | undefined, create
     info = await upgradeInfo(info, passphrase, keys);
     await writeInfo(storage, info);
     notice(`${storage.location}: upgraded the repository from format 1 to ${REPO_FORMAT} (format-1 backups and WAL stay readable)`);
-  } else if (create && !fromCopy && !(await storage.stat(INFO_COPY_KEY))) {
+  } else if (create && o.repairCopy && !fromCopy && !(await storage.stat(INFO_COPY_KEY))) {
     await storage.put(INFO_COPY_KEY, infoBody(info));
   }
   return { info, keys };

@@ -15,6 +15,13 @@ export interface PutOptions {
   signal?: AbortSignal;
   /** Fail instead of overwriting an existing object (lock files, WAL). */
   ifAbsent?: boolean;
+  /**
+   * With ifAbsent: the caller has just listed the key as absent, so a store that can write
+   * conditionally need not be asked first (one round trip per WAL segment on S3). Only for
+   * content-addressed keys, where a store that ignores the condition overwrites an object with
+   * the same bytes.
+   */
+  listedAbsent?: boolean;
   /** Called as bytes are accepted, for progress output. */
   onBytes?: (bytes: number) => void;
   /**
@@ -29,7 +36,8 @@ export interface Storage {
   readonly location: string;
   /**
    * Streams `body` to `key`; atomic. Every byte is checked to have landed (count, and the
-   * stored size) before the object becomes visible; a full disk rejects with DiskFullError and
+   * stored size, or the store's own check of a single upload's Content-MD5) before the object
+   * becomes visible; a full disk rejects with DiskFullError and
    * leaves nothing behind. Rejects with ObjectExistsError when ifAbsent and present.
    */
   put(key: string, body: Readable, o?: PutOptions): Promise<void>;

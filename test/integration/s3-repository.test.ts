@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { drctl } from '../support/cli.js';
@@ -55,6 +58,37 @@ describe('S3 repository (moto server on loopback)', () => {
       expect(await contentHashes(pg, 'from_flaky')).toEqual(await contentHashes(pg, 'app'));
     } finally {
       await proxy.stop();
+    }
+  });
+
+  it('wal-push of a new segment costs three requests (repository file, a listing of its name, one conditional PUT), and it reads back whole', async () => {
+    const proxy = await startFlakyProxy(s3.endpoint, Infinity);
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'drctl-s3-wal-'));
+    try {
+      const repo = 's3://drctl-test/wal-requests';
+      const env = { ...s3.env, AWS_ENDPOINT_URL_S3: proxy.endpoint, DRCTL_WAL_AHEAD: '0' };
+      const segment = (name: string) => {
+        const file = path.join(dir, name);
+        writeFileSync(file, Buffer.concat([randomBytes(4096), Buffer.alloc(16 * 1024 * 1024 - 4096, 7)]));
+        return file;
+      };
+      expect((await drctl(['wal-push', '--repo', repo, segment('000000010000000000000001')], { env })).code).toBe(0);
+      proxy.requests.length = 0;
+      const second = segment('000000010000000000000002');
+      const push = await drctl(['wal-push', '--repo', repo, second], { env });
+      expect(push.code, push.all).toBe(0);
+      expect(proxy.requests.map((r) => r.split(' ')[0])).toEqual(['GET', 'GET', 'PUT']);
+      expect(proxy.requests[1]).toMatch(/list-type=2&prefix=wal-requests%2Fwal%2F00000001%2F000000010000000000000002-|list-type=2&prefix=wal-requests\/wal\/00000001\/000000010000000000000002-/);
+      // Pushed again (archive_command retried after a crash): read back and matched, not stored twice.
+      const again = await drctl(['wal-push', '--repo', repo, second], { env });
+      expect(again.code, again.all).toBe(0);
+      expect(proxy.requests.filter((r) => r.startsWith('PUT'))).toHaveLength(1);
+      const fetched = path.join(dir, 'fetched');
+      expect((await drctl(['wal-fetch', '--repo', repo, '000000010000000000000002', fetched], { env })).code).toBe(0);
+      expect(readFileSync(fetched).equals(readFileSync(second))).toBe(true);
+    } finally {
+      await proxy.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

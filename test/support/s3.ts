@@ -43,15 +43,22 @@ export async function startS3(): Promise<S3Server> {
 export interface FlakyProxy {
   endpoint: string;
   failed: { status503: number; dropped: number };
+  /** Every request that reached the proxy, as "METHOD /path?query". */
+  requests: string[];
   stop(): Promise<void>;
 }
 
-/** Forwards to `target`, answering every `every`-th upload request with 503 or a dropped socket. */
+/**
+ * Forwards to `target`, answering every `every`-th upload request with 503 or a dropped socket
+ * (Infinity: none), and records every request.
+ */
 export async function startFlakyProxy(target: string, every = 3): Promise<FlakyProxy> {
   const t = new URL(target);
   const failed = { status503: 0, dropped: 0 };
+  const requests: string[] = [];
   let uploads = 0;
   const server = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
     const isUpload = req.method === 'PUT' || (req.method === 'POST' && req.url?.includes('uploadId'));
     if (isUpload && ++uploads % every === 0) {
       req.resume();
@@ -79,6 +86,7 @@ export async function startFlakyProxy(target: string, every = 3): Promise<FlakyP
   return {
     endpoint: `http://127.0.0.1:${port}`,
     failed,
+    requests,
     stop: () => new Promise((r) => server.close(() => r())),
   };
 }

@@ -75,7 +75,9 @@ export class S3Storage implements Storage {
     let bytes = 0;
     try {
       if (o.ifAbsent) {
-        if (await this.stat(key)) throw new ObjectExistsError(key);
+        // If-None-Match decides; the HEAD first spares a body's upload where the key is known
+        // to exist, and guards stores that ignore the condition, unless the caller just listed it.
+        if (!o.listedAbsent && (await this.stat(key))) throw new ObjectExistsError(key);
         // Small objects only (locks, WAL): a single conditional PUT.
         const chunks: Buffer[] = [];
         for await (const c of body) chunks.push(c as Buffer);
@@ -94,6 +96,9 @@ export class S3Storage implements Storage {
           throw err;
         }
         o.onBytes?.(buf.length);
+        // One PUT of a known buffer with its Content-MD5: S3 stores exactly those bytes or
+        // refuses them, so asking for the stored size would add a round trip and prove nothing.
+        return;
       } else {
         const count = new Transform({
           transform(chunk: Buffer, _e, cb) {
