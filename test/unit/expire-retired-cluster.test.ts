@@ -1,51 +1,16 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { planExpire } from '../../src/pitr/expire.js';
-import { listWal, pushWal } from '../../src/pitr/wal-archive.js';
-import { Repository } from '../../src/repository/repository.js';
+import { listWal } from '../../src/pitr/wal-archive.js';
+import { archive, base, day, seg, walRepository } from '../support/wal-repository.js';
 
 // A repository that held cluster A's base backups and WAL, then cluster B's (A replaced by
 // pg_upgrade: a new system identifier, its WAL numbered on from A's). A's last base backup is
 // kept, as the last backup of a database always is; it must keep only the WAL that makes it
 // consistent, not hold back the expiry of B's WAL for ever.
 
-const seg = (n: number) => `00000001000000000000${n.toString(16).toUpperCase().padStart(4, '0')}`;
-
-async function base(repo: Repository, system: string, at: Date, start: number, stop: number): Promise<string> {
-  const id = await repo.newBackupId('base', at);
-  const entry = await repo.writeObject(id, 'base.0.tar.zst', Readable.from([Buffer.from(`base ${id}`)]));
-  const t = at.toISOString();
-  await repo.commit({
-    id,
-    kind: 'base',
-    source: { systemIdentifier: system, host: 'db', port: 5432 },
-    startedAt: t,
-    stoppedAt: t,
-    durationMs: 0,
-    recoveryPoint: t,
-    objects: [entry],
-    pg: { startLsn: '0/0', stopLsn: '0/0', timeline: 1, walStart: seg(start), walStop: seg(stop) },
-  });
-  return id;
-}
-
-/** Segments `ns` archived as wal-push stores them (their content does not matter here). */
-async function archive(repo: Repository, ns: number[]): Promise<void> {
-  const wal = mkdtempSync(path.join(os.tmpdir(), 'expire-wal-'));
-  for (const n of ns) {
-    writeFileSync(path.join(wal, seg(n)), `segment ${n}`);
-    await pushWal(repo, path.join(wal, seg(n)));
-  }
-}
-
 describe('expire with the base backup of a retired cluster', () => {
   it('keeps the WAL that cluster’s last base backup needs, and expires the live cluster’s WAL as its own backups go', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'expire-retired-'));
-    const repo = await Repository.open(`file://${dir}`, { env: {}, config: {} }, { create: true, kinds: ['base'], notice: () => {} });
-    const day = (n: number) => new Date(Date.UTC(2026, 10, n));
+    const repo = await walRepository('expire-retired-');
     const a = await base(repo, '111', day(1), 2, 3);
     await base(repo, '222', day(2), 0x10, 0x11);
     const b2 = await base(repo, '222', day(3), 0x20, 0x21);
@@ -58,9 +23,7 @@ describe('expire with the base backup of a retired cluster', () => {
   });
 
   it('two clusters backing up side by side: each keeps all the WAL from its oldest kept base backup on', async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'expire-side-'));
-    const repo = await Repository.open(`file://${dir}`, { env: {}, config: {} }, { create: true, kinds: ['base'], notice: () => {} });
-    const day = (n: number) => new Date(Date.UTC(2026, 10, n));
+    const repo = await walRepository('expire-side-');
     await base(repo, '111', day(1), 2, 3);
     const b = await base(repo, '222', day(2), 0x20, 0x21);
     // A's nightly base backup after B's began: A still backs up (and archives) here.
