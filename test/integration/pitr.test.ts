@@ -173,6 +173,40 @@ describe('point-in-time recovery', () => {
     await stopRestored(target);
   });
 
+  it('expire --backup removes a base backup by name: the other keeps the WAL it needs and still recovers to the end; the last one is noted', async () => {
+    const copyDir = copyRepository(repoDir, tempDir('drctl-pitr-expire-named-'));
+    const copy = `file://${copyDir}`;
+    const m1 = JSON.parse((await drctl(['backups', 'show', b1, '--repo', copy])).stdout);
+    const walBefore = archived(copyDir);
+
+    // The newer one (say, taken during an incident) goes: b1 needs all the WAL from its start on.
+    const gone = await drctl(['backups', 'expire', '--backup', b2, '--repo', copy, '--confirm']);
+    expect(gone.code, gone.all).toBe(0);
+    expect(gone.stdout).toContain(`removing ${b2} (named with --backup)`);
+    expect(gone.stdout).not.toContain('note:');
+    const after = archived(copyDir);
+    expect(after).toEqual(walBefore.filter((w) => w.slice(0, 24) >= m1.pg.walStart));
+    const target = path.join(ownedByPostgres(tempDir('drctl-pitr-after-named-')), 'data');
+    const port = await freePort();
+    restored.push(target);
+    const r = await drctl(['restore', '--repo', copy, '--target-dir', target, '--pitr', 'latest', '--start', '--no-archive', '--port', String(port)]);
+    expect(r.code, r.all).toBe(0);
+    expect(r.all).toContain(b1);
+    expect(await query(pg, port, "select string_agg(label, ',' order by id) from events")).toBe('t1,t2,t3');
+    await stopRestored(target);
+
+    // The last base backup: the plan says point-in-time restore ends with it; its WAL stays, as
+    // expire removes WAL only below a base backup it keeps.
+    const dry = await drctl(['backups', 'expire', '--backup', b1, '--repo', copy]);
+    expect(dry.code, dry.all).toBe(0);
+    expect(dry.stdout).toContain(`would remove ${b1} (named with --backup)`);
+    expect(dry.stdout).toMatch(new RegExp(`note: ${b1} is the last base backup of cluster \\S+: point-in-time restore of it will no longer be possible`));
+    expect(dry.stdout).toContain('note: no base backup is left: expire removes no archived WAL until a base backup is kept again');
+    expect((await drctl(['backups', 'expire', '--backup', b1, '--repo', copy, '--confirm'])).code).toBe(0);
+    expect(JSON.parse((await drctl(['backups', 'list', '--json', '--repo', copy])).stdout)).toEqual([]);
+    expect(archived(copyDir)).toEqual(after);
+  });
+
   it.skipIf(process.getuid?.() !== 0)('a repository the server’s user cannot read: the recovery stops, and says why, instead of promoting short', async () => {
     // A copy made as root and left root's (0600 files): restore_command runs as postgres.
     const copyDir = ownedByPostgres(tempDir('drctl-pitr-unreadable-'));

@@ -6,6 +6,7 @@ import { parseDuration } from '../../time/duration.js';
 import { intFlag } from '../flags.js';
 import { secrets } from '../../redact.js';
 import { openRepository } from '../open-repository.js';
+import { collect } from '../program.js';
 import { expire } from '../../pitr/expire.js';
 import * as output from '../output.js';
 
@@ -51,15 +52,16 @@ export function registerBackups(program: Command, act: Action): void {
 
   backups
     .command('expire')
-    .description('apply retention and remove incomplete backups; prints what it would do unless --confirm')
+    .description('apply retention, remove the backups named with --backup and incomplete backups; prints what it would do unless --confirm')
     .option('--repo <url>', 'repository')
     .option('--keep-last <n>', 'keep the N newest backups of each database (of each kind)')
     .option('--keep-days <n>', 'keep backups younger than N days')
+    .option('--backup <id>', 'remove this backup, also the last of its database (repeatable; by id, not latest)', collect, [])
     .option('--orphan-grace <duration>', 'leave incomplete backups younger than this alone (a backup may be running)', '6h')
     .option('--confirm', 'really delete')
     .option('--json', 'print what was (or would be) removed and kept as one JSON document on stdout')
     .action(
-      act(async (ctx, o: { repo?: string; keepLast?: string; keepDays?: string; orphanGrace: string; confirm?: boolean; json?: boolean }) => {
+      act(async (ctx, o: { repo?: string; keepLast?: string; keepDays?: string; backup: string[]; orphanGrace: string; confirm?: boolean; json?: boolean }) => {
         const int = (v: string | undefined) => (v === undefined ? undefined : Number(v));
         // Keeping none would delete every backup: at least one is kept.
         const keepLast = int(intFlag('--keep-last', o.keepLast, { min: 1 }));
@@ -71,8 +73,9 @@ export function registerBackups(program: Command, act: Action): void {
         const say = o.json ? (line: string) => output.note(line) : (line: string) => output.result(`${line}\n`);
         if (o.confirm && ctx.dryRun) output.note('--dry-run: nothing will be removed, whatever --confirm says');
         const repo = await openRepository(ctx, o.repo);
-        // Without a retention policy, expire only cleans up incomplete backups.
-        const policy = keepLast === undefined && keepDays === undefined ? { keepLast: Number.MAX_SAFE_INTEGER } : { keepLast, keepDays };
+        // Without a retention policy, expire removes only the named and the incomplete backups.
+        const counts = keepLast === undefined && keepDays === undefined ? { keepLast: Number.MAX_SAFE_INTEGER } : { keepLast, keepDays };
+        const policy = { ...counts, remove: [...new Set(o.backup)] };
         const verb = confirm ? 'removing' : 'would remove';
         const { plan, spared } = await expire(repo, policy, grace, {
           confirm,
@@ -84,6 +87,7 @@ export function registerBackups(program: Command, act: Action): void {
             if (plan.wal.keys.length) say(`${verb} ${plan.wal.keys.length} archived WAL file(s) older than ${plan.wal.before}, which no kept base backup needs`);
             for (const k of plan.keep) say(`keeping ${k.id} (${k.why})`);
             for (const n of plan.notOrphans) say(`keeping ${n.id} (${n.why})`);
+            for (const n of plan.notes) say(`note: ${n}`);
           },
         });
         for (const id of spared) say(`kept ${id}: its manifest appeared while incomplete backups were removed`);
@@ -103,6 +107,7 @@ export function registerBackups(program: Command, act: Action): void {
               emptyDirs: plan.emptyDirs,
               wal: { count: plan.wal.keys.length, before: plan.wal.before ?? null },
               keep: plan.keep,
+              notes: plan.notes,
             }),
           );
         }
