@@ -1,10 +1,10 @@
 import { UsageError } from '../errors.js';
 import { listWal } from './wal-archive.js';
-import { DEFAULT_SEGMENT_SIZE, segmentNumber, walFileKind, type WalObject } from './wal-names.js';
+import { DEFAULT_SEGMENT_SIZE, segmentNumber, walFileKind } from './wal-names.js';
 import type { Manifest } from '../repository/manifest.js';
 import type { Catalog, Repository } from '../repository/repository.js';
 import { decideRetention, type RetentionDecision, type RetentionPolicy } from '../repository/retention.js';
-import { backupSource, bySource, distinctLabels } from '../repository/source.js';
+import { bySource, distinctLabels } from '../repository/source.js';
 
 // `backups expire`: apply retention, remove the backups the operator names, and remove orphans
 // (data without a manifest, older than a grace period so a running backup is never touched).
@@ -56,26 +56,31 @@ export async function planExpire(repo: Repository, policy: ExpirePolicy, orphanG
   const tempFiles = (await repo.tempFiles()).filter((t) => t.mtime.getTime() < cutoff).map((t) => t.key);
   const emptyDirs = (await repo.storage.emptyDirs?.('backups/', new Date(cutoff), false)) ?? [];
   const kept = new Set(decision.keep.map((k) => k.id));
-  const wal = await planWal(repo, cat, policy, named, kept, now);
+  const wal = await planWal(repo, cat, kept);
   const notes = lastBaseNotes(cat.backups.filter(isBase), named, kept);
   return { ...decision, orphans, notOrphans, tempFiles, emptyDirs, emptyBefore: new Date(cutoff).toISOString(), wal, notes };
 }
 
-/** The archived WAL no kept base backup needs (see unneededWal); none while no base backup is kept. */
-async function planWal(repo: Repository, cat: Catalog, policy: RetentionPolicy, named: ReadonlySet<string>, kept: ReadonlySet<string>, now: Date): Promise<ExpirePlan['wal']> {
-  const bases = cat.backups.filter(isBase);
-  const keptBases = bases.filter((b) => kept.has(b.id));
+/**
+ * The archived WAL no kept base backup needs: everything below the oldest kept base backup's
+ * first segment, of whichever cluster; none while no base backup is kept. A cluster that no
+ * longer backs up here (replaced by pg_upgrade, retired) holds WAL back through its last base
+ * backup until that is removed by name (`--backup`). Telling such a cluster from one that still
+ * archives here on a slower cadence is not possible from the catalog (archived WAL does not
+ * record its cluster), and a wrong guess would delete WAL a point-in-time restore needs.
+ */
+async function planWal(repo: Repository, cat: Catalog, kept: ReadonlySet<string>): Promise<ExpirePlan['wal']> {
+  const keptBases = cat.backups.filter(isBase).filter((b) => kept.has(b.id));
   if (!keptBases.length) return { keys: [] };
-  const files = await listWal(repo);
-  const retiredAfter = retiredClusters(keptBases);
-  const unneeded = unneededWal(files, keptBases, retiredAfter);
-  if (bases.some((b) => named.has(b.id))) {
-    // Which clusters looked retired with retention alone, before any base backup was named.
-    const alone = new Set(decideRetention(cat.backups, policy, now).keep.map((k) => k.id));
-    const retiredBefore = retiredClusters(bases.filter((b) => alone.has(b.id)));
-    refuseReclassified({ bases, named, keptBases, retiredBefore, retiredAfter, files, unneeded: unneeded.length });
-  }
-  return { keys: unneeded.map((w) => w.key), before: oldestLiveStart(keptBases, retiredAfter) };
+  const oldest = keptBases.reduce((a, b) => (segmentOf(b, b.pg.walStart) < segmentOf(a, a.pg.walStart) ? b : a));
+  const unneeded = (await listWal(repo)).filter((w) => {
+    const kind = walFileKind(w.name);
+    if (kind !== 'segment' && kind !== 'partial' && kind !== 'backup') return false;
+    // Each base's own segment size numbers the files it needs (a cluster may be replaced by
+    // one initialised with another size).
+    return keptBases.every((b) => segmentOf(b, w.name.slice(0, 24)) < segmentOf(b, b.pg.walStart));
+  });
+  return { keys: unneeded.map((w) => w.key), before: oldest.pg.walStart };
 }
 
 /**
@@ -133,83 +138,8 @@ function isBase(b: Manifest): b is Base {
   return b.kind === 'base' && b.pg !== undefined;
 }
 
-/** Each base's own segment size numbers the files it needs (a cluster may be replaced by one initialised with another size). */
 function segmentOf(b: Base, walName: string): bigint {
   return segmentNumber(walName, Number(b.extra?.walSegmentSize ?? DEFAULT_SEGMENT_SIZE));
-}
-
-/**
- * The clusters (source keys) taken for retired: those whose kept base backups all ended before
- * the newest cluster's kept ones began (replaced by pg_upgrade, retired). `bases` oldest first.
- */
-function retiredClusters(bases: Base[]): Set<string> {
-  const groups = [...bySource(bases).entries()];
-  const newest = groups.find(([, g]) => g.backups.includes(bases[bases.length - 1]!))![1];
-  const takeover = Date.parse(newest.backups[0]!.startedAt);
-  return new Set(groups.filter(([, g]) => g !== newest && Date.parse(g.backups[g.backups.length - 1]!.stoppedAt) < takeover).map(([key]) => key));
-}
-
-/**
- * WAL is kept from the oldest kept base backup on; with no base backup kept, all of it (the
- * caller does not ask). A retired cluster keeps its kept base backups restorable (the WAL from
- * each one's start to its stop) but does not hold back expiry for ever; every other cluster
- * counts in full, from its oldest kept base backup's start.
- */
-function unneededWal(files: WalObject[], kept: Base[], retired: ReadonlySet<string>): WalObject[] {
-  const isRetired = (b: Base) => retired.has(backupSource(b).key);
-  const live = kept.filter((b) => !isRetired(b)).map((b) => ({ b, from: segmentOf(b, b.pg.walStart) }));
-  const needed = kept.filter(isRetired).map((b) => ({ b, from: segmentOf(b, b.pg.walStart), to: segmentOf(b, b.pg.walStop) }));
-  return files.filter((w) => {
-    const kind = walFileKind(w.name);
-    if (kind !== 'segment' && kind !== 'partial' && kind !== 'backup') return false;
-    const name = w.name.slice(0, 24);
-    if (!live.every((l) => segmentOf(l.b, name) < l.from)) return false;
-    return !needed.some((r) => {
-      const n = segmentOf(r.b, name);
-      return n >= r.from && n <= r.to;
-    });
-  });
-}
-
-function oldestLiveStart(kept: Base[], retired: ReadonlySet<string>): string {
-  const live = kept.filter((b) => !retired.has(backupSource(b).key));
-  return live.reduce((a, b) => (segmentOf(b, b.pg.walStart) < segmentOf(a, a.pg.walStart) ? b : a)).pg.walStart;
-}
-
-/**
- * Whether a cluster is retired is judged from the base backups kept, so removing base backups
- * by name can turn a cluster that still backs up here into a "retired" one: its newest base
- * backup named, or the newest cluster's oldest, or that cluster's every one. Its WAL past its
- * newest remaining base backup would then go, though point-in-time restore from that base backup
- * needs it, in this run and every later one (the catalog left behind looks the same as a real
- * retirement). Refused instead, naming the way out, when WAL would actually go for it.
- */
-function refuseReclassified(o: {
-  bases: Base[];
-  named: ReadonlySet<string>;
-  keptBases: Base[];
-  retiredBefore: ReadonlySet<string>;
-  retiredAfter: ReadonlySet<string>;
-  files: WalObject[];
-  /** How many WAL files the plan removes. */
-  unneeded: number;
-}): void {
-  const { bases, named, keptBases, retiredBefore, retiredAfter } = o;
-  const turned = [...retiredAfter].filter((key) => !retiredBefore.has(key));
-  if (!turned.length) return;
-  const spared = unneededWal(o.files, keptBases, new Set([...retiredAfter].filter((key) => retiredBefore.has(key))));
-  const lost = o.unneeded - spared.length;
-  if (lost <= 0) return;
-  const groups = [...bySource(bases).values()];
-  const labels = distinctLabels(groups.map((g) => g.source));
-  const labelOf = (key: string) => labels[groups.findIndex((g) => g.source.key === key)]!;
-  const which = turned.map((key) => `${labelOf(key)}, newest ${keptBases.filter((b) => backupSource(b).key === key).pop()!.id},`).join(' and ');
-  const ids = bases.filter((b) => named.has(b.id)).map((b) => b.id);
-  const [that, its, it] = turned.length > 1 ? ['those clusters', 'their', 'them'] : ['that cluster', 'its', 'it'];
-  throw new UsageError(
-    'usage.backup',
-    `--backup ${ids.join(' --backup ')}: without ${ids.length > 1 ? 'these base backups' : 'it'}, the base backups left of ${which} end before the newest cluster's begin, so expire would take ${that} for replaced by a newer one and remove ${lost} archived WAL file(s) that point-in-time restore from ${its} remaining base backups needs; take a new base backup of ${that} first, or name all of ${its} base backups to remove ${it} too`,
-  );
 }
 
 /** A note for each cluster whose every base backup is named: no point-in-time restore of it after this. */
