@@ -56,6 +56,16 @@ export function selectBaseBackup(backups: Manifest[], target: RecoveryTarget, ti
  * switches, and reaching the target (a segment archived at or after it), or to the end of the
  * archive for 'latest'.
  */
+/**
+ * The latest its archiving may have happened: S3 gives write times in whole seconds, cut down,
+ * so a segment archived 0.9 s after the target would otherwise read as archived before it and the
+ * restore be refused. The server still has the last word: recovery that ends short of the target
+ * fails the restore.
+ */
+function archivedUpTo(w: WalObject): number {
+  return w.mtime.getTime() + (w.mtime.getMilliseconds() === 0 ? 999 : 0);
+}
+
 export function planWal(backup: Manifest, target: RecoveryTarget, wal: WalObject[], timeline: number, anc: Ancestry, segSize: number): WalPlan {
   const pg = backup.pg;
   if (!pg) throw new OperationError('pitr.notBase', `backup ${backup.id} is not a base backup`);
@@ -95,7 +105,7 @@ export function planWal(backup: Manifest, target: RecoveryTarget, wal: WalObject
         if (later.length) throw new OperationError('pitr.walGap', `gap in the WAL archive: ${missing} is missing but ${later.length} later segment(s) exist (up to ${later[later.length - 1]!.name}); the archive is continuous only up to ${reached}`);
         break;
       }
-      if (last && last.mtime.getTime() >= target.getTime()) break;
+      if (last && archivedUpTo(last) >= target.getTime()) break;
       if (later.length) {
         throw new OperationError('pitr.walGap', `gap in the WAL archive: ${missing} is missing, so replay cannot reach ${fmt(target)}; the archive is continuous only up to ${reached}`);
       }
@@ -104,7 +114,7 @@ export function planWal(backup: Manifest, target: RecoveryTarget, wal: WalObject
     files.push(w);
     last = w;
     // Reaching the target: a segment archived after it holds all WAL written before it.
-    if (target !== 'latest' && seg >= stopSeg && w.mtime.getTime() >= target.getTime()) break;
+    if (target !== 'latest' && seg >= stopSeg && archivedUpTo(w) >= target.getTime()) break;
     seg++;
   }
   return { backup, timeline, files, lastSegment: last! };

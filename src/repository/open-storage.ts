@@ -10,6 +10,17 @@ export interface StorageSettings {
   config: Readonly<Record<string, unknown>>;
 }
 
+/**
+ * A whole number from the environment, `min` or more; unset or empty (as a copied .env.example
+ * leaves it) gives the default. A bad value is refused in one line.
+ */
+function whole(env: StorageSettings['env'], name: string, fallback: number, min: number, unit: string): number {
+  const v = env[name];
+  if (v === undefined || v.trim() === '') return fallback;
+  if (!/^\d+$/.test(v.trim()) || Number(v) < min) throw new UsageError('usage.s3', `${name}=${v}: a whole number of ${unit}, ${min} or more`);
+  return Number(v);
+}
+
 export async function openStorage(url: string, s: StorageSettings): Promise<Storage> {
   const loc = parseRepoUrl(url);
   if (loc.kind === 'file') return new FileStorage(loc.path);
@@ -31,8 +42,10 @@ export async function openStorage(url: string, s: StorageSettings): Promise<Stor
     accessKeyId: s.env.AWS_ACCESS_KEY_ID,
     secretAccessKey: s.env.AWS_SECRET_ACCESS_KEY,
     sessionToken: s.env.AWS_SESSION_TOKEN,
-    maxAttempts: Number(s.env.DRCTL_S3_MAX_ATTEMPTS ?? 8),
-    partSize: Math.max(5, Number(s.env.DRCTL_S3_PART_MB ?? 16)) * 1024 * 1024,
+    maxAttempts: whole(s.env, 'DRCTL_S3_MAX_ATTEMPTS', 8, 1, 'attempts'),
+    partSize: whole(s.env, 'DRCTL_S3_PART_MB', 16, 5, 'MB') * 1024 * 1024,
     queueSize: 4,
+    connectTimeoutMs: whole(s.env, 'DRCTL_S3_CONNECT_TIMEOUT', 10, 1, 'seconds') * 1000,
+    idleTimeoutMs: whole(s.env, 'DRCTL_S3_IDLE_TIMEOUT', 60, 1, 'seconds') * 1000,
   });
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +89,33 @@ describe('S3 repository (moto server on loopback)', () => {
       expect(readFileSync(fetched).equals(readFileSync(second))).toBe(true);
     } finally {
       await proxy.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a store that accepts connections and never answers fails the command in bounded time, in one line, instead of holding it (and archive_command) for ever', async () => {
+    const silent = net.createServer((socket) => socket.on('data', () => {}));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'drctl-s3-silent-'));
+    try {
+      const endpoint = `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+      const env = { ...s3.env, AWS_ENDPOINT_URL_S3: endpoint, DRCTL_S3_IDLE_TIMEOUT: '1', DRCTL_S3_MAX_ATTEMPTS: '2' };
+      const segment = path.join(dir, '000000010000000000000001');
+      writeFileSync(segment, Buffer.alloc(16 * 1024 * 1024, 1));
+      for (const args of [['backups', 'list'], ['wal-push', segment]]) {
+        const r = await drctl([...args, '--repo', 's3://drctl-test/silent'], { env, timeoutMs: 60_000 });
+        expect(r.signal, args[0]).toBeNull();
+        expect(r.code, r.all).toBe(1);
+        expect(r.stderr.trim().split('\n')).toEqual([`drctl: s3://drctl-test/silent: reading drctl-repo.json: ${endpoint} stopped answering: 1s without a byte (DRCTL_S3_IDLE_TIMEOUT; 2 attempt(s), DRCTL_S3_MAX_ATTEMPTS)`]);
+      }
+      const bad = await drctl(['backups', 'list', '--repo', 's3://drctl-test/silent'], { env: { ...env, DRCTL_S3_IDLE_TIMEOUT: 'soon' } });
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toBe('drctl: DRCTL_S3_IDLE_TIMEOUT=soon: a whole number of seconds, 1 or more\n');
+      // Empty, as a copied .env.example leaves them: the defaults.
+      const empty = await drctl(['backups', 'list', '--repo', 's3://drctl-test/silent'], { env: { ...s3.env, DRCTL_S3_IDLE_TIMEOUT: '', DRCTL_S3_MAX_ATTEMPTS: '', DRCTL_S3_PART_MB: '', DRCTL_S3_CONNECT_TIMEOUT: '' } });
+      expect(empty.stderr).toContain('not a drctl repository');
+    } finally {
+      silent.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -93,6 +93,12 @@ describe('WAL coverage', () => {
   it('fails closed when the archive stops short of the target', () => {
     expect(() => planWal(b1, min(60), archive, 1, new Map(), SEG)).toThrow(/archived WAL does not reach 2026-11-23T10:00:00.000Z: it ends with 000000010000000000000005, archived 2026-11-23T09:35:00.000Z/);
   });
+  it('a write time in whole seconds (S3) covers the rest of its second; a precise one does not', () => {
+    const target = new Date(min(35).getTime() + 400);
+    expect(planWal(b1, target, archive, 1, new Map(), SEG).files.map((f) => f.name)).toEqual([s(2), s(3), s(4), s(5)]);
+    const precise = archive.map((w) => (w.name === s(5) ? { ...w, mtime: new Date(min(35).getTime() + 1) } : w));
+    expect(() => planWal(b1, target, precise, 1, new Map(), SEG)).toThrow(/archived WAL does not reach 2026-11-23T09:35:00.400Z/);
+  });
   it('finds a gap, also for latest', () => {
     const gappy = archive.filter((w) => w.name !== s(3));
     expect(() => planWal(b1, min(30), gappy, 1, new Map(), SEG)).toThrow(/gap in the WAL archive: 000000010000000000000003 is missing/);

@@ -51,12 +51,49 @@ export async function archivingAsConfigured(ctx: ActionContext, dir: string, own
   return `archive_mode ${mode}, archive_command ${command.includes('wal-push') ? 'runs drctl wal-push' : 'does not run drctl wal-push'}`;
 }
 
+const PASSED = [
+  'PATH',
+  'DRCTL_ENCRYPTION_KEY',
+  'DRCTL_ENCRYPTION_KEY_FILE',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_ENDPOINT_URL_S3',
+  'AWS_ENDPOINT_URL',
+  'DRCTL_S3_CHECKSUMS',
+  'DRCTL_S3_VIRTUAL_HOSTED',
+  'DRCTL_S3_MAX_ATTEMPTS',
+  'DRCTL_S3_CONNECT_TIMEOUT',
+  'DRCTL_S3_IDLE_TIMEOUT',
+  'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED',
+  'DRCTL_PAUSE',
+];
+
+/**
+ * What wal-fetch needs to reach the repository as this restore does. It runs under the server,
+ * with no config file of drctl's invoking user (--config, DRCTL_CONFIG, the working directory:
+ * none of them is where the server runs it, and the file may not be readable by the server's
+ * user): the config file's S3 settings travel as the variables that mean the same, over any
+ * set in the environment, as the config file wins over them here too.
+ */
+function fetchEnv(ctx: ActionContext, url: string): Record<string, string> {
+  const env: Record<string, string> = { DRCTL_REPO: url };
+  for (const k of PASSED) if (ctx.env[k] !== undefined) env[k] = ctx.env[k]!;
+  const s3 = (ctx.config.s3 ?? {}) as { endpoint?: string; region?: string; forcePathStyle?: boolean; checksums?: string };
+  if (s3.endpoint) env.AWS_ENDPOINT_URL_S3 = s3.endpoint;
+  if (s3.region) env.AWS_REGION = s3.region;
+  if (s3.checksums) env.DRCTL_S3_CHECKSUMS = s3.checksums;
+  if (s3.forcePathStyle === false) env.DRCTL_S3_VIRTUAL_HOSTED = '1';
+  else if (s3.forcePathStyle === true) delete env.DRCTL_S3_VIRTUAL_HOSTED;
+  return env;
+}
+
 export async function writeRecoveryConfig(ctx: ActionContext, repo: Repository, dir: string, spool: string, secretsDir: string, target: RecoveryTarget, i: RecoverySettings): Promise<void> {
   // What wal-fetch needs under the server, in a file only the server's user can read.
   const envFile = path.join(secretsDir, 'drctl.env');
-  const pass = ['PATH', 'DRCTL_ENCRYPTION_KEY', 'DRCTL_ENCRYPTION_KEY_FILE', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL', 'DRCTL_S3_CHECKSUMS', 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED', 'DRCTL_PAUSE'];
-  const lines = [`DRCTL_REPO=${repo.url}`, ...pass.filter((k) => ctx.env[k] !== undefined).map((k) => `${k}=${ctx.env[k]}`)];
-  await writeFile(envFile, `${lines.join('\n')}\n`, { mode: 0o600 });
+  await writeFile(envFile, `${Object.entries(fetchEnv(ctx, repo.url)).map(([k, v]) => `${k}=${v}`).join('\n')}\n`, { mode: 0o600 });
   const cli = path.join(packageRoot(), 'dist', 'cli.js');
   const fetchCmd = `${shq(process.execPath)} ${shq(cli)} --env-file ${shq(envFile)} wal-fetch %f "%p"`;
   const restoreCommand = `test -f ${shq(spool)}/%f && mv ${shq(spool)}/%f "%p" || ${fetchCmd}`;

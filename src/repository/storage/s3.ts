@@ -8,9 +8,12 @@ import { DiskFullError, ObjectExistsError, ObjectMissingError, storedMismatch, t
 // addressing with a custom endpoint (AWS_ENDPOINT_URL_S3); the SDK's newer default checksums
 // are configurable because many S3-compatible stores need WHEN_REQUIRED. Uploads stream in
 // parts (lib-storage) with bounded memory; the SDK retries 5xx and dropped connections.
-// Every upload is counted and hashed as it goes; the stored size is read back (HEAD) and a
-// mismatch removes the object and fails. Single PUTs carry Content-MD5, so the store itself
-// refuses a body that arrived damaged.
+// Every upload is counted and hashed as it goes; the stored size of a streamed upload is read
+// back (HEAD) and a mismatch removes the object and fails. Single PUTs carry Content-MD5, so the
+// store itself refuses a body that arrived damaged. The SDK sets no timeout of its own: a store
+// that accepts a connection and then says nothing would hold a backup, a restore, or
+// archive_command (and with it PostgreSQL's archiving) for ever, so connecting and every
+// silence on a connection are bounded, and retried like any dropped connection.
 
 export interface S3Settings {
   bucket: string;
@@ -25,6 +28,10 @@ export interface S3Settings {
   maxAttempts: number;
   partSize: number;
   queueSize: number;
+  /** Longest wait for a TCP connection, ms. */
+  connectTimeoutMs: number;
+  /** Longest silence on an open connection (no byte either way) before it is dropped and retried, ms. */
+  idleTimeoutMs: number;
 }
 
 export class S3Storage implements Storage {
@@ -56,6 +63,7 @@ export class S3Storage implements Storage {
         forcePathStyle: this.s.forcePathStyle,
         maxAttempts: this.s.maxAttempts,
         retryMode: 'standard',
+        requestHandler: { connectionTimeout: this.s.connectTimeoutMs, socketTimeout: this.s.idleTimeoutMs },
         requestChecksumCalculation: this.s.checksums,
         responseChecksumValidation: this.s.checksums,
         credentials:
@@ -211,7 +219,17 @@ export class S3Storage implements Storage {
     }
     const msg = (err as Error)?.message ?? String(err);
     const code = (err as { code?: string }).code;
-    const detail = name === 'NoSuchBucket' ? `bucket ${this.s.bucket} does not exist` : code === 'ECONNREFUSED' ? `cannot connect to ${this.s.endpoint ?? 'S3'}` : `${name ?? 'error'}${status ? ` (HTTP ${status})` : ''}: ${msg}`;
+    const tries = `${this.s.maxAttempts} attempt(s), DRCTL_S3_MAX_ATTEMPTS`;
+    const detail =
+      name === 'NoSuchBucket'
+        ? `bucket ${this.s.bucket} does not exist`
+        : code === 'ECONNREFUSED'
+          ? `cannot connect to ${this.s.endpoint ?? 'S3'}`
+          : name === 'TimeoutError' && /inactivity/.test(msg)
+            ? `${this.s.endpoint ?? 'S3'} stopped answering: ${this.s.idleTimeoutMs / 1000}s without a byte (DRCTL_S3_IDLE_TIMEOUT; ${tries})`
+            : name === 'TimeoutError'
+              ? `cannot connect to ${this.s.endpoint ?? 'S3'} within ${this.s.connectTimeoutMs / 1000}s (DRCTL_S3_CONNECT_TIMEOUT; ${tries})`
+              : `${name ?? 'error'}${status ? ` (HTTP ${status})` : ''}: ${msg}`;
     return new OperationError('repo.s3', `${this.location}: ${what}: ${detail}`, { cause: err });
   }
 }
