@@ -52,11 +52,6 @@ export function selectBaseBackup(backups: Manifest[], target: RecoveryTarget, ti
 }
 
 /**
- * The WAL to replay from the backup's first segment: contiguous, following the timeline
- * switches, and reaching the target (a segment archived at or after it), or to the end of the
- * archive for 'latest'.
- */
-/**
  * The latest its archiving may have happened: S3 gives write times in whole seconds, cut down,
  * so a segment archived 0.9 s after the target would otherwise read as archived before it and the
  * restore be refused. The server still has the last word: recovery that ends short of the target
@@ -66,6 +61,11 @@ function archivedUpTo(w: WalObject): number {
   return w.mtime.getTime() + (w.mtime.getMilliseconds() === 0 ? 999 : 0);
 }
 
+/**
+ * The WAL to replay from the backup's first segment: contiguous, following the timeline
+ * switches, and reaching the target (a segment archived at or after it), or to the end of the
+ * archive for 'latest'.
+ */
 export function planWal(backup: Manifest, target: RecoveryTarget, wal: WalObject[], timeline: number, anc: Ancestry, segSize: number): WalPlan {
   const pg = backup.pg;
   if (!pg) throw new OperationError('pitr.notBase', `backup ${backup.id} is not a base backup`);
@@ -81,6 +81,18 @@ export function planWal(backup: Manifest, target: RecoveryTarget, wal: WalObject
     if (parent >= pg.timeline) path.push({ tli: child, fromSeg });
   }
   const tliFor = (seg: bigint) => [...path].reverse().find((p) => seg >= p.fromSeg)!.tli;
+  /**
+   * The segment a timeline branched in holds the parent's WAL up to the switch point, and the
+   * parent's own copy holds the same up to there. The new timeline's copy is archived only once
+   * that segment fills (or at archive_timeout): until then, a target before the switch point is
+   * reached through the parent's copy, as PostgreSQL itself falls back to it.
+   */
+  const segmentAt = (seg: bigint): WalObject | undefined => {
+    const own = byName.get(segmentName(tliFor(seg), seg, segSize));
+    if (own) return own;
+    const at = path.findIndex((p, i) => i > 0 && p.fromSeg === seg);
+    return at > 0 ? byName.get(segmentName(path[at - 1]!.tli, seg, segSize)) : undefined;
+  };
 
   const files: WalObject[] = [];
   for (const p of path.slice(1)) {
@@ -93,7 +105,7 @@ export function planWal(backup: Manifest, target: RecoveryTarget, wal: WalObject
   let last: WalObject | undefined;
   for (;;) {
     const name = segmentName(tliFor(seg), seg, segSize);
-    const w = byName.get(name);
+    const w = segmentAt(seg);
     if (!w) {
       const missing = name;
       if (seg <= stopSeg) {
@@ -115,6 +127,16 @@ export function planWal(backup: Manifest, target: RecoveryTarget, wal: WalObject
     last = w;
     // Reaching the target: a segment archived after it holds all WAL written before it.
     if (target !== 'latest' && seg >= stopSeg && archivedUpTo(w) >= target.getTime()) break;
+    // The parent's copy of a branch segment serves only up to the branch: a target before it,
+    // or 'latest' when nothing of the new timeline is archived beyond (then that is its end).
+    if (w.name !== name) {
+      const later = wal.some((x) => x.name.length === 24 && x.name.slice(0, 8) === name.slice(0, 8) && x.name > name);
+      if (target === 'latest' && !later) break;
+      throw new OperationError(
+        target === 'latest' ? 'pitr.walGap' : 'pitr.walShort',
+        `archived WAL does not reach ${target === 'latest' ? `the end of timeline ${tliFor(seg)}` : fmt(target)}: ${name}, where timeline ${tliFor(seg)} begins, is not archived yet (it is when it fills, at archive_timeout, or after select pg_switch_wal() on that server)`,
+      );
+    }
     seg++;
   }
   return { backup, timeline, files, lastSegment: last! };

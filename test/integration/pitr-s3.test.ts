@@ -21,6 +21,8 @@ describe('PITR from an S3 repository configured in drctl.yaml', () => {
   let pg: PgServer;
   let config: string;
   let restoredDir: string | undefined;
+  let target: string;
+  const restored: string[] = [];
   const creds = () => ({ AWS_ACCESS_KEY_ID: s3.env.AWS_ACCESS_KEY_ID!, AWS_SECRET_ACCESS_KEY: s3.env.AWS_SECRET_ACCESS_KEY!, AWS_REGION: s3.env.AWS_REGION!, AWS_ENDPOINT_URL_S3: undefined });
 
   beforeAll(async () => {
@@ -38,11 +40,13 @@ describe('PITR from an S3 repository configured in drctl.yaml', () => {
   }, 120_000);
 
   afterAll(async () => {
-    if (restoredDir && existsSync(path.join(restoredDir, 'postmaster.pid'))) {
-      const [cmd, args] = asPostgres('pg_ctl', ['-D', restoredDir, '-m', 'fast', '-w', 'stop']);
-      await run(cmd, args).catch(() => {});
+    for (const dir of restored) {
+      if (existsSync(path.join(dir, 'postmaster.pid'))) {
+        const [cmd, args] = asPostgres('pg_ctl', ['-D', dir, '-m', 'fast', '-w', 'stop']);
+        await run(cmd, args).catch(() => {});
+      }
+      rmSync(path.dirname(dir), { recursive: true, force: true });
     }
-    if (restoredDir) rmSync(path.dirname(restoredDir), { recursive: true, force: true });
     await destroyPostgres(pg);
     await s3?.stop();
   });
@@ -64,12 +68,13 @@ describe('PITR from an S3 repository configured in drctl.yaml', () => {
     expect(b.code, b.all).toBe(0);
     await pg.sql('insert into orders select g, 2 from generate_series(1001, 2000) g', 'app');
     await sleep(50);
-    const target = await pg.sql("select to_char(now() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')", 'app');
+    target = await pg.sql("select to_char(now() at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')", 'app');
     await sleep(50);
     await pg.sql('insert into orders select g, 3 from generate_series(2001, 3000) g', 'app');
     await switchAndWaitArchived();
 
     restoredDir = path.join(ownedByPostgres(tempDir('drctl-pitr-s3-')), 'data');
+    restored.push(restoredDir);
     const port = await freePort();
     const r = await drctl(['restore', '--config', config, '--target-dir', restoredDir, '--pitr', target, '--start', '--port', String(port)], { env: creds(), timeoutMs: 170_000 });
     expect(r.code, r.all).toBe(0);
@@ -78,5 +83,22 @@ describe('PITR from an S3 repository configured in drctl.yaml', () => {
     const q = async (sql: string) => (await run(path.join(PG_BIN, 'psql'), ['-X', '-q', '-A', '-t', '-d', url, '-c', sql])).stdout.trim();
     expect(await q('select batch, count(*) from orders group by batch order by batch')).toBe('1|1000\n2|1000');
     expect(await q('select pg_is_in_recovery()')).toBe('f');
+  }, 180_000);
+
+  it.runIf(process.getuid?.() === 0)('with credentials from a file only the operator can read (~/.aws), restore_command still reaches the repository', async () => {
+    const home = tempDir('drctl-pitr-s3-aws-'); // 0700, root's: the server's user cannot read it
+    const file = path.join(home, 'credentials');
+    writeFileSync(file, `[default]\naws_access_key_id = ${s3.env.AWS_ACCESS_KEY_ID}\naws_secret_access_key = ${s3.env.AWS_SECRET_ACCESS_KEY}\n`, { mode: 0o600 });
+    const env = { AWS_SHARED_CREDENTIALS_FILE: file, AWS_REGION: s3.env.AWS_REGION!, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined, AWS_ENDPOINT_URL_S3: undefined };
+    const dir = path.join(ownedByPostgres(tempDir('drctl-pitr-s3-')), 'data');
+    restored.push(dir);
+    const port = await freePort();
+    const r = await drctl(['restore', '--config', config, '--target-dir', dir, '--pitr', target, '--start', '--port', String(port), '--no-archive'], { env, timeoutMs: 170_000 });
+    expect(r.code, r.all).toBe(0);
+    const url = pg.url('app').replace(`:${pg.port}/`, `:${port}/`);
+    expect((await run(path.join(PG_BIN, 'psql'), ['-X', '-q', '-A', '-t', '-d', url, '-c', 'select count(*) from orders'])).stdout.trim()).toBe('2000');
+    // Nothing of the key on the command's output.
+    expect(r.all).not.toContain(s3.env.AWS_SECRET_ACCESS_KEY!);
+    rmSync(home, { recursive: true, force: true });
   }, 180_000);
 });

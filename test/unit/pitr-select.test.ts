@@ -107,6 +107,19 @@ describe('WAL coverage', () => {
   it('refuses when the backup’s own WAL is missing', () => {
     expect(() => planWal(base('B', 10, s(2), s(3)), min(20), [wal(s(2), 11)], 1, new Map(), SEG)).toThrow(/needs WAL .* but 000000010000000000000003 is not in the archive/);
   });
+  it('a target before a branch whose first segment is not archived yet: the parent’s copy of that segment serves', () => {
+    // Timeline 2 began inside segment 3 (a restored server promoted there) and has not filled it yet.
+    const anc = ancestry([{ parent: 1, switchLsn: 3n * BigInt(SEG) + 100n }]);
+    const archive = [wal(s(2), 11), wal(s(3), 15), wal('00000002.history', 16), wal(s(4), 25)];
+    const p = planWal(b1, min(14), archive, 2, anc, SEG);
+    expect(p.files.map((f) => f.name)).toEqual(['00000002.history', s(2), s(3)]);
+    // After the switch point timeline 2's own copy is needed: refused, naming it.
+    expect(() => planWal(b1, min(20), archive, 2, anc, SEG)).toThrow(/000000020000000000000003, where timeline 2 begins, is not archived yet/);
+    // 'latest' of a timeline with nothing archived beyond its branch: the branch point.
+    expect(planWal(b1, 'latest', archive, 2, anc, SEG).files.map((f) => f.name)).toEqual(['00000002.history', s(2), s(3)]);
+    // ... but with its later segments archived, the missing one is a gap.
+    expect(() => planWal(b1, 'latest', [...archive, wal(s(4, 2), 30)], 2, anc, SEG)).toThrow(/000000020000000000000003, where timeline 2 begins, is not archived yet/);
+  });
   it('switches timeline at the history file’s switch point', () => {
     const anc = ancestry([{ parent: 1, switchLsn: 3n * BigInt(SEG) + 100n }]);
     const tl2 = [wal(s(2), 11), wal(s(3), 15), wal('00000002.history', 16), wal(s(3, 2), 17), wal(s(4, 2), 40)];

@@ -93,7 +93,11 @@ function fetchEnv(ctx: ActionContext, url: string): Record<string, string> {
 export async function writeRecoveryConfig(ctx: ActionContext, repo: Repository, dir: string, spool: string, secretsDir: string, target: RecoveryTarget, i: RecoverySettings): Promise<void> {
   // What wal-fetch needs under the server, in a file only the server's user can read.
   const envFile = path.join(secretsDir, 'drctl.env');
-  await writeFile(envFile, `${Object.entries(fetchEnv(ctx, repo.url)).map(([k, v]) => `${k}=${v}`).join('\n')}\n`, { mode: 0o600 });
+  const env = fetchEnv(ctx, repo.url);
+  if (env.AWS_ACCESS_KEY_ID === undefined && 'credentialsEnv' in repo.storage) {
+    Object.assign(env, await (repo.storage as import('../../repository/storage/s3.js').S3Storage).credentialsEnv());
+  }
+  await writeFile(envFile, `${Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n')}\n`, { mode: 0o600 });
   const cli = path.join(packageRoot(), 'dist', 'cli.js');
   const fetchCmd = `${shq(process.execPath)} ${shq(cli)} --env-file ${shq(envFile)} wal-fetch %f "%p"`;
   const restoreCommand = `test -f ${shq(spool)}/%f && mv ${shq(spool)}/%f "%p" || ${fetchCmd}`;

@@ -46,6 +46,17 @@ export class S3Storage implements Storage {
     return this.s.prefix ? `${this.s.prefix}/${k}` : k;
   }
 
+  /**
+   * The credentials this client signs with, as the variables a child process (restore_command's
+   * wal-fetch, under the server's user) reads: the SDK finds them in places that child cannot
+   * see (the invoking user's ~/.aws files, AWS_PROFILE, SSO caches).
+   */
+  async credentialsEnv(): Promise<Record<string, string>> {
+    const { s3 } = await this.connect();
+    const c = await s3.config.credentials();
+    return { AWS_ACCESS_KEY_ID: c.accessKeyId, AWS_SECRET_ACCESS_KEY: c.secretAccessKey, ...(c.sessionToken ? { AWS_SESSION_TOKEN: c.sessionToken } : {}) };
+  }
+
   /** The configured SDK client, for adapters that work on the bucket itself (versioned restore). */
   sdkClient() {
     return this.connect();
