@@ -29,11 +29,15 @@ export class RunState {
     const { result, outcome } = run;
     this.results.push(result);
     this.scope.steps.set(step.id, { status: result.status, outputs: result.outputs, durationMs: result.durationMs, attempts: result.attempts, error: result.reason });
-    if (run.badInput && step.critical) this.usageFailure = true;
+    // Bad input decides the exit code only in the run's own steps: a misconfigured pager in
+    // `finally` must not turn a failed verification (exit 1) into "bad input" (exit 2).
+    if (run.badInput && step.critical && section !== 'finally') this.usageFailure = true;
     if (section === 'finally') {
       // Finally steps never halt or jump: they all run.
       if (outcome === 'failed' && step.critical) this.failed = true;
       if (outcome === 'interrupted' && !this.halted) this.halted = { why: 'interrupted', step: step.id };
+      // A cleanup that needed a confirmation it could not get (no TTY, no --yes) did not run.
+      if (outcome === 'declined' && !this.halted && !this.failed) this.halted = { why: 'declined', step: step.id };
       this.scope.status = this.status();
       return;
     }

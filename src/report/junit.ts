@@ -26,19 +26,21 @@ export function junitReport(r: RunReport): string {
       cases.push(`${open}/>`);
     }
   }
-  const rto = truthfulVerdicts(r).find((v) => v.name === 'rto');
-  if (rto) {
-    const open = `    <testcase classname="${esc(r.runbook)}" name="RTO" time="${((rto.achievedMs ?? r.durationMs) / 1000).toFixed(3)}"`;
-    if (rto.met) cases.push(`${open}/>`);
-    else if (rto.notRecovered || rto.achievedMs === undefined) {
-      failures++;
-      const msg = `RTO not met: the run ${r.status}, nothing was recovered (target ${rto.targetMs} ms)`;
-      cases.push(`${open}>\n      <failure message="${esc(msg)}" type="rto">${esc(msg)}</failure>\n    </testcase>`);
-    } else {
-      failures++;
-      const msg = `RTO missed: ${rto.achievedMs} ms > ${rto.targetMs} ms`;
-      cases.push(`${open}>\n      <failure message="${esc(msg)}" type="rto">${esc(msg)}</failure>\n    </testcase>`);
+  // Each objective is a test case of its own: a drill that met its RTO but lost more data than
+  // its RPO allows exits 3, and CI must show it red.
+  for (const v of truthfulVerdicts(r).filter((x) => x.name === 'rto' || x.name === 'rpo')) {
+    const label = v.name.toUpperCase();
+    const open = `    <testcase classname="${esc(r.runbook)}" name="${label}" time="${((v.name === 'rto' ? (v.achievedMs ?? r.durationMs) : 0) / 1000).toFixed(3)}"`;
+    if (v.met) {
+      cases.push(`${open}/>`);
+      continue;
     }
+    failures++;
+    const msg =
+      v.notRecovered || v.achievedMs === undefined
+        ? `${label} not met: the run ${r.status}, nothing was recovered (target ${v.targetMs} ms)`
+        : `${label} missed: ${v.achievedMs} ms > ${v.targetMs} ms`;
+    cases.push(`${open}>\n      <failure message="${esc(msg)}" type="${v.name}">${esc(msg)}</failure>\n    </testcase>`);
   }
   const tests = cases.length;
   return [

@@ -1,4 +1,5 @@
 import { chmodSync, cpSync, existsSync, ftruncateSync, openSync, closeSync, readdirSync, readFileSync, statSync, writeSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { archived, ownedByPostgres, startArchivingPostgres, switchAndWaitArchived } from '../support/archiving.js';
@@ -169,6 +170,32 @@ describe('verify-backups', () => {
     rmSync(tmp, { recursive: true });
   });
 
+  it('a verification stopped while it hangs (systemd or Kubernetes sends SIGTERM) still pages', async () => {
+    // A store that accepts connections and never answers: the verification waits on it.
+    const silent = net.createServer((socket) => socket.on('data', () => {}));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const hook = await startWebhook();
+    try {
+      const env = {
+        AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`,
+        AWS_ACCESS_KEY_ID: 'k',
+        AWS_SECRET_ACCESS_KEY: 's',
+        AWS_REGION: 'us-east-1',
+        DRCTL_NOTIFY_WEBHOOK: hook.url,
+      };
+      const r = await drctl(['verify-backups', '--repo', 's3://drctl-verify/hangs'], {
+        env,
+        onSpawn: (child) => void setTimeout(() => child.kill('SIGTERM'), 2000),
+      });
+      expect(r.code).toBe(130);
+      expect(hook.received).toHaveLength(1);
+      expect(String(hook.received[0]!.text)).toMatch(/^drctl verify-backups FAILED \(canceled\)/);
+    } finally {
+      silent.close();
+      await hook.stop();
+    }
+  });
+
   it('pages through the real Twilio client and a webhook when a check fails, without leaking the token', async () => {
     const twilio: FakeTwilio = await startFakeTwilio();
     const hook = await startWebhook();
@@ -186,7 +213,7 @@ describe('verify-backups', () => {
       expect(r.code).toBe(1);
       expect(twilio.messages).toHaveLength(1);
       expect(twilio.messages[0]).toMatchObject({ to: '+447700900123', from: '+15005550006' });
-      expect(twilio.messages[0]!.body).toMatch(/^drctl verify-backups FAILED: 1 check\(s\) failed: backup-age \(\d{8}T\d{6}Z-logical\): age/);
+      expect(twilio.messages[0]!.body).toMatch(/^drctl verify-backups FAILED \(failed\): 1 check\(s\) failed: backup-age \(\d{8}T\d{6}Z-logical\): age/);
       expect(hook.received).toHaveLength(1);
       expect(String(hook.received[0]!.text)).toContain('backup-age');
       expect(r.all).not.toContain(twilio.authToken);

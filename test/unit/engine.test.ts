@@ -172,6 +172,22 @@ describe('engine', () => {
     expect(noTty.report.exitCode).toBe(4);
   });
 
+  it('in finally: a declined confirmation exits 4, and a step refusing its input does not turn a failure into exit 2', async () => {
+    const declined = await runYaml(runbook('  - id: ok\n    uses: shell.run\n    with: { command: "true" }\n') + 'finally:\n  - id: cleanup\n    uses: manual.confirm\n    with: { message: "Drop the scratch database?" }\n', {
+      confirm: async () => {
+        throw new ConfirmationError('confirm.noTty', 'no tty');
+      },
+    });
+    expect(declined.report.status).toBe('declined');
+    expect(declined.report.exitCode).toBe(4);
+    const failed = await runYaml(
+      runbook('  - id: check\n    uses: shell.run\n    with: { command: "exit 1" }\n', 'inputs: { band: { type: number, default: 2 } }\n') +
+        'finally:\n  - id: page\n    uses: repo.verify\n    with: { sizeBand: "${inputs.band}" }\n',
+    );
+    expect(failed.report.steps.map((st) => st.status)).toEqual(['failed', 'failed']);
+    expect(failed.report.exitCode).toBe(1);
+  });
+
   it('stops the running step on interrupt, still runs finally, and exits 130', async () => {
     const ctl = new AbortController();
     const marker = path.join(tempDir(), 'finally-ran');
