@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
@@ -171,6 +171,32 @@ describe('drctl health with nothing configured', () => {
     const checks = JSON.parse(r.stdout).checks as { service: string; status: string; figure: string }[];
     expect(checks.find((c) => c.service === 'Backups')).toMatchObject({ status: 'FAIL' });
     expect(checks.filter((c) => c.status === 'skipped')).toHaveLength(checks.length - 1);
+  });
+});
+
+describe('a drill whose repository cannot keep its history', () => {
+  it('still writes its reports and keeps its exit code; a URL that names no repository is not made one', async () => {
+    const dir = tempDir();
+    const repoDir = path.join(dir, 'repo');
+    expect((await drctl(['repo', 'init', '--repo', `file://${repoDir}`])).code).toBe(0);
+    // A listing of history/runs/ that fails (ELOOP), as a store that is down or refuses would.
+    mkdirSync(path.join(repoDir, 'history', 'runs'), { recursive: true });
+    symlinkSync('loop', path.join(repoDir, 'history', 'runs', 'loop'));
+    const rb = path.join(dir, 'd.yaml');
+    writeFileSync(rb, 'apiVersion: drctl/v1\nname: d\ntargets: { rto: 1ms }\nsteps:\n  - id: restore\n    uses: shell.run\n    with: { command: "sleep 0.05" }\n    recovered: true\n');
+    const reports = ['d.xml', 'd.json'].map((f) => path.join(dir, f));
+    const env = { DRCTL_STATE_DIR: path.join(dir, 'state') };
+    const r = await drctl(['drill', rb, '--repo', `file://${repoDir}`, ...reports.flatMap((f) => ['--report', f])], { env });
+    expect(r.code, r.all).toBe(3);
+    expect(r.stderr).toContain(`warning: drill history not kept in file://${repoDir}:`);
+    expect(r.all).not.toContain('internal error');
+    for (const f of reports) expect(existsSync(f), f).toBe(true);
+
+    const nowhere = path.join(dir, 'no-repo-here');
+    const n = await drctl(['drill', rb, '--repo', `file://${nowhere}`], { env });
+    expect(n.code, n.all).toBe(3);
+    expect(n.stderr).toContain(`warning: drill history not kept in file://${nowhere}: `);
+    expect(existsSync(nowhere)).toBe(false);
   });
 });
 
