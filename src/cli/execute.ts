@@ -92,10 +92,10 @@ export async function executeRunbook(ctx: CliContext, file: string, o: ExecuteOp
     reporter = pretty;
   }
   // Resuming: later steps may use the outputs of the steps skipped, from the last run.
-  let resumeFrom: { runId: string; steps: RunReport['steps'] } | undefined;
+  let resumeFrom: { runId: string; steps: RunReport['steps']; disasterAt?: string } | undefined;
   if (o.fromStep !== undefined) {
     const [last] = await listRuns(ctx.stateDir, { runbook: runbook.name, limit: 1 });
-    if (last) resumeFrom = { runId: last.runId, steps: last.steps };
+    if (last) resumeFrom = { runId: last.runId, steps: last.steps, disasterAt: last.measured?.disasterAt ?? last.startedAt };
   }
   const interrupts = trapInterrupts();
   let report: RunReport;

@@ -34,7 +34,11 @@ export interface EngineOptions {
   confirm: (message: string) => Promise<boolean>;
   fromStep?: string;
   /** With fromStep: the results of an earlier run, so later steps can use earlier outputs. */
-  resumeFrom?: { runId: string; steps: StepResult[] };
+  /**
+   * The run --from-step resumes: its steps' outputs, and when its disaster happened (its
+   * measured disasterAt). The recovery began then, not when the resumed run started.
+   */
+  resumeFrom?: { runId: string; steps: StepResult[]; disasterAt?: string };
   kind?: 'run' | 'drill';
   runId?: string;
   /** When the run started (epoch ms; default now): the instant relative input times were resolved against. */
@@ -97,7 +101,10 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
   const endedAt = Date.now();
   const status = state.status();
   const rpoMs = rb.targets?.rpo === undefined ? undefined : tryParseDuration(rb.targets.rpo);
-  const measured = measure(startedAt, endedAt, state.results, status);
+  // A resumed recovery is timed from the disaster the first run saw, not from the resume: an RTO
+  // measured from the resume would leave out everything before it.
+  const earlier = opts.fromStep !== undefined && opts.resumeFrom?.disasterAt ? Date.parse(opts.resumeFrom.disasterAt) : Number.NaN;
+  const measured = measure(Number.isNaN(earlier) ? startedAt : earlier, endedAt, state.results, status);
   const v = verdicts({ rtoMs, rpoMs }, measured, state.results);
   const exitCode =
     status === 'interrupted' ? ExitCode.interrupted

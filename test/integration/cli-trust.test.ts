@@ -174,6 +174,27 @@ describe('drctl health with nothing configured', () => {
   });
 });
 
+describe('a resumed recovery', () => {
+  it('run --from-step is timed from the disaster the first run saw, not from the resume', async () => {
+    const dir = tempDir();
+    const rb = path.join(dir, 'r.yaml');
+    writeFileSync(
+      rb,
+      'apiVersion: drctl/v1\nname: r\ntargets: { rto: 1s }\ninputs: { ok: { default: "no" } }\nsteps:\n' +
+        '  - id: outage\n    uses: shell.run\n    with: { command: "true" }\n    disaster: true\n' +
+        '  - id: restore\n    uses: shell.run\n    with: { command: "sleep 1.2" }\n' +
+        '  - id: switch\n    uses: shell.run\n    with: { command: "test ${inputs.ok} = yes" }\n    recovered: true\n',
+    );
+    const env = { DRCTL_STATE_DIR: path.join(dir, 'state') };
+    const first = await drctl(['--log-format', 'pretty', 'run', rb], { env });
+    expect(first.code, first.all).toBe(1);
+    const resumed = await drctl(['--log-format', 'pretty', 'run', rb, '--from-step', 'switch', '--var', 'ok=yes'], { env });
+    // The resume itself takes milliseconds; the recovery took the first run's 1.2 s restore and more.
+    expect(resumed.code, resumed.all).toBe(3);
+    expect(resumed.stderr).toMatch(/RTO: \d+\.\ds against 1\.0s — MISSED/);
+  });
+});
+
 describe('a drill whose repository cannot keep its history', () => {
   it('still writes its reports and keeps its exit code; a URL that names no repository is not made one', async () => {
     const dir = tempDir();
