@@ -14,6 +14,8 @@ export interface ProcessOptions {
   killGraceMs?: number;
   /** Keep at most this many bytes of stdout. */
   maxBuffer?: number;
+  /** See spawnProcess. */
+  exitGraceMs?: number;
 }
 
 export interface ProcessResult {
@@ -25,7 +27,7 @@ export interface ProcessResult {
 
 /** Runs a command to completion and returns its result; never rejects on a non-zero exit. */
 export async function runProcess(file: string, args: string[], opts: ProcessOptions): Promise<ProcessResult> {
-  const child = await spawnProcess(file, args, { signal: opts.signal, env: opts.env, cwd: opts.cwd, onStderrLine: opts.onLine, killGraceMs: opts.killGraceMs });
+  const child = await spawnProcess(file, args, { signal: opts.signal, env: opts.env, cwd: opts.cwd, onStderrLine: opts.onLine, killGraceMs: opts.killGraceMs, exitGraceMs: opts.exitGraceMs });
   const max = opts.maxBuffer ?? 16 * 1024 * 1024;
   const chunks: Buffer[] = [];
   let size = 0;
@@ -94,6 +96,12 @@ export async function spawnProcess(
     stdout?: 'pipe' | 'ignore' | NodeJS.WritableStream | number;
     onStderrLine?: (l: string) => void;
     killGraceMs?: number;
+    /**
+     * Once the process itself has exited, wait this long for its output to end, then stop
+     * reading: a command that leaves a process in the background holding stdout (`daemon &`,
+     * `pg_ctl start` without -l) is done when it exits, not when that process does.
+     */
+    exitGraceMs?: number;
   },
 ): Promise<Spawned> {
   const { execa } = await import('execa');
@@ -124,6 +132,15 @@ export async function spawnProcess(
     // A consumer that gives up must still stop the child: it would block writing otherwise.
     stdout.on('close', () => {
       if (!stdout.readableEnded && !raw.destroyed) raw.destroy();
+    });
+  }
+  if (opts.exitGraceMs !== undefined) {
+    const grace = opts.exitGraceMs;
+    child.once('exit', () => {
+      setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      }, grace).unref();
     });
   }
   const stop = killGroupOnAbort(child.pid, opts.signal, opts.killGraceMs);

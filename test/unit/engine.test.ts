@@ -40,6 +40,17 @@ describe('engine', () => {
     expect(alive(sleepPid as number)).toBe(false);
   });
 
+  it('a command that leaves a process in the background holding its output is done when the shell exits', async () => {
+    const pidFile = path.join(tempDir(), 'bg');
+    const { report } = await runYaml(runbook(`  - id: bg\n    uses: shell.run\n    with: { command: "sleep 20 & echo $! > ${pidFile}; echo started" }\n`));
+    expect(report.steps[0]).toMatchObject({ status: 'succeeded', outputs: { stdout: 'started', exitCode: 0 } });
+    expect(report.steps[0]!.durationMs).toBeLessThan(15_000);
+    // It was meant to keep running: it does.
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(alive(pid)).toBe(true);
+    process.kill(pid, 'SIGKILL');
+  });
+
   it('a step that finishes after its timeout still counts as timed out', async () => {
     // The child ignores SIGTERM and exits 0 after the deadline: the late success must not count.
     const { report } = await runYaml(runbook(`  - id: stubborn\n    uses: shell.run\n    with: { command: "trap '' TERM; sleep 1; echo done" }\n    timeout: 300ms\n`));

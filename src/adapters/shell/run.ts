@@ -29,6 +29,9 @@ export const shellRun = defineAction({
       cwd: i.cwd,
       env: commandEnv(ctx.env, stringValues(i.env)),
       onLine: (line) => ctx.progress({ message: line }),
+      // `service &` or `pg_ctl start` without -l leaves a process holding stdout: the command is
+      // done when the shell exits.
+      exitGraceMs: 1000,
     });
     const outputs = { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
     if (!i.okExitCodes.includes(r.exitCode)) {
