@@ -94,6 +94,10 @@ export async function createContext(g: GlobalOptions): Promise<CliContext> {
       try {
         const answer = await rl.question(`${message} [y/N] `);
         return /^y(es)?$/i.test(answer.trim());
+      } catch (err) {
+        // Ctrl-C (or Ctrl-D) at the prompt is a no, not a failure of the step: no retry, no
+        // failure alert, exit 4 as for any confirmation not given.
+        throw new ConfirmationError('confirm.aborted', `not confirmed (${err instanceof Error ? err.message : String(err)}): ${message}`);
       } finally {
         rl.close();
       }

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import path from 'node:path';
 import { XMLParser } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
-import { drctl, tempDir, type CliResult } from '../support/cli.js';
+import { spawnSync } from 'node:child_process';
+import { CLI, drctl, tempDir, type CliResult } from '../support/cli.js';
 
 // What the operator typed is what runs, and what drctl reports is true: built-in runbooks,
 // --dry-run, flag values and combinations, health with nothing configured, verdicts of failed
@@ -171,6 +172,34 @@ describe('drctl health with nothing configured', () => {
     const checks = JSON.parse(r.stdout).checks as { service: string; status: string; figure: string }[];
     expect(checks.find((c) => c.service === 'Backups')).toMatchObject({ status: 'FAIL' });
     expect(checks.filter((c) => c.status === 'skipped')).toHaveLength(checks.length - 1);
+  });
+});
+
+describe('Ctrl-C at a confirmation prompt', () => {
+  it('is a no: exit 4, declined, not retried as a failed step', () => {
+    const dir = tempDir();
+    const rb = path.join(dir, 'ask.yaml');
+    writeFileSync(rb, 'apiVersion: drctl/v1\nname: ask\nsteps:\n  - id: ok\n    uses: manual.confirm\n    with: { message: "Drop it?" }\n    retries: { attempts: 3, backoff: 10ms }\n');
+    // A terminal: the prompt needs one, and Ctrl-C reaches drctl as a keystroke there.
+    const pty = [
+      'import os, pty, select, sys, time',
+      'pid, fd = pty.fork()',
+      'if pid == 0:',
+      '    os.execv(sys.argv[1], sys.argv[1:])',
+      'out, sent, end = b"", 0, time.time() + 30',
+      'while time.time() < end:',
+      '    if select.select([fd], [], [], 0.2)[0]:',
+      '        try: d = os.read(fd, 4096)',
+      '        except OSError: break',
+      '        if not d: break',
+      '        out += d',
+      '        if out.count(b"[y/N]") > sent: os.write(fd, b"\\x03"); sent += 1',
+      'status = os.waitpid(pid, 0)[1]',
+      'sys.stdout.write(out.decode(errors="replace") + "\\nprompts=%d exit=%d\\n" % (sent, os.waitstatus_to_exitcode(status)))',
+    ].join('\n');
+    const r = spawnSync('python3', ['-c', pty, process.execPath, CLI, '--log-format', 'pretty', '--no-color', 'run', rb], { encoding: 'utf8', env: { ...process.env, DRCTL_STATE_DIR: path.join(dir, 'state') }, timeout: 60_000 });
+    expect(r.stdout).toContain('prompts=1 exit=4\n');
+    expect(r.stdout).toContain('DECLINED ask');
   });
 });
 
