@@ -15,7 +15,9 @@ export function quoteWord(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
-type Mode = 'plain' | 'single' | 'double' | 'comment' | 'heredoc';
+// 'ansi' is bash's $'...', where \' does not end the string; 'param' is a shell ${...}, where
+// ( and ) are plain characters. A value is never interpolated into either.
+type Mode = 'plain' | 'single' | 'double' | 'ansi' | 'param' | 'comment' | 'heredoc';
 
 interface Heredoc {
   delimiter: string;
@@ -30,9 +32,17 @@ class ShellState {
   private stack: { mode: Mode; parens: number }[] = [{ mode: 'plain', parens: 0 }];
   escaped = false;
   backquote = false;
-  /** The last character was a bare `$`: bash would read `$'...'` as an ANSI-C string. */
+  /** The last character was an unescaped `$` (not the second of `$$`). */
   private dollar = false;
   private wordStart = true;
+  /** The unquoted word being read in plain mode; undefined once part of it was quoted. */
+  private word: string | undefined = '';
+  /**
+   * Set when the text holds a construct this tracker does not follow (a `case` inside $( ),
+   * whose patterns end in an unmatched `)`; quotes inside a shell ${...}): past it, the
+   * tracker may disagree with the shell about the quoting, so every later value is refused.
+   */
+  private lost: string | undefined;
   private pending: Heredoc[] = [];
   private heredoc: Heredoc | undefined;
   private line = '';
@@ -54,7 +64,10 @@ class ShellState {
     if (this.escaped) throw new ShellTemplateError('an interpolation right after a backslash cannot be quoted; remove the backslash');
     if (this.backquote) throw new ShellTemplateError('interpolation inside `backquotes` cannot be quoted safely; use $( ) instead');
     if (this.reading) throw new ShellTemplateError('a here-document delimiter cannot be interpolated');
-    if (this.dollar && this.mode === 'plain') throw new ShellTemplateError('a bare $ right before an interpolation changes its quoting in bash; write \\$ for a literal $');
+    if (this.dollar && (this.mode === 'plain' || this.mode === 'double')) throw new ShellTemplateError('a bare $ right before an interpolation changes its quoting in bash; write \\$ for a literal $');
+    if (this.lost) throw new ShellTemplateError(this.lost);
+    if (this.mode === 'ansi') throw new ShellTemplateError("interpolation inside a $'...' string cannot be quoted safely; pass the value in env: and use \"$NAME\"");
+    if (this.mode === 'param') throw new ShellTemplateError('interpolation inside a shell ${...} expansion cannot be quoted safely; pass the value in env: and use "$NAME"');
   }
 
   get heredocQuoted(): boolean {
@@ -62,6 +75,7 @@ class ShellState {
   }
 
   private push(mode: Mode): void {
+    if (mode === 'plain') this.word = '';
     this.stack.push({ mode, parens: 0 });
   }
 
@@ -90,6 +104,8 @@ class ShellState {
       this.lineHasData = false;
       return;
     }
+    const dollar = this.dollar;
+    this.dollar = false;
     switch (top.mode) {
       case 'comment':
         if (c === '\n') {
@@ -100,41 +116,81 @@ class ShellState {
       case 'single':
         if (c === "'") this.pop();
         return;
+      case 'ansi':
+        if (this.escaped) this.escaped = false;
+        else if (c === '\\') this.escaped = true;
+        else if (c === "'") this.pop();
+        return;
       case 'double':
         if (this.escaped) this.escaped = false;
         else if (c === '\\') this.escaped = true;
+        else if (c === '$') this.dollar = !dollar;
         else if (c === '`') this.backquote = !this.backquote;
-        else if (c === '(' && prev === '$') this.push('plain');
+        else if (c === '(' && dollar) this.push('plain');
+        else if (c === '{' && dollar) this.push('param');
         else if (c === '"') this.pop();
         return;
-      default: {
-        this.dollar = false;
-        if (this.escaped) {
-          this.escaped = false;
-          this.wordStart = false;
-          return;
-        }
-        if (c === '$') this.dollar = true;
-        if (c === '\\') this.escaped = true;
-        else if (c === "'") this.push('single');
-        else if (c === '"') this.push('double');
-        else if (c === '`') this.backquote = !this.backquote;
-        else if (c === '#' && this.wordStart) this.push('comment');
-        else if (c === '\n') this.newline();
-        else if (c === '(') {
-          if (prev === '$') this.push('plain');
-          else top.parens++;
-        } else if (c === ')') {
-          if (top.parens > 0) top.parens--;
-          else this.pop();
-        } else if (c === '<' && prev === '<') {
-          // `<<` starts a here-document (a third `<` makes bash's here-string: a plain word).
-          this.reading = { heredoc: { delimiter: '', stripTabs: false, quoted: false }, raw: '', quote: undefined, started: false };
-        }
-        this.wordStart = /[\s;&|()<>]/.test(c);
+      case 'param':
+        this.stepParam(c, dollar);
         return;
-      }
+      default:
+        this.stepPlain(c, dollar, prev, top);
     }
+  }
+
+  /** Inside a shell ${...}: only its end and the expansions nested in it are followed. */
+  private stepParam(c: string, dollar: boolean): void {
+    if (this.escaped) this.escaped = false;
+    else if (c === '\\') this.escaped = true;
+    else if (c === '$') this.dollar = !dollar;
+    else if (c === '(' && dollar) this.push('plain');
+    else if (c === '{' && dollar) this.push('param');
+    else if (c === '}') this.pop();
+    // bash and dash disagree on quotes (and nested braces) inside ${...} in "...".
+    else if (`'"\`{`.includes(c)) this.lost ??= 'an interpolation after quotes inside a shell ${...} expansion cannot be quoted safely; pass the value in env: and use "$NAME"';
+  }
+
+  private stepPlain(c: string, dollar: boolean, prev: string, top: { mode: Mode; parens: number }): void {
+    if (this.escaped) {
+      this.escaped = false;
+      // A backslash-newline joins lines: `ca\<newline>se` is still the word case.
+      if (c !== '\n') {
+        this.word = undefined;
+        this.wordStart = false;
+      }
+      return;
+    }
+    if (/[\s;&|()<>]/.test(c)) this.endWord();
+    else if (this.word !== undefined && c !== '\\') this.word += c;
+    if (c === '$') this.dollar = !dollar;
+    if (c === '\\') this.escaped = true;
+    else if (c === "'") this.push(dollar ? 'ansi' : 'single');
+    else if (c === '"') this.push('double');
+    else if (c === '`') this.backquote = !this.backquote;
+    else if (c === '#' && this.wordStart) this.push('comment');
+    else if (c === '\n') this.newline();
+    else if (c === '{' && dollar) this.push('param');
+    else if (c === '(') {
+      if (dollar) this.push('plain');
+      else top.parens++;
+    } else if (c === ')') {
+      if (top.parens > 0) top.parens--;
+      else this.pop();
+    } else if (c === '<' && prev === '<') {
+      // `<<` starts a here-document (a third `<` makes bash's here-string: a plain word).
+      this.reading = { heredoc: { delimiter: '', stripTabs: false, quoted: false }, raw: '', quote: undefined, started: false };
+    }
+    if (c === "'" || c === '"' || c === '`') this.word = undefined;
+    this.wordStart = /[\s;&|()<>]/.test(c);
+  }
+
+  /** Ends the unquoted word being read; a `case` inside $( ) makes the tracker lose its way. */
+  private endWord(): void {
+    // A pattern's `)` in `$(case x in a) ...;; esac)` would read as the end of the $( ).
+    if (this.word === 'case' && this.stack.length > 1) {
+      this.lost ??= 'an interpolation after a case ... esac inside $( ) cannot be quoted safely (its patterns end in an unmatched ")"); move the case out of the $( ) or pass the value in env: and use "$NAME"';
+    }
+    this.word = '';
   }
 
   /** Consumes the delimiter word after `<<`; returns true when the character was part of it. */
@@ -217,6 +273,9 @@ function quoted(state: ShellState, v: unknown): string {
       return ws.join(' ').replace(/[\r\n]/g, ' ');
     case 'heredoc':
       return state.heredocQuoted ? ws.join(' ') : ws.join(' ').replace(/[\\$`]/g, '\\$&');
+    case 'ansi':
+    case 'param':
+      throw new ShellTemplateError('internal: beforeValue refuses this quoting context');
   }
 }
 

@@ -83,6 +83,27 @@ describe('shell.run: data never becomes code', () => {
   });
 });
 
+describe('quoting contexts the renderer cannot make safe are refused', () => {
+  // Each of these ran the payload before: a case pattern's ) read as the end of "$(...)", and
+  // bash's $'...' where the '\\'' escape for '...' does not close the string.
+  const cases = [
+    { name: 'case-in-subst', command: 'echo \\"$(case a in a) echo ${inputs.v};; esac)\\"', payload: `x; touch ${marker}`, error: /case \.\.\. esac inside \$\( \)/ },
+    { name: 'ansi-c', command: "printf '%s\\\\n' $'note: ${inputs.v}'", payload: `\\'; touch ${marker} #`, error: /\$'\.\.\.' string/ },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: validate names file:line:col, run refuses, nothing executes`, async () => {
+      const file = path.join(root, `${c.name}.yaml`);
+      writeFileSync(file, ['apiVersion: drctl/v1', 'name: q', 'inputs: { v: {} }', 'steps:', '  - id: go', '    uses: shell.run', `    with: { command: "${c.command}" }`].join('\n'));
+      const v = await drctl(['validate', file]);
+      expect(v.code, v.all).toBe(2);
+      expect(v.stderr).toMatch(new RegExp(`${c.name}\\.yaml:7:\\d+ .*steps\\[0\\]\\.with\\.command: .*${c.error.source}`));
+      const r = await drctl(['run', file, '--var', `v=${c.payload}`]);
+      expect(r.code, r.all).toBe(2);
+      expect(existsSync(marker), r.all).toBe(false);
+    });
+  }
+});
+
 describe('runbook commands do not inherit drctl secrets', () => {
   it('DRCTL_ENCRYPTION_KEY, AWS and Twilio secrets reach shell.run only through env:', async () => {
     const out = path.join(root, 'env');

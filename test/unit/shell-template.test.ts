@@ -32,6 +32,11 @@ function sh(command: string): string {
   return execFileSync('/bin/sh', ['-c', command], { encoding: 'utf8', cwd: dir });
 }
 
+// /bin/sh is bash on RHEL and Fedora, and bash reads some quoting ($'...') that dash does not.
+function bash(command: string): string {
+  return execFileSync('bash', ['-c', command], { encoding: 'utf8', cwd: dir });
+}
+
 const render = (template: string, value: unknown) => renderShell(template, (ref) => (ref[1] === 'x' ? value : undefined));
 
 describe('shell templates', () => {
@@ -50,6 +55,10 @@ describe('shell templates', () => {
     ["cat <<EOF\n${inputs.x}\nEOF", (v) => `${v}\n`],
     ["cat <<'EOF'\n${inputs.x}\nEOF", (v) => `${v}\n`],
     ["true # ${inputs.x}\nprintf ok", () => 'ok'],
+    // An escaped $ before ( is no command substitution; ( and ) inside a shell ${...} are not parentheses.
+    ['printf \'%s\' "\\$(${inputs.x})"', (v) => `$(${v})`],
+    ['x=a; printf \'%s\' "$(printf \'%s\' $${x%)} ${inputs.x})"', (v) => `a${v}`],
+    ['x=a; printf \'%s\' "$(printf \'%s\' $${x#(})${inputs.x}"', (v) => `a${v}`],
   ];
 
   for (const [template, expected] of contexts) {
@@ -66,6 +75,8 @@ describe('shell templates', () => {
         }
         expect(existsSync(marker), `${template} with ${JSON.stringify(p)}`).toBe(false);
         expect(out).toBe(expected(p));
+        expect(bash(render(template, p))).toBe(expected(p));
+        expect(existsSync(marker), `bash: ${template} with ${JSON.stringify(p)}`).toBe(false);
       }
     });
   }
@@ -88,6 +99,39 @@ describe('shell templates', () => {
     expect(() => render('echo ${raw(inputs.x)}${inputs.x}', 'a$')).toThrow(/bare \$/);
     expect(sh(render("x=lit; printf %s $${x}${inputs.x}", "'; x"))).toBe("lit'; x");
     expect(() => renderShell('cat <<EOF\n${inputs.x}\nEOF', () => `EOF\ntouch ${marker}`)).toThrow(/here-document/);
+  });
+
+  it('refuses a value after a case inside $( ), whose pattern ) is not the end of the $( )', () => {
+    const template = 'echo "$(case a in a) echo ${inputs.x};; esac)"';
+    expect(() => render(template, `x; touch ${marker}`)).toThrow(/case \.\.\. esac inside \$\( \)/);
+    // What the shell would have run, had the value been escaped for "...".
+    sh(`echo "$(case a in a) echo x; touch ${marker};; esac)"`);
+    expect(existsSync(marker)).toBe(true);
+    rmSync(marker);
+    expect(() => render('x=$(ca\\\nse a in a) echo;; esac); echo "$(echo)" ${inputs.x}', 'v')).toThrow(/case/);
+    // A case outside $( ), or a value before it, is followed as before.
+    expect(sh(render('case a in a) printf \'%s\' ${inputs.x};; esac', `x; touch ${marker}`))).toBe(`x; touch ${marker}`);
+    expect(sh(render('printf \'%s\' "$(printf \'%s\' ${inputs.x}; case a in a) ;; esac)"', 'v'))).toBe('v');
+    expect(checkShellTemplate(template)).toEqual([expect.objectContaining({ message: expect.stringMatching(/case/) })]);
+  });
+
+  it("refuses a value inside bash's $'...', where \\' does not end the string", () => {
+    const template = "printf '%s\\n' $'note: ${inputs.x}'";
+    expect(() => render(template, `\\'; touch ${marker} #`)).toThrow(/\$'\.\.\.'/);
+    // What bash would have run, had the value been escaped for '...'.
+    bash(`printf '%s\\n' $'note: \\'\\''; touch ${marker} #'`);
+    expect(existsSync(marker)).toBe(true);
+    rmSync(marker);
+    expect(() => render("echo $'a\\' b' ${inputs.x}", 'v')).not.toThrow();
+    expect(sh(render("printf '%s' $$'x' ${inputs.x}", 'v')).replace(/^\d+/, '')).toBe('xv');
+    expect(checkShellTemplate(template)).toEqual([expect.objectContaining({ message: expect.stringMatching(/\$'/) })]);
+  });
+
+  it('refuses a value inside a shell ${...}, or after quotes in one', () => {
+    expect(() => render('echo $${HOME:-${inputs.x}}', 'v')).toThrow(/\$\{\.\.\.\}/);
+    // bash reads the inner "..." as nested quotes, so '...' inside them would not protect $( ).
+    expect(() => render('x=; echo "$${x:-"${inputs.x}"}"', `$(touch ${marker})`)).toThrow(/\$\{\.\.\.\}/);
+    expect(sh(render('x=lit; printf \'%s\' "$${x}" ${inputs.x}', 'v'))).toBe('litv');
   });
 
   it('validate: raw() is a warning, an unquotable place an error', () => {
