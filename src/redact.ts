@@ -6,7 +6,8 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 // parameters are masked by shape even when the value was never registered.
 
 const MASK = '***';
-const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|_KEY$|^KEY$|API_?KEY|PRIVATE|CREDENTIAL|AUTH(?!OR))/i;
+// A webhook URL's path is its secret: whoever has it can post to the channel.
+const SECRET_NAME = /(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|_KEY$|^KEY$|API_?KEY|PRIVATE|CREDENTIAL|WEBHOOK|AUTH(?!OR))/i;
 // The password runs to the last @ of the word: an unencoded / or @ in it (which some clients
 // accept) must not leave its tail showing. Masking a little too much beats too little.
 const URL_PASSWORD = /\b([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s"']*:)([^\s"']+)@/gi;
@@ -19,11 +20,16 @@ const JSON_SECRET = /("([A-Za-z0-9_.-]+)"\s*:\s*)"((?:[^"\\]|\\.)*)"/g;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/g;
 const KEYWORD_PASSWORD = /\b(password\s*=\s*)('[^']*'|\S+)/gi;
 // NAME=value assignments of secret-looking variables, as in an archive_command or a shell line.
-const ENV_ASSIGNMENT = /\b([A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD)[A-Z0-9_]*=)('[^']*'|"[^"]*"|[^\s'"]+)/g;
+const ENV_ASSIGNMENT = /\b([A-Z0-9_]*(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD|WEBHOOK)[A-Z0-9_]*=)('[^']*'|"[^"]*"|[^\s'"]+)/g;
 
 /** True when a variable name looks like it holds a secret (TWILIO_AUTH_TOKEN, PGPASSWORD...). */
 export function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name);
+}
+
+/** True when `text` holds a URL with a password in it (postgres://user:pw@host/db). */
+export function hasUrlPassword(text: string): boolean {
+  return [...text.matchAll(URL_PASSWORD)].some((m) => !!m[2]);
 }
 
 export class Redactor {

@@ -1,7 +1,10 @@
-// The environment a user-written command (shell.run, Redis start/stop) inherits. drctl's own
-// secrets stay with drctl: a runbook command sees one of them only when its step passes it in
-// `env:`, where the runbook shows it to the reader. Tools drctl runs itself (pg_dump, tar...)
-// get what they need from their own wrappers, not from this list.
+import { hasUrlPassword, isSecretName } from '../redact.js';
+
+// The environment a user-written command (shell.run, Redis start/stop) inherits. Secrets stay
+// with drctl: a runbook command sees one only when its step passes it in `env:`, where the
+// runbook shows it to the reader. Tools drctl runs itself (pg_dump, tar...) get what they need
+// from their own wrappers, not from this list. A command reads its output into reports and
+// logs, and `env` or a debugging `set -x` would print whatever it inherited.
 
 /** Variables holding secrets drctl reads; their `_FILE` twins are withheld too. */
 export const WITHHELD_ENV = [
@@ -19,20 +22,34 @@ export const WITHHELD_ENV = [
   'REDISCLI_AUTH',
   'DATABASE_URL',
   'REDIS_URL',
+  'SUPABASE_ACCESS_TOKEN',
+  'RENDER_API_KEY',
+  'CLOUDFLARE_API_TOKEN',
+  'PAGERDUTY_ROUTING_KEY',
+  'SLACK_WEBHOOK_URL',
+  'DRCTL_NOTIFY_WEBHOOK',
 ] as const;
+
+// Secret-looking by name but not secrets: an agent socket's path, which ssh and git need.
+const PASSED = new Set(['SSH_AUTH_SOCK']);
 
 const WITHHELD = new Set<string>(WITHHELD_ENV.flatMap((n) => [n, `${n}_FILE`]));
 
-/** True when a command drctl starts for a runbook must not inherit `name`. */
-export function isWithheld(name: string): boolean {
-  // Any DRCTL_*KEY* / *SECRET* / *TOKEN* / *PASSWORD* variable is drctl's, so it is withheld too.
-  return WITHHELD.has(name) || /^DRCTL_.*(KEY|SECRET|TOKEN|PASSWORD|PASSPHRASE)/.test(name);
+/**
+ * True when a command drctl starts for a runbook must not inherit `name` (set to `value`): the
+ * listed variables, any name the redactor counts as secret (TOKEN, KEY, SECRET, PASSWORD,
+ * WEBHOOK...), and any value holding a URL with a password (SUPABASE_DB_URL=postgres://u:pw@...).
+ */
+export function isWithheld(name: string, value?: string): boolean {
+  if (PASSED.has(name)) return false;
+  if (WITHHELD.has(name) || isSecretName(name)) return true;
+  return value !== undefined && hasUrlPassword(value);
 }
 
-/** `env` without drctl's secrets, then the step's explicit `env:` on top. */
+/** `env` without secrets, then the step's explicit `env:` on top. */
 export function commandEnv(env: Readonly<Record<string, string | undefined>>, explicit: Record<string, string> = {}): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
-  for (const [k, v] of Object.entries(env)) if (!isWithheld(k)) out[k] = v;
+  for (const [k, v] of Object.entries(env)) if (!isWithheld(k, v)) out[k] = v;
   return { ...out, ...explicit };
 }
 

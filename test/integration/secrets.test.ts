@@ -69,6 +69,55 @@ describe('redaction', () => {
     for (const canary of [CANARY_PW, CANARY_TOKEN, CANARY_INPUT]) expect(everything).not.toContain(canary);
   });
 
+  it('shell.run inherits no provider secret or webhook; env: passes one, still masked in output', async () => {
+    const dir = tempDir();
+    const rb = path.join(dir, 'env.yaml');
+    writeFileSync(
+      rb,
+      [
+        'apiVersion: drctl/v1',
+        'name: env',
+        'steps:',
+        '  - id: inherited',
+        '    uses: shell.run',
+        // Filtered so the step's output stays short enough to be kept whole in the report.
+        '    with: { command: "env | grep -E \'TOKEN|KEY|WEBHOOK|_URL|HARMLESS\'" }',
+        '  - id: passed',
+        '    uses: shell.run',
+        '    with: { command: "printf \'hook=%s\\n\' \\"$SLACK_WEBHOOK_URL\\" > hook.txt; cat hook.txt", env: { SLACK_WEBHOOK_URL: "${env.SLACK_WEBHOOK_URL}" } }',
+        '  - id: webhook-in-error',
+        '    uses: http.check',
+        '    with: { url: "${env.DRCTL_NOTIFY_WEBHOOK}" }',
+        '    onFailure: continue',
+      ].join('\n'),
+    );
+    const canaries: Record<string, string> = {
+      SUPABASE_ACCESS_TOKEN: 'canary-supabase-6a1f',
+      RENDER_API_KEY: 'canary-render-2b7e',
+      CLOUDFLARE_API_TOKEN: 'canary-cloudflare-9c3d',
+      PAGERDUTY_ROUTING_KEY: 'canary-pagerduty-4e8a',
+      SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T00/B00/canarySlackHook5f0b',
+      DRCTL_NOTIFY_WEBHOOK: 'http://127.0.0.1:9/hooks/canaryNotifyHook7d2c',
+      SUPABASE_DB_URL: 'postgresql://postgres:canary-dbpw-1e9f@db.example.invalid:5432/postgres',
+      STATUSPAGE_API_KEY: 'canary-statuspage-8b4c',
+    };
+    const report = path.join(dir, 'r.json');
+    const r = await drctl(['--log-format', 'pretty', 'run', rb, '--report', report], { env: { ...canaries, HARMLESS_SETTING: 'still-here' }, cwd: dir });
+    expect(r.code, r.all).toBe(1);
+    const everything = r.all + readFileSync(report, 'utf8');
+    for (const [name, v] of Object.entries(canaries)) {
+      expect(everything, name).not.toContain(v);
+      expect(everything, name).not.toMatch(/canary[A-Za-z]*Hook|canary-dbpw/);
+    }
+    for (const name of Object.keys(canaries)) expect(everything, name).not.toContain(`${name}=`);
+    // The env step did print (the harmless variable shows), the passed one ran, the http step failed.
+    expect(everything).toContain('HARMLESS_SETTING=still-here');
+    expect(everything).toContain('hook=***');
+    expect(everything).toMatch(/webhook-in-error.*GET \*\*\*/);
+    // The command got the value itself: only drctl's output is masked.
+    expect(readFileSync(path.join(dir, 'hook.txt'), 'utf8')).toBe(`hook=${canaries.SLACK_WEBHOOK_URL}\n`);
+  });
+
   it('a password in an s3:// --repo URL is refused in one line that does not repeat it, on every entry', async () => {
     const dir = tempDir();
     const seg = path.join(dir, '000000010000000000000001');
