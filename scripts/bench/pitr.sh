@@ -78,8 +78,15 @@ pgbr_restore() { # set -e does not apply inside secs' `||`: each step fails the 
   as_pg "$PG_BIN/pg_ctl" -D "$work/r1/data" -l "$work/r1/log" -o "-c unix_socket_directories=$work/r1" start >/dev/null || return 1
   wait_promoted "$p1"
 }
+# Each restore starts on a quiet disk: nothing of the previous run still being written back
+# (the server pgBackRest restored is stopped once its rows are counted, before drctl's run).
+q='select count(*) from pgbench_history'
 echo "==> PITR restores to $target UTC" >&2
+sync
 pgbr_pitr=$(secs pgbr_restore)
+rows1=$("$PG_BIN/psql" -X -A -t -d "$(url bench | sed "s/:$port\//:$p1\//")" -c "$q")
+as_pg "$PG_BIN/pg_ctl" -D "$work/r1/data" -m fast -w stop >/dev/null
+sync
 # PITR_LOG=<file> keeps drctl restore's JSON log (each step with its time), to see where the time goes.
 level=error; [ -n "${PITR_LOG:-}" ] && level=info
 drctl_pitr=$(secs node dist/cli.js --log-format json --log-level "$level" --yes restore --repo "$repo" --target-dir "$work/r2/data" --pitr "${target/ /T}+00:00" --start --port "$p2" --no-archive)
@@ -87,8 +94,6 @@ drctl_pitr=$(secs node dist/cli.js --log-format json --log-level "$level" --yes 
 [ -n "${PITR_LOG:-}" ] && cp "$work/last.err" "$PITR_LOG"
 wait_promoted "$p2"
 # Both servers must have stopped at the same point: same row count in pgbench_history.
-q='select count(*) from pgbench_history'
-rows1=$("$PG_BIN/psql" -X -A -t -d "$(url bench | sed "s/:$port\//:$p1\//")" -c "$q")
 rows2=$("$PG_BIN/psql" -X -A -t -d "$(url bench | sed "s/:$port\//:$p2\//")" -c "$q")
 load_after=$(load_avg)
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "MISSED" }'; }

@@ -78,7 +78,7 @@ describe('postgres.promote and postgres.replica.status', () => {
     await sleep(1500);
     const status = await step('postgres.replica.status', `{ url: "${s.url()}", maxLagSeconds: 1 }`);
     expect(status.code).toBe(1);
-    expect(status.stderr).toMatch(/replay lag [\d.]+ s exceeds 1 s/);
+    expect(status.stderr, status.stderr).toMatch(/replay lag [\d.]+ s exceeds 1 s/);
 
     const refused = await step('postgres.promote', `{ url: "${s.url()}", primary: "${primary.url()}", maxLagSeconds: 1 }`);
     expect(refused.code).toBe(1);
@@ -102,6 +102,28 @@ describe('postgres.promote and postgres.replica.status', () => {
     expect(await s.sql("select count(*) from orders where note = 'lost'")).toBe('0');
     // The promoted server takes writes.
     await s.sql("insert into orders (note) values ('after promotion')");
+  });
+
+  it('a standby whose replication broke is never "0 s behind": its lag is the age of its last replayed commit, and promotion is refused', async () => {
+    const s = await startStandby(primary);
+    standbys.push(s);
+    await primary.sql("insert into orders (note) values ('seen by the new standby')");
+    await caughtUp(primary, s);
+    // Replication breaks (a rotated password, a dropped slot); the primary keeps taking writes.
+    await s.sql("alter system set primary_conninfo = ''");
+    await s.sql('select pg_reload_conf()');
+    for (let i = 0; i < 100 && (await s.sql('select count(*) from pg_stat_wal_receiver')) !== '0'; i++) await sleep(100);
+    await primary.sql("insert into orders (note) select 'missed' from generate_series(1, 4)");
+    await sleep(2500);
+
+    const status = await step('postgres.replica.status', `{ url: "${s.url()}", maxLagSeconds: 2 }`);
+    expect(status.code).toBe(1);
+    expect(status.stderr, status.stderr).toMatch(/replay lag [\d.]+ s \(not streaming: the last replayed commit is that old; what the primary wrote since is not here\) exceeds 2 s/);
+    // The primary is not asked (it is the one that died, as far as this failover knows).
+    const refused = await step('postgres.promote', `{ url: "${s.url()}", maxLagSeconds: 2 }`);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/replay lag [\d.]+ s \(not streaming: .*\) exceeds maxLagSeconds 2: refusing to promote/);
+    expect(await s.sql('select pg_is_in_recovery()')).toBe('t');
   });
 
   it('with the primary lost, measures from the last replayed commit and counts rows against the primary’s last known count', async () => {

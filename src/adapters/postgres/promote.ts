@@ -3,7 +3,7 @@ import { OperationError } from '../../errors.js';
 import { defineAction, type ActionContext } from '../types.js';
 import { connect, type Db } from './client.js';
 import { describeConn, parsePgUrl, type PgConn } from './conn.js';
-import { readReplicaStatus, type ReplicaStatus } from './replica-status.js';
+import { lagNote, readReplicaStatus, type ReplicaStatus } from './replica-status.js';
 
 // postgres.promote: pg_promote() over SQL (managed replicas that allow it work too), then the
 // data lost, measured: the standby's last replayed commit against what the primary had, when the
@@ -46,11 +46,14 @@ export const postgresPromote = defineAction({
       const countQuery = i.countQuery?.trim() || undefined;
       const primary = primaryUrl ? await readPrimary(ctx, parsePgUrl(primaryUrl, ctx.env, 'primary'), countQuery) : undefined;
       const lagSeconds = lagOf(before, primary);
-      ctx.log(`${where}: ${before.state}, replayed ${before.replayLsn}, lag ${lagSeconds === null ? 'unknown' : `${lagSeconds} s`}${primary ? `, primary at ${primary.lsn}` : primaryUrl ? ', primary unreachable' : ''}`);
+      // Without the primary, the standby's own figure: when it is not streaming, the age of its
+      // last replayed commit (what it cannot see it may have missed), never "0".
+      const note = primary ? '' : lagNote(before);
+      ctx.log(`${where}: ${before.state}, replayed ${before.replayLsn}, lag ${lagSeconds === null ? 'unknown' : `${lagSeconds} s${note}`}${primary ? `, primary at ${primary.lsn}` : primaryUrl ? ', primary unreachable' : ''}`);
       if ((lagSeconds === null || lagSeconds > i.maxLagSeconds) && !i.force) {
         throw new OperationError(
           'postgres.promoteLag',
-          `${where}: replay lag ${lagSeconds === null ? 'unknown (no transaction replayed yet)' : `${lagSeconds} s`} exceeds maxLagSeconds ${i.maxLagSeconds}: refusing to promote (force: true promotes anyway and loses what was not replayed)`,
+          `${where}: replay lag ${lagSeconds === null ? 'unknown (no transaction replayed yet)' : `${lagSeconds} s${note}`} exceeds maxLagSeconds ${i.maxLagSeconds}: refusing to promote (force: true promotes anyway and loses what was not replayed)`,
         );
       }
       const [p] = await db.query<{ ok: boolean }>('select pg_promote(true, $1) as ok', [i.waitSeconds]);

@@ -36,7 +36,13 @@ interface StatusRow {
   tli: number;
 }
 
-/** Reads a server's recovery status; lagSeconds counts only while WAL waits to be replayed. */
+/**
+ * Reads a server's recovery status. lagSeconds: 0 for a streaming standby with nothing left to
+ * replay; the age of the last replayed commit while WAL waits to be replayed, and also whenever
+ * the standby is not streaming (its primary gone, replication broken, replaying from the
+ * archive): it cannot see what its primary wrote since, so the time since its last replayed
+ * commit is the most it may be behind, and it is reported as that, never as 0.
+ */
 export async function readReplicaStatus(db: Db): Promise<ReplicaStatus> {
   const [r] = await db.query<StatusRow>(`
     select pg_is_in_recovery() as rec,
@@ -53,9 +59,10 @@ export async function readReplicaStatus(db: Db): Promise<ReplicaStatus> {
     return { inRecovery: false, state: 'primary', receiveLsn: null, replayLsn: null, lagBytes: null, lagSeconds: null, lastReplayAt: null, paused: false, walReceiver: null, timeline: r.tli, now: r.now.toISOString() };
   }
   const lagBytes = r.lag_bytes === null ? null : Math.max(0, Number(r.lag_bytes));
-  // Nothing waiting to be replayed is no lag, however long ago the last commit was (an idle primary).
-  const waiting = lagBytes !== null && lagBytes > 0;
-  const lagSeconds = !waiting ? 0 : r.replay_ts ? Math.max(0, (r.now.getTime() - r.replay_ts.getTime()) / 1000) : null;
+  // Streaming with nothing waiting to be replayed is no lag, however long ago the last commit
+  // was (an idle primary): the primary is sending, and it has nothing more.
+  const caughtUp = r.receiver === 'streaming' && lagBytes === 0;
+  const lagSeconds = caughtUp ? 0 : r.replay_ts ? Math.max(0, (r.now.getTime() - r.replay_ts.getTime()) / 1000) : null;
   const state = r.paused ? 'paused' : r.receiver === 'streaming' ? 'streaming' : r.receiver ? r.receiver : 'catching-up';
   return {
     inRecovery: true,
@@ -94,10 +101,10 @@ export const postgresReplicaStatus = defineAction({
     const where = describeConn(conn);
     if (!s.inRecovery) throw new OperationError('postgres.notStandby', `${where} is not a standby (not in recovery)`);
     const { now: _now, ...rest } = s;
-    const outputs = { ...rest, figure: `${s.state}, lag ${s.lagBytes ?? '?'} B / ${s.lagSeconds ?? '?'} s` };
-    ctx.log(`${where}: ${s.state}, received ${s.receiveLsn ?? '-'}, replayed ${s.replayLsn ?? '-'}, lag ${s.lagBytes ?? '?'} bytes, ${s.lagSeconds ?? '?'} s`);
+    const outputs = { ...rest, figure: `${s.state}, lag ${s.lagBytes ?? '?'} B / ${s.lagSeconds ?? '?'} s${lagNote(s)}` };
+    ctx.log(`${where}: ${s.state}, received ${s.receiveLsn ?? '-'}, replayed ${s.replayLsn ?? '-'}, lag ${s.lagBytes ?? '?'} bytes, ${s.lagSeconds ?? '?'} s${lagNote(s)}`);
     if (i.maxLagSeconds !== undefined && (s.lagSeconds === null || s.lagSeconds > i.maxLagSeconds)) {
-      throw new OperationError('postgres.replicaLag', `${where}: replay lag ${s.lagSeconds === null ? 'unknown (no transaction replayed yet)' : `${s.lagSeconds} s`} exceeds ${i.maxLagSeconds} s`, { cause: outputs });
+      throw new OperationError('postgres.replicaLag', `${where}: replay lag ${s.lagSeconds === null ? 'unknown (no transaction replayed yet)' : `${s.lagSeconds} s${lagNote(s)}`} exceeds ${i.maxLagSeconds} s`, { cause: outputs });
     }
     if (i.maxLagBytes !== undefined && (s.lagBytes === null || s.lagBytes > i.maxLagBytes)) {
       throw new OperationError('postgres.replicaLag', `${where}: ${s.lagBytes ?? 'unknown'} bytes wait to be replayed, more than ${i.maxLagBytes}`, { cause: outputs });
@@ -105,3 +112,9 @@ export const postgresReplicaStatus = defineAction({
     return outputs;
   },
 });
+
+/** Says what a lag figure is when the standby is not streaming: the age of its last replayed commit. */
+export function lagNote(s: ReplicaStatus): string {
+  if (!s.inRecovery || s.walReceiver === 'streaming' || s.lagSeconds === null) return '';
+  return ` (not streaming: the last replayed commit is that old; what the primary wrote since is not here)`;
+}
