@@ -140,12 +140,23 @@ describe('service runbooks', () => {
       expect(steps).toEqual([
         ['current', 'succeeded'],
         ['deploy', 'succeeded'],
+        ['confirm-version', 'succeeded'],
         ['health-gate', 'failed'],
-        ['confirm-version', 'skipped'],
         ['revert', 'succeeded'],
+        ['revert-version', 'succeeded'],
         ['revert-health', 'succeeded'],
         ['notify', 'skipped'],
       ]);
+
+      // A deploy hook that returns at once, the new version running 1.5 s later: the gate waits
+      // for it, judges it, and nothing is reverted (no second deploy races the first).
+      const deploys = path.join(dir, 'deploys');
+      const hook = { ...env, DRCTL_DEPLOY_COMMAND: `echo "$VERSION" >> ${deploys}; (sleep 1.5; printf %s "$VERSION" > ${versionFile}) >/dev/null 2>&1 &` };
+      const later = await drctl(['rollback', '--to-version', 'v1.7.0', '--report', out], { env: hook });
+      expect(later.code, later.all).toBe(0);
+      expect(readFileSync(versionFile, 'utf8')).toBe('v1.7.0');
+      expect(readFileSync(deploys, 'utf8')).toBe('v1.7.0\n');
+      expect(JSON.parse(readFileSync(out, 'utf8')).steps.find((s: { id: string }) => s.id === 'confirm-version').attempts).toBeGreaterThan(1);
     } finally {
       await new Promise((r) => server.close(r));
     }
