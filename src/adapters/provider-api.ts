@@ -4,14 +4,20 @@ import { formatDuration, parseDuration } from '../time/duration.js';
 import type { ActionContext } from './types.js';
 
 // A managed provider's REST API (Supabase Management API, Render API) over fetch: bearer
-// token, JSON, bounded retries. 429 waits as long as Retry-After says (capped); 5xx and dropped
-// connections back off and retry a few times; a POST that starts something is only retried
-// when the provider certainly did not act on it (429, 502, 503, 504), so a restore is never
-// started twice. A rejected token is one line that says what to do.
+// token, JSON, bounded retries. 429 waits as long as Retry-After says (capped); GETs are retried
+// after 5xx and dropped connections too. A POST starts a restore, and a second one would start a
+// second restore (Render: a second new instance), so it is retried only when the provider
+// certainly did not act on it: 429, 503 with Retry-After (the service refusing work, not a
+// gateway giving up), or a connection that failed before anything was sent. Any other 5xx may
+// follow the work being done (a 502 or 504 comes from a gateway that may have passed the
+// request on), and a connection dropped after sending may have delivered it: these end the step
+// with a line saying the restore may have started and where to look. A rejected token is one
+// line that says what to do.
 
 export interface ProviderApi {
   get(path: string): Promise<unknown>;
-  post(path: string, body: unknown): Promise<unknown>;
+  /** `unsure`: what to check when the provider may have acted but the answer was lost. */
+  post(path: string, body: unknown, unsure: string): Promise<unknown>;
 }
 
 export interface ProviderApiOptions {
@@ -29,6 +35,18 @@ export interface ProviderApiOptions {
 const MAX_ATTEMPTS = 5;
 const RETRY_AFTER_CAP_MS = 60_000;
 const BODY_LIMIT = 256 * 1024;
+/** Failures to connect: nothing reached the provider. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * Whether a failed POST may be sent again: only when the provider certainly did not act on it.
+ * `unsure`: it may have acted (the answer, not the request, was lost).
+ */
+export function postRetry(status: number, dropped: string | undefined, retryAfter: string | null | undefined): 'retry' | 'unsure' | 'fail' {
+  if (dropped !== undefined) return NOT_SENT.has(dropped) ? 'retry' : 'unsure';
+  if (status === 429 || (status === 503 && retryAfterMs(retryAfter) !== undefined)) return 'retry';
+  return status >= 500 ? 'unsure' : 'fail';
+}
 
 export function providerApi(ctx: ActionContext, o: ProviderApiOptions): ProviderApi {
   const token = ctx.env[o.tokenVar];
@@ -42,7 +60,7 @@ export function providerApi(ctx: ActionContext, o: ProviderApiOptions): Provider
     throw new UsageError(`usage.${o.code}`, `${o.baseVar}=${base}: not a URL`);
   }
 
-  async function request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  async function request(method: 'GET' | 'POST', path: string, body?: unknown, unsure?: string): Promise<unknown> {
     for (let attempt = 1; ; attempt++) {
       let res: Response | undefined;
       let dropped: string | undefined;
@@ -69,20 +87,26 @@ export function providerApi(ctx: ActionContext, o: ProviderApiOptions): Provider
         e.retryable = false;
         throw e;
       }
-      const retryable = status === 429 || (method === 'GET' ? dropped !== undefined || status >= 500 : [502, 503, 504].includes(status));
+      const retryAfter = res?.headers.get('retry-after');
+      const verdict = method === 'GET' ? (status === 429 || dropped !== undefined || status >= 500 ? 'retry' : 'fail') : postRetry(status, dropped, retryAfter);
       const what = dropped ? `${host} unreachable (${dropped})` : `${o.name} API answered ${status}${errorDetail(text)}`;
-      if (!retryable || attempt >= MAX_ATTEMPTS) {
+      if (verdict === 'unsure') {
+        const e = new OperationError(`${o.code}.unsure`, `${method} ${path}: ${what}, so it is not sent again; ${unsure ?? `the provider may have acted on it: check in the ${o.name} Dashboard`}`);
+        e.retryable = false;
+        throw e;
+      }
+      if (verdict === 'fail' || attempt >= MAX_ATTEMPTS) {
         const e = new OperationError(status === 404 ? `${o.code}.notFound` : `${o.code}.api`, `${method} ${path}: ${what}${attempt > 1 ? ` (after ${attempt} attempts)` : ''}`);
         if (status >= 400 && status < 500 && status !== 429) e.retryable = false;
         throw e;
       }
-      const wait = status === 429 ? retryAfterMs(res?.headers.get('retry-after')) ?? backoffMs(ctx, attempt) : backoffMs(ctx, attempt);
+      const wait = status === 429 || status === 503 ? retryAfterMs(retryAfter) ?? backoffMs(ctx, attempt) : backoffMs(ctx, attempt);
       ctx.log(`${method} ${path}: ${what}; retrying in ${formatDuration(wait)} (attempt ${attempt + 1} of ${MAX_ATTEMPTS})`);
       await sleep(wait, undefined, { signal: ctx.signal });
     }
   }
 
-  return { get: (p) => request('GET', p), post: (p, b) => request('POST', p, b) };
+  return { get: (p) => request('GET', p), post: (p, b, unsure) => request('POST', p, b, unsure) };
 }
 
 function parseJson(text: string): unknown {
@@ -118,7 +142,17 @@ function backoffMs(ctx: ActionContext, attempt: number): number {
 /** Polls `read` until `done` says so, with progress, up to `timeoutMs`. */
 export async function pollUntil<T>(
   ctx: ActionContext,
-  o: { read: () => Promise<T>; state: (v: T) => string; done: (v: T) => boolean; failed?: (v: T) => string | undefined; intervalMs: number; timeoutMs: number; what: string },
+  o: {
+    read: () => Promise<T>;
+    state: (v: T) => string;
+    done: (v: T) => boolean;
+    failed?: (v: T) => string | undefined;
+    /** The timeout line, when the generic "still <state>" would mislead. */
+    timedOut?: (v: T, waited: string) => string | undefined;
+    intervalMs: number;
+    timeoutMs: number;
+    what: string;
+  },
 ): Promise<{ value: T; polls: number }> {
   const start = Date.now();
   for (let polls = 1; ; polls++) {
@@ -133,7 +167,9 @@ export async function pollUntil<T>(
       throw e;
     }
     if (Date.now() - start >= o.timeoutMs) {
-      const e = new OperationError('provider.timeout', `${o.what}: still ${state} after ${formatDuration(Date.now() - start)} (timeout ${formatDuration(o.timeoutMs)})`);
+      const waited = formatDuration(Date.now() - start);
+      const line = o.timedOut?.(value, waited);
+      const e = new OperationError('provider.timeout', `${o.what}: ${line ?? `still ${state} after ${waited} (timeout ${formatDuration(o.timeoutMs)})`}`);
       e.retryable = false;
       throw e;
     }

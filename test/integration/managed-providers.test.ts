@@ -12,7 +12,7 @@ import { destroyPostgres, startPostgres, type PgServer } from '../support/postgr
 
 interface Report {
   exitCode: number;
-  steps: { id: string; status: string; outputs: Record<string, unknown>; error?: string }[];
+  steps: { id: string; status: string; outputs: Record<string, unknown>; error?: string; reason?: string }[];
 }
 
 describe('managed PostgreSQL: Supabase and Render', () => {
@@ -59,6 +59,7 @@ describe('managed PostgreSQL: Supabase and Render', () => {
     sb.afterRestore = ['ACTIVE_HEALTHY', 'RESTORING', 'RESTORING', 'COMING_UP', 'ACTIVE_HEALTHY'];
     rd.log.length = 0;
     rd.faults.length = 0;
+    rd.created.length = 0;
   });
 
   describe('supabase', () => {
@@ -148,6 +149,49 @@ describe('managed PostgreSQL: Supabase and Render', () => {
       expect(r.all).toMatch(/still RESTORING after .* \(timeout 1ms\)/);
     });
 
+    it('a project unhealthy before the request that never shows a restore is not reported restored', async () => {
+      sb.status = 'ACTIVE_UNHEALTHY';
+      sb.afterRestore = ['ACTIVE_UNHEALTHY', 'ACTIVE_UNHEALTHY', 'ACTIVE_HEALTHY'];
+      const { r, report } = await run(['run', 'supabase-pitr', '--var', `project=${sb.ref}`, '--var', 'timeout=300ms', '--var', 'pollInterval=10ms', '--yes']);
+      expect(r.code, r.all).toBe(1);
+      expect(r.all).toContain(`Supabase project ${sb.ref}: the provider never reported the restore as started`);
+      expect(r.all).toMatch(/last status ACTIVE_HEALTHY after .* \(timeout 300ms\)/);
+      expect(step(report, 'restore').status).toBe('failed');
+      expect(step(report, 'restore').outputs?.restored).toBeUndefined();
+      expect(r.all).not.toMatch(/RTO: .* — met/);
+      expect(sb.requests('POST', /./)).toHaveLength(1);
+    });
+
+    it('a project unhealthy before the request is restored once it goes through RESTORING', async () => {
+      sb.status = 'ACTIVE_UNHEALTHY';
+      sb.afterRestore = ['ACTIVE_UNHEALTHY', 'RESTORING', 'COMING_UP', 'ACTIVE_HEALTHY'];
+      const { r, report } = await run(['run', 'supabase-pitr', '--var', `project=${sb.ref}`, '--var', 'pollInterval=10ms', '--yes']);
+      expect(r.code, r.all).toBe(0);
+      expect(step(report, 'restore').outputs).toMatchObject({ restored: true, polls: 4 });
+    });
+
+    it('RESTORE_FAILED fails the step; a RESTORE_FAILED left from an earlier attempt does not', async () => {
+      sb.afterRestore = ['RESTORING', 'RESTORE_FAILED'];
+      const { r } = await run(['run', 'supabase-pitr', '--var', `project=${sb.ref}`, '--var', 'pollInterval=10ms', '--yes']);
+      expect(r.code, r.all).toBe(1);
+      expect(r.all).toContain(`Supabase project ${sb.ref}: the restore ended in RESTORE_FAILED`);
+      sb.status = 'RESTORE_FAILED';
+      sb.afterRestore = ['RESTORE_FAILED', 'RESTORING', 'ACTIVE_HEALTHY'];
+      const again = await run(['run', 'supabase-pitr', '--var', `project=${sb.ref}`, '--var', 'pollInterval=10ms', '--yes']);
+      expect(again.r.code, again.r.all).toBe(0);
+      expect(step(again.report, 'restore').outputs).toMatchObject({ restored: true, polls: 3 });
+    });
+
+    it('a 504 to the restore request is not retried: the restore may have started, and the line says where to look', async () => {
+      sb.faults.push({ method: 'POST', path: /restore-pitr$/, status: 504, acts: true });
+      const { r, report } = await run(['run', 'supabase-pitr', '--var', `project=${sb.ref}`, '--var', 'pollInterval=10ms', '--yes']);
+      expect(r.code, r.all).toBe(1);
+      expect(sb.requests('POST', /./)).toHaveLength(1);
+      expect(step(report, 'restore').reason).toMatch(/Supabase API answered 504.*the restore may have started anyway: .*Supabase Dashboard/);
+      expect(r.all).not.toContain('retrying');
+      expect(r.all).not.toMatch(/\n\s+at /);
+    });
+
     it('verify-managed fails when the window does not keep the RPO promise', async () => {
       sb.window.latest = Math.floor(Date.now() / 1000) - 3600;
       try {
@@ -203,6 +247,29 @@ describe('managed PostgreSQL: Supabase and Render', () => {
       expect(step(ok.report, 'render').outputs).toMatchObject({ recoveryStatus: 'AVAILABLE', exports: 1 });
     });
 
+    it('a 504 to the recovery request is not retried, so no second instance is created', async () => {
+      rd.faults.push({ method: 'POST', path: /\/recovery$/, status: 504, acts: true });
+      const { r, report } = await run(['run', 'render-pitr', '--var', `postgres=${rd.sourceId}`, '--var', 'pitr=12 minutes ago', '--var', 'name=prod-pitr', '--var', 'pollInterval=10ms']);
+      expect(r.code, r.all).toBe(1);
+      expect(rd.requests('POST', /\/recovery$/)).toHaveLength(1);
+      expect(rd.created).toEqual([rd.newId]);
+      expect(step(report, 'restore').reason).toMatch(/Render API answered 504.*the recovery may have started anyway: .*Render Dashboard .*prod-pitr/);
+      expect(step(report, 'verify').status).toBe('skipped');
+    });
+
+    it('a 503 with Retry-After to the recovery request is retried; one without is not', async () => {
+      rd.faults.push({ method: 'POST', path: /\/recovery$/, status: 503, headers: { 'retry-after': '0' } });
+      const { r } = await run(['run', 'render-pitr', '--var', `postgres=${rd.sourceId}`, '--var', 'pitr=12 minutes ago', '--var', 'verify=false', '--var', 'pollInterval=10ms']);
+      expect(r.code, r.all).toBe(0);
+      expect(rd.requests('POST', /\/recovery$/).map((p) => p.status)).toEqual([503, 201]);
+      rd.log.length = 0;
+      rd.faults.push({ method: 'POST', path: /\/recovery$/, status: 503 });
+      const bare = await run(['run', 'render-pitr', '--var', `postgres=${rd.sourceId}`, '--var', 'pitr=12 minutes ago', '--var', 'verify=false', '--var', 'pollInterval=10ms']);
+      expect(bare.r.code, bare.r.all).toBe(1);
+      expect(rd.requests('POST', /\/recovery$/)).toHaveLength(1);
+      expect(bare.r.all).toContain('the recovery may have started anyway');
+    });
+
     it('an expired API key is one clear line', async () => {
       const { r } = await run(['run', 'render-pitr', '--var', `postgres=${rd.sourceId}`, '--var', 'verify=false'], { RENDER_API_KEY: 'rnd_expired_canary_77' });
       expect(r.code, r.all).toBe(1);
@@ -226,6 +293,8 @@ describe('managed PostgreSQL: Supabase and Render', () => {
       expect(r.code, r.all).toBe(0);
       expect(r.stdout).toContain(`into new instance ${rd.newId} (prod-pitr)`);
       expect(r.all).not.toContain(pg.password);
+      // A fresh fake project: the second recovery would otherwise be given a second id.
+      rd.created.length = 0;
       const json = await run(['restore', '--pitr', '12 minutes ago', '--provider', 'render', '--project', rd.sourceId, '--json']);
       expect(json.r.code, json.r.all).toBe(0);
       const doc = JSON.parse(json.r.stdout) as { ok: boolean; restore: { postgresId: string; url: string } };

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 // Local servers that answer like the Supabase Management API and Render's API, for the real
 // client code in drctl (SUPABASE_API_URL, RENDER_API_URL). Status changes happen per poll, not
 // per second, so tests never depend on timing. Faults are queued per path: the next matching
-// request gets that answer instead (a 429 with Retry-After, a 5xx).
+// request gets that answer instead (a 429 with Retry-After, a 5xx), or, with `acts`, is
+// carried out first and then answered with it, as a gateway that gave up waiting for the backend.
 
 export interface Fault {
   method: string;
@@ -13,6 +14,8 @@ export interface Fault {
   headers?: Record<string, string>;
   /** How many requests it answers (default 1). */
   times?: number;
+  /** The request still takes effect; only its answer is replaced (a gateway's 502/504). */
+  acts?: boolean;
 }
 
 export interface Logged {
@@ -50,6 +53,8 @@ export interface FakeRender extends Base {
   /** Statuses of the new instance, one per read; the last one stays. */
   newStatuses: string[];
   newId: string;
+  /** Ids of the instances the recovery requests created, in order. */
+  created: string[];
   connection: { password: string; externalConnectionString: string; internalConnectionString: string; psqlCommand: string };
 }
 
@@ -79,6 +84,7 @@ async function serve(token: string, handle: Handler): Promise<Base> {
       if (fault) {
         fault.times = (fault.times ?? 1) - 1;
         if (fault.times <= 0) state.faults.splice(state.faults.indexOf(fault), 1);
+        if (fault.acts) handle(method, path, body);
         return send(fault.status, { message: fault.status === 429 ? 'Too many requests' : 'Internal error' }, fault.headers);
       }
       const [status, out, headers] = handle(method, path, body);
@@ -132,6 +138,7 @@ export async function startFakeRender(token = 'rnd_canary_key_5b8e21f0c7'): Prom
     exports: [{ id: 'exp-1', createdAt: new Date(Date.now() - 86400_000).toISOString(), url: 'https://exports.example/dump?X-Amz-Signature=signed-url-canary-4411' }],
     newStatuses: ['creating', 'recovery_in_progress', 'available'],
     newId: 'dpg-recovered0002',
+    created: [] as string[],
     connection: { password: 'render-db-canary-pw-9012', externalConnectionString: '', internalConnectionString: '', psqlCommand: '' },
   } as FakeRender;
   let created = false;
@@ -144,11 +151,14 @@ export async function startFakeRender(token = 'rnd_canary_key_5b8e21f0c7'): Prom
     if (method === 'POST' && path === `${src}/recovery`) {
       if (typeof (body as { restoreTime?: unknown })?.restoreTime !== 'string') return [400, { id: 'bad_request', message: 'restoreTime required' }];
       created = true;
-      return [201, { id: fake.newId, name: (body as { restoreName?: string }).restoreName ?? 'prod-pitr', status: 'creating' }];
+      fake.created.push(fake.created.length ? `${fake.newId}-${fake.created.length + 1}` : fake.newId);
+      return [201, { id: fake.created[fake.created.length - 1], name: (body as { restoreName?: string }).restoreName ?? 'prod-pitr', status: 'creating' }];
     }
-    if (created && method === 'GET' && path === neu) {
+    const made = fake.created.find((id) => path === `/v1/postgres/${id}` || path === `/v1/postgres/${id}/connection-info`);
+    if (created && method === 'GET' && made && path.endsWith('/connection-info')) return [200, fake.connection];
+    if (created && method === 'GET' && (path === neu || made)) {
       const status = fake.newStatuses[Math.min(reads++, fake.newStatuses.length - 1)];
-      return [200, { id: fake.newId, name: 'prod-pitr', status }];
+      return [200, { id: made ?? fake.newId, name: 'prod-pitr', status }];
     }
     if (created && method === 'GET' && path === `${neu}/connection-info`) return [200, fake.connection];
     return [404, { id: 'not_found', message: 'Unable to find the requested resource.' }];

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { windowProblems } from '../../src/adapters/managed-window.js';
-import { retryAfterMs } from '../../src/adapters/provider-api.js';
+import { postRetry, retryAfterMs } from '../../src/adapters/provider-api.js';
 import { isMultipartEtag, planKey, type VersionEntry } from '../../src/adapters/s3/versions.js';
 
 // What bringing one key back to a point in time means, from its version history alone; how long
-// a Retry-After asks to wait; whether a recovery window keeps the RPO and retention promised.
+// a Retry-After asks to wait; when a restore request may be sent again; whether a recovery window keeps the RPO and retention promised.
 
 const T = Date.parse('2026-11-25T09:00:00Z');
 const v = (id: string, at: number, o: Partial<VersionEntry> = {}): VersionEntry => ({ versionId: id, lastModified: at, isLatest: false, deleteMarker: false, size: 10, etag: `"${id}"`, ...o });
@@ -58,6 +58,25 @@ describe('retryAfterMs', () => {
     expect(retryAfterMs('Wed, 25 Nov 2026 08:00:00 GMT', now)).toBe(0);
     expect(retryAfterMs('soon')).toBeUndefined();
     expect(retryAfterMs(null)).toBeUndefined();
+  });
+});
+
+describe('postRetry', () => {
+  it('sends a restore request again only when the provider certainly did not act on it', () => {
+    expect(postRetry(429, undefined, null)).toBe('retry');
+    expect(postRetry(503, undefined, '5')).toBe('retry');
+    expect(postRetry(0, 'ECONNREFUSED', null)).toBe('retry');
+    expect(postRetry(0, 'ENOTFOUND', null)).toBe('retry');
+  });
+  it('a gateway error, a 503 without Retry-After or a connection lost after sending may have started it', () => {
+    for (const s of [500, 502, 503, 504]) expect(postRetry(s, undefined, null)).toBe('unsure');
+    expect(postRetry(503, undefined, 'soon')).toBe('unsure');
+    expect(postRetry(0, 'ECONNRESET', null)).toBe('unsure');
+    expect(postRetry(0, 'UND_ERR_SOCKET', null)).toBe('unsure');
+  });
+  it('a refusal (4xx) is final', () => {
+    expect(postRetry(400, undefined, null)).toBe('fail');
+    expect(postRetry(404, undefined, '5')).toBe('fail');
   });
 });
 

@@ -40,7 +40,8 @@ export const renderPitr = defineAction({
     ctx.log(`target ${target.toISOString()} within the recovery window ${info.start.toISOString()} … ${info.end.toISOString()}`);
 
     const started = Date.now();
-    const created = (await api.post(`${postgresPath(i.postgres)}/recovery`, { restoreTime: target.toISOString(), ...(i.name ? { restoreName: i.name } : {}) })) as
+    const unsure = `the recovery may have started anyway: look in the Render Dashboard for a new Postgres instance${i.name ? ` named ${i.name}` : ''} recovered from ${i.postgres} before starting another (each recovery creates an instance, billed until deleted)`;
+    const created = (await api.post(`${postgresPath(i.postgres)}/recovery`, { restoreTime: target.toISOString(), ...(i.name ? { restoreName: i.name } : {}) }, unsure)) as
       | { id?: unknown; name?: unknown; postgres?: { id?: unknown; name?: unknown } }
       | undefined;
     const node = created?.postgres ?? created;

@@ -76,5 +76,10 @@ export async function projectStatus(api: ProviderApi, ref: string): Promise<stri
 
 /** States in which the project is changing already: a restore now would race it. */
 export const BUSY = new Set(['RESTORING', 'COMING_UP', 'GOING_DOWN', 'RESTARTING', 'UPGRADING', 'PAUSING', 'RESIZING']);
+/**
+ * States that show the project going through a restore. ACTIVE_UNHEALTHY is not one: a project
+ * can be unhealthy for other reasons (the incident being recovered from) and heal by itself.
+ */
+export const RESTORE_UNDERWAY = new Set(['RESTORING', 'GOING_DOWN', 'COMING_UP', 'RESTARTING']);
 /** States a restore ends in when it did not work. */
 export const FAILED = new Set(['RESTORE_FAILED', 'INIT_FAILED', 'PAUSE_FAILED', 'REMOVED', 'INACTIVE']);

@@ -5,14 +5,15 @@ import { parseTimePoint } from '../../time/time-point.js';
 import { outsideWindow } from '../managed-window.js';
 import { pollUntil } from '../provider-api.js';
 import { defineAction } from '../types.js';
-import { BUSY, FAILED, projectPath, projectStatus, readBackups, supabaseApi, type DailyBackup } from './api.js';
+import { BUSY, FAILED, RESTORE_UNDERWAY, projectPath, projectStatus, readBackups, supabaseApi, type DailyBackup } from './api.js';
 
 // supabase.pitr: restores a Supabase project in place — to a point in time when PITR is on,
 // else from the newest daily backup taken at or before the target (or the one named). The
 // target is checked against what the project can reach before anything is asked or started;
 // then the operator confirms (everything written after the target is lost), the restore
-// starts, and the project is polled until it is ACTIVE_HEALTHY again. It must be seen leaving
-// that state first: a project that never does has not been restored.
+// starts, and the project is polled until it is ACTIVE_HEALTHY again. It must first be seen in
+// a state only a restore puts it in (RESTORING, COMING_UP ...): mid-incident the project may be
+// ACTIVE_UNHEALTHY before the request and recover on its own, which is no restore.
 
 export const supabasePitr = defineAction({
   name: 'supabase.pitr',
@@ -81,11 +82,12 @@ export const supabasePitr = defineAction({
     }
 
     const requested = Date.now();
-    if (mode === 'pitr') await api.post(`${path}/database/backups/restore-pitr`, { recovery_time_target_unix: Math.floor(target.getTime() / 1000) });
-    else await api.post(`${path}/database/backups/restore`, { id: backup!.id });
-    ctx.log(`restore started (${what}); waiting for ACTIVE_HEALTHY`);
+    const unsure = `the restore may have started anyway: look at project ${i.project} in the Supabase Dashboard (its status reads RESTORING while a restore runs) before starting another`;
+    if (mode === 'pitr') await api.post(`${path}/database/backups/restore-pitr`, { recovery_time_target_unix: Math.floor(target.getTime() / 1000) }, unsure);
+    else await api.post(`${path}/database/backups/restore`, { id: backup!.id }, unsure);
+    ctx.log(`restore requested (${what}); waiting for it to start, then for ACTIVE_HEALTHY`);
 
-    let left = false;
+    let started = false;
     let lastStatus = before;
     const { polls } = await pollUntil(ctx, {
       what: `Supabase project ${i.project}`,
@@ -93,11 +95,16 @@ export const supabasePitr = defineAction({
       state: (s) => {
         if (s !== lastStatus) ctx.log(`status ${s}`);
         lastStatus = s;
-        if (s !== 'ACTIVE_HEALTHY') left = true;
-        return left ? s : `${s} (restore not begun yet)`;
+        if (RESTORE_UNDERWAY.has(s)) started = true;
+        return started ? s : `${s} (restore not begun yet)`;
       },
-      done: (s) => left && s === 'ACTIVE_HEALTHY',
-      failed: (s) => (FAILED.has(s) ? `the restore ended in ${s}` : undefined),
+      done: (s) => started && s === 'ACTIVE_HEALTHY',
+      // A failed state already there before the request is an earlier attempt's, not this one's.
+      failed: (s) => (FAILED.has(s) && (started || s !== before) ? `the restore ended in ${s}` : undefined),
+      timedOut: (s, waited) =>
+        started
+          ? undefined
+          : `the provider never reported the restore as started: last status ${s} after ${waited} (timeout ${formatDuration(timeoutMs)}); look at the project in the Supabase Dashboard before requesting another`,
       intervalMs,
       timeoutMs,
     });
