@@ -79,22 +79,31 @@ pgbr_restore() { # set -e does not apply inside secs' `||`: each step fails the 
   wait_promoted "$p1"
 }
 # Each restore starts on a quiet disk: nothing of the previous run still being written back
-# (the server pgBackRest restored is stopped once its rows are counted, before drctl's run).
+# (the server the first restore started is stopped once its rows are counted, then sync).
+# PITR_ORDER=drctl-first runs drctl's restore first, to see that the order does not decide.
 q='select count(*) from pgbench_history'
-echo "==> PITR restores to $target UTC" >&2
-sync
-pgbr_pitr=$(secs pgbr_restore)
-rows1=$("$PG_BIN/psql" -X -A -t -d "$(url bench | sed "s/:$port\//:$p1\//")" -c "$q")
-as_pg "$PG_BIN/pg_ctl" -D "$work/r1/data" -m fast -w stop >/dev/null
-sync
+rows_at() { "$PG_BIN/psql" -X -A -t -d "$(url bench | sed "s/:$port\//:$1\//")" -c "$q"; }
 # PITR_LOG=<file> keeps drctl restore's JSON log (each step with its time), to see where the time goes.
 level=error; [ -n "${PITR_LOG:-}" ] && level=info
-drctl_pitr=$(secs node dist/cli.js --log-format json --log-level "$level" --yes restore --repo "$repo" --target-dir "$work/r2/data" --pitr "${target/ /T}+00:00" --start --port "$p2" --no-archive)
-[ -n "${RECOVERY_LOG_COPY:-}" ] && cp "$work/r2/data/drctl-recovery.log" "$RECOVERY_LOG_COPY"; [ -n "${RECOVERY_LOG_COPY:-}" ] && cp "$work/r1/log" "$RECOVERY_LOG_COPY.pgbr"
-[ -n "${PITR_LOG:-}" ] && cp "$work/last.err" "$PITR_LOG"
-wait_promoted "$p2"
-# Both servers must have stopped at the same point: same row count in pgbench_history.
-rows2=$("$PG_BIN/psql" -X -A -t -d "$(url bench | sed "s/:$port\//:$p2\//")" -c "$q")
+run_pgbr() {
+  pgbr_pitr=$(secs pgbr_restore)
+  rows1=$(rows_at "$p1")
+}
+run_drctl() {
+  drctl_pitr=$(secs node dist/cli.js --log-format json --log-level "$level" --yes restore --repo "$repo" --target-dir "$work/r2/data" --pitr "${target/ /T}+00:00" --start --port "$p2" --no-archive)
+  [ -n "${RECOVERY_LOG_COPY:-}" ] && cp "$work/r2/data/drctl-recovery.log" "$RECOVERY_LOG_COPY"; [ -n "${RECOVERY_LOG_COPY:-}" ] && cp "$work/r1/log" "$RECOVERY_LOG_COPY.pgbr"
+  [ -n "${PITR_LOG:-}" ] && cp "$work/last.err" "$PITR_LOG"
+  wait_promoted "$p2"
+  rows2=$(rows_at "$p2")
+}
+echo "==> PITR restores to $target UTC (${PITR_ORDER:-pgbackrest-first})" >&2
+sync
+if [ "${PITR_ORDER:-}" = "drctl-first" ]; then
+  run_drctl; as_pg "$PG_BIN/pg_ctl" -D "$work/r2/data" -m fast -w stop >/dev/null; sync; run_pgbr
+else
+  run_pgbr; as_pg "$PG_BIN/pg_ctl" -D "$work/r1/data" -m fast -w stop >/dev/null; sync; run_drctl
+fi
+# Both servers must have stopped at the same point: the same row count in pgbench_history.
 load_after=$(load_avg)
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "MISSED" }'; }
 r_backup=$(ratio "$drctl_backup" "$pgbr_backup"); r_pitr=$(ratio "$drctl_pitr" "$pgbr_pitr"); r_bytes=$(ratio "$drctl_bytes" "$pgbr_bytes")
@@ -105,7 +114,7 @@ drctl vs pgBackRest $(pgbackrest version | awk '{print $2}') — pgbench scale $
 pgBackRest settings: compress-type=zst compress-level=3 process-max=2, archive-push synchronous
 load average (1, 5, 15 min): before $load_before, after $load_after
   base backup        pgBackRest ${pgbr_backup}s   drctl ${drctl_backup}s   ratio ${r_backup}x   (target <= 1.0x: $(verdict "$r_backup" 1.0))
-  PITR to $target UTC, until promoted
+  PITR to $target UTC, until promoted (${PITR_ORDER:-pgbackrest-first})
                      pgBackRest ${pgbr_pitr}s   drctl ${drctl_pitr}s   ratio ${r_pitr}x   (target <= 0.90x: $(verdict "$r_pitr" 0.90))
                      pgbench_history rows at the target: pgBackRest $rows1, drctl $rows2
   repository bytes   pgBackRest $(mb "$pgbr_bytes") (WAL $(mb "$pgbr_wal_bytes"))   drctl $(mb "$drctl_bytes") (WAL $(mb "$drctl_wal_bytes"))   ratio ${r_bytes}x   (target <= 1.2x: $(verdict "$r_bytes" 1.2))
