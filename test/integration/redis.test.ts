@@ -1,9 +1,12 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { drctl, tempDir } from '../support/cli.js';
 import { startRedis, type RedisServer } from '../support/redis.js';
+import { freePort } from '../support/postgres.js';
+import { killAndWait, waitForPort } from '../support/ports.js';
 
 const servers: RedisServer[] = [];
 afterEach(async () => {
@@ -128,5 +131,101 @@ describe('Redis backup and restore', () => {
     const r = await drctl(['--log-format', 'pretty', 'redis', 'backup', '--url', 'redis://127.0.0.1:1', '--repo', `file://${tempDir()}`]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('preflight failed: cannot connect to Redis at 127.0.0.1:1: connection refused');
+  });
+
+  it('a frozen server (SIGSTOP) fails backup and restore in bounded time, one line each', async () => {
+    const redis = await startRedis();
+    servers.push(redis);
+    await seed(redis.url);
+    const repo = `file://${tempDir('drctl-redis-repo-')}`;
+    expect((await drctl(['redis', 'backup', '--url', redis.url, '--repo', repo])).code).toBe(0);
+    process.kill(redis.pid, 'SIGSTOP');
+    try {
+      let t0 = Date.now();
+      const b = await drctl(['redis', 'backup', '--url', redis.url, '--repo', repo], { timeoutMs: 60_000 });
+      expect(b.signal, 'backup hung').toBeNull();
+      expect(b.code, b.all).toBe(1);
+      expect(Date.now() - t0).toBeLessThan(40_000);
+      expect(b.stderr).toMatch(/did not answer within \d+s/);
+      t0 = Date.now();
+      const r = await drctl(['redis', 'restore', '--url', redis.url, '--repo', repo, '--start-command', 'true', '--yes'], { timeoutMs: 60_000 });
+      expect(r.signal, 'restore hung').toBeNull();
+      expect(r.code, r.all).toBe(1);
+      expect(Date.now() - t0).toBeLessThan(30_000);
+      expect(r.stderr).toMatch(/restore failed: Redis at 127\.0\.0\.1:\d+ did not answer within \d+s/);
+      expect(readdirSync(redis.dir).filter((f) => f.includes('drctl-restore'))).toEqual([]);
+    } finally {
+      process.kill(redis.pid, 'SIGCONT');
+    }
+  }, 150_000);
+
+  it('restores a backup whose keys with a TTL expired since: the expired keys are not a failure', async () => {
+    const redis = await startRedis();
+    servers.push(redis);
+    const c = new Redis(redis.url);
+    await c.set('keep', '1');
+    await c.set('short:1', 'x', 'EX', 4);
+    await c.set('short:2', 'y', 'EX', 4);
+    c.disconnect();
+    const repo = `file://${tempDir('drctl-redis-repo-')}`;
+    const b = await drctl(['redis', 'backup', '--url', redis.url, '--repo', repo]);
+    expect(b.code, b.all).toBe(0);
+    await new Promise((r) => setTimeout(r, 5000));
+    const r = await drctl(['redis', 'restore', '--url', redis.url, '--repo', repo, '--start-command', redis.startCommand, '--yes']);
+    expect(r.code, r.all).toBe(0);
+    expect(r.stdout).toMatch(/: 1 keys\n$/);
+    expect(r.all).toMatch(/2 keys? .*expired/);
+  });
+
+  it('a failed stop leaves no temporary snapshot on the Redis disk', async () => {
+    const redis = await startRedis();
+    servers.push(redis);
+    await seed(redis.url);
+    const repo = `file://${tempDir('drctl-redis-repo-')}`;
+    expect((await drctl(['redis', 'backup', '--url', redis.url, '--repo', repo])).code).toBe(0);
+    const r = await drctl(['redis', 'restore', '--url', redis.url, '--repo', repo, '--start-command', 'true', '--stop-command', 'exit 3', '--yes']);
+    expect(r.code, r.all).toBe(1);
+    expect(r.stderr).toMatch(/stop command exited with 3/);
+    expect(readdirSync(redis.dir).filter((f) => f.includes('drctl-restore'))).toEqual([]);
+  });
+
+  // A Redis whose data directory is not this host's (a container, another machine) whose path
+  // also exists here with an old dump.rdb: a private mount namespace gives the server a tmpfs
+  // at that path that only it sees.
+  it.runIf(process.getuid?.() === 0)('refuses to back up or restore a server whose data directory is not this host\'s', async () => {
+    const old = await startRedis();
+    servers.push(old);
+    const oc = new Redis(old.url);
+    await oc.set('stale', '1');
+    await oc.save();
+    oc.disconnect();
+    const dir = tempDir('drctl-redis-remote-');
+    copyFileSync(path.join(old.dir, 'dump.rdb'), path.join(dir, 'dump.rdb'));
+    utimesSync(path.join(dir, 'dump.rdb'), new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+    const port = await freePort();
+    const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs tmpfs '${dir}' && exec redis-server --port ${port} --bind 127.0.0.1 --dir '${dir}' --save '' --appendonly no`], { stdio: 'ignore' });
+    servers.push({ stop: () => killAndWait(child, 'SIGKILL') } as RedisServer);
+    await waitForPort(port, { what: 'redis-server', child });
+    const url = `redis://127.0.0.1:${port}`;
+    const c = new Redis(url);
+    for (let i = 0; i < 5; i++) await c.set(`k${i}`, String(i));
+    c.disconnect();
+
+    const repoDir = tempDir('drctl-redis-repo-');
+    const b = await drctl(['redis', 'backup', '--url', url, '--repo', `file://${repoDir}`]);
+    expect(b.code, b.all).toBe(1);
+    expect(b.stderr).toMatch(/not this host's.*source: replication/);
+    const list = await drctl(['backups', 'list', '--repo', `file://${repoDir}`, '--json']);
+    expect(list.stdout).not.toMatch(/-redis/);
+
+    // A good backup (of the other server) to restore: refused before the server is stopped.
+    expect((await drctl(['redis', 'backup', '--url', old.url, '--repo', `file://${repoDir}`])).code).toBe(0);
+    const r = await drctl(['redis', 'restore', '--url', url, '--repo', `file://${repoDir}`, '--start-command', 'true', '--yes']);
+    expect(r.code, r.all).not.toBe(0);
+    expect(r.stderr).toMatch(/not this host's/);
+    const after = new Redis(url);
+    expect(await after.dbsize()).toBe(5);
+    after.disconnect();
+    expect(existsSync(path.join(dir, 'dump.rdb.drctl-restore'))).toBe(false);
   });
 });

@@ -10,6 +10,8 @@ import { killAndWait, waitForPort } from './ports.js';
 export interface RedisServer {
   port: number;
   dir: string;
+  /** The first server process (not one restarted by drctl). */
+  pid: number;
   url: string;
   password?: string;
   /** The shell command that starts this server again (for drctl redis restore). */
@@ -28,6 +30,7 @@ export async function startRedis(o: { password?: string } = {}): Promise<RedisSe
   return {
     port,
     dir,
+    pid: child.pid!,
     url: `redis://${o.password ? `:${encodeURIComponent(o.password)}@` : ''}127.0.0.1:${port}`,
     password: o.password,
     startCommand,

@@ -24,9 +24,31 @@ export function parseRedisUrl(url: string | undefined): RedisTarget {
   return { url, host: u.hostname || '127.0.0.1', port: Number(u.port || 6379) };
 }
 
-export async function connectRedis(t: RedisTarget, signal?: AbortSignal): Promise<Redis> {
+/**
+ * How long one command (and the connection with its INFO ready check) may take. A stopped or
+ * wedged server still accepts TCP connections (the kernel completes the handshake), so without
+ * this every command, the ready check included, waits forever and no deadline between them is
+ * ever checked again.
+ */
+export const COMMAND_TIMEOUT_MS = 5000;
+
+export class RedisTimeoutError extends OperationError {
+  constructor(t: RedisTarget, ms: number) {
+    super('redis.timeout', `Redis at ${t.host}:${t.port} did not answer within ${Math.round(ms / 1000)}s: the server is stopped, frozen or overloaded`);
+  }
+}
+
+export async function connectRedis(t: RedisTarget, signal?: AbortSignal, timeoutMs = COMMAND_TIMEOUT_MS): Promise<Redis> {
   const { Redis } = await import('ioredis');
-  const client = new Redis(t.url, { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: false });
+  const bound = Math.max(100, Math.min(timeoutMs, COMMAND_TIMEOUT_MS));
+  const client = new Redis(t.url, {
+    lazyConnect: true,
+    connectTimeout: Math.min(bound, COMMAND_TIMEOUT_MS),
+    commandTimeout: Math.min(bound, COMMAND_TIMEOUT_MS),
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+  });
   // ioredis rejects connect() with "Connection is closed."; the cause came as an error event.
   let cause: unknown;
   client.on('error', (err) => {
@@ -34,12 +56,20 @@ export async function connectRedis(t: RedisTarget, signal?: AbortSignal): Promis
   });
   const onAbort = () => client.disconnect();
   signal?.addEventListener('abort', onAbort, { once: true });
+  // connect() covers the TCP handshake and the ready check as separate waits: bound the sum.
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    client.disconnect();
+  }, bound);
   try {
     await client.connect();
   } catch (err) {
     client.disconnect();
+    if (timedOut) throw new RedisTimeoutError(t, bound);
     throw redisError(cause ?? err, t);
   } finally {
+    clearTimeout(timer);
     signal?.removeEventListener('abort', onAbort);
   }
   return client;
@@ -53,6 +83,7 @@ export function redisError(err: unknown, t: RedisTarget): DrctlError {
   if (e.code === 'ECONNREFUSED') return new OperationError('redis.connect', `cannot connect to Redis at ${at}: connection refused`);
   if (e.code === 'ENOTFOUND') return new OperationError('redis.connect', `cannot connect to Redis: host ${t.host} not found`);
   const msg = e.message ?? String(err);
+  if (/^Command timed out/.test(msg) || e.code === 'ETIMEDOUT') return new RedisTimeoutError(t, COMMAND_TIMEOUT_MS);
   if (/NOAUTH|WRONGPASS|invalid password|invalid username-password/i.test(msg)) {
     const x = new OperationError('redis.auth', `Redis at ${at} refused the credentials: ${msg.split('\n')[0]}`);
     x.retryable = false;
@@ -63,7 +94,10 @@ export function redisError(err: unknown, t: RedisTarget): DrctlError {
 
 /** INFO as a flat map (section headers dropped). */
 export async function info(client: Redis, section?: string): Promise<Record<string, string>> {
-  const text = section ? await client.info(section) : await client.info();
+  return parseInfo(section ? await client.info(section) : await client.info());
+}
+
+export function parseInfo(text: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const line of text.split('\r\n')) {
     const i = line.indexOf(':');

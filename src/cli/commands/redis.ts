@@ -14,10 +14,11 @@ export function registerRedis(program: Command, act: Action): void {
     .option('--url <redis-url>', 'Redis (default: REDIS_URL)')
     .option('--repo <url>', 'repository (default: config repo, DRCTL_REPO)')
     .option('--label <text>', 'free text stored with the backup')
+    .option('--source <source>', 'auto, file (the RDB file on this host) or replication (redis-cli --rdb, for a Redis elsewhere)', 'auto')
     .option('--runbook <file>', 'run this runbook instead of the built-in redis-backup')
     .action(
-      act(async (ctx, o: { url?: string; repo?: string; label?: string; runbook?: string }) => {
-        const r = await executeRunbook(ctx, builtInRunbook(ctx, 'redis-backup', o.runbook), { inputs: { url: o.url ?? ctx.config.redis, repo: o.repo ?? ctx.config.repo, label: o.label } });
+      act(async (ctx, o: { url?: string; repo?: string; label?: string; source: string; runbook?: string }) => {
+        const r = await executeRunbook(ctx, builtInRunbook(ctx, 'redis-backup', o.runbook), { inputs: { url: o.url ?? ctx.config.redis, repo: o.repo ?? ctx.config.repo, label: o.label, source: o.source } });
         const id = r.report?.steps.find((s) => s.id === 'backup')?.outputs.backupId;
         if (r.exitCode === 0 && typeof id === 'string') result(`${id}\n`);
         return r.exitCode;
