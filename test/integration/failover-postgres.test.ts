@@ -31,6 +31,13 @@ describe('postgres.promote and postgres.replica.status', () => {
     rmSync(root, { recursive: true, force: true });
   });
 
+  /** Replication breaks: the standby's WAL receiver is gone, the primary keeps running. */
+  async function cutReplication(s: PgServer): Promise<void> {
+    await s.sql("alter system set primary_conninfo = ''");
+    await s.sql('select pg_reload_conf()');
+    for (let i = 0; i < 100 && (await s.sql('select count(*) from pg_stat_wal_receiver')) !== '0'; i++) await sleep(100);
+  }
+
   let n = 0;
   async function step(uses: string, withYaml: string) {
     const file = path.join(root, `rb-${++n}.yaml`);
@@ -89,9 +96,7 @@ describe('postgres.promote and postgres.replica.status', () => {
     // stream (a paused standby does not act on the change), write more.
     await s.sql('select pg_wal_replay_resume()');
     await caughtUp(primary, s);
-    await s.sql("alter system set primary_conninfo = ''");
-    await s.sql('select pg_reload_conf()');
-    for (let i = 0; i < 100 && (await s.sql('select count(*) from pg_stat_wal_receiver')) !== '0'; i++) await sleep(100);
+    await cutReplication(s);
     await primary.sql("insert into orders (note) select 'lost' from generate_series(1, 3)");
     const forced = await step('postgres.promote', `{ url: "${s.url()}", primary: "${primary.url()}", maxLagSeconds: 1, force: true, countQuery: "select count(*) from orders" }`);
     expect(forced.code, forced.stderr).toBe(0);
@@ -110,9 +115,7 @@ describe('postgres.promote and postgres.replica.status', () => {
     await primary.sql("insert into orders (note) values ('seen by the new standby')");
     await caughtUp(primary, s);
     // Replication breaks (a rotated password, a dropped slot); the primary keeps taking writes.
-    await s.sql("alter system set primary_conninfo = ''");
-    await s.sql('select pg_reload_conf()');
-    for (let i = 0; i < 100 && (await s.sql('select count(*) from pg_stat_wal_receiver')) !== '0'; i++) await sleep(100);
+    await cutReplication(s);
     await primary.sql("insert into orders (note) select 'missed' from generate_series(1, 4)");
     await sleep(2500);
 
@@ -129,9 +132,7 @@ describe('postgres.promote and postgres.replica.status', () => {
   it('with the primary lost, measures from the last replayed commit and counts rows against the primary’s last known count', async () => {
     const s = standbys[1] as PgServer;
     // Cut replication, then write: these rows never reach the standby.
-    await s.sql("alter system set primary_conninfo = ''");
-    await s.sql('select pg_reload_conf()');
-    for (let i = 0; i < 100 && (await s.sql('select count(*) from pg_stat_wal_receiver')) !== '0'; i++) await sleep(100);
+    await cutReplication(s);
     const lastReplayed = await s.sql("select to_char(pg_last_xact_replay_timestamp() at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')");
     await primary.sql("insert into orders (note) select 'unreplicated' from generate_series(1, 5)");
     const known = Number(await primary.sql('select count(*) from orders'));
