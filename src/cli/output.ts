@@ -23,7 +23,15 @@ export function result(text: string): void {
   if (!quiet) process.stdout.write(text);
 }
 
+let jsonPrinted = false;
+
 /** A command's --json document on stdout: asked for by name, so printed under --quiet too. */
 export function jsonResult(doc: unknown): void {
+  jsonPrinted = true;
   process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+}
+
+/** Whether this command has printed its --json document (a failure after it prints no second). */
+export function jsonWasPrinted(): boolean {
+  return jsonPrinted;
 }

@@ -46,11 +46,26 @@ export function actionFactory(setExit: (code: number) => void): Action {
         const { createContext } = await import('./context.js');
         ctx = await createContext(globals);
       }
-      setExit(await handler(ctx, cmd.opts() as O, ...positional));
+      try {
+        setExit(await handler(ctx, cmd.opts() as O, ...positional));
+      } catch (err) {
+        // A script that asked for --json reads stdout: it gets a document on failure too.
+        if ((cmd.opts() as { json?: unknown }).json === true) await printFailureDocument(err);
+        throw err;
+      }
     };
 }
 
 /** commander accumulator for repeatable options. */
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/** The --json document of a command that failed before it had a result: why, and the exit code. */
+async function printFailureDocument(err: unknown): Promise<void> {
+  const output = await import('./output.js');
+  if (output.jsonWasPrinted()) return;
+  const { describeError } = await import('./report-error.js');
+  const { lines, code } = describeError(err);
+  output.jsonResult({ ok: false, exitCode: code, failures: lines.map((reason) => ({ reason })) });
 }

@@ -6,10 +6,16 @@ import { secrets } from '../redact.js';
 /** Prints one line for an error (the stack only with DRCTL_DEBUG=1) and returns the exit code. */
 export async function reportError(err: unknown): Promise<number> {
   const debug = process.env.DRCTL_DEBUG === '1';
-  if (err instanceof ValidationError) {
-    for (const p of err.problems) process.stderr.write(`${secrets.redact(formatProblem(p))}\n`);
-    return err.exitCode;
-  }
+  const { lines, code } = describeError(err);
+  const prefix = err instanceof ValidationError ? '' : 'drctl: ';
+  for (const line of lines) process.stderr.write(`${prefix}${line}\n`);
+  if (debug && !(err instanceof ValidationError) && err instanceof Error && err.stack) process.stderr.write(`${secrets.redact(err.stack)}\n`);
+  return code;
+}
+
+/** The redacted lines an error is reported with, and its exit code. */
+export function describeError(err: unknown): { lines: string[]; code: number } {
+  if (err instanceof ValidationError) return { lines: err.problems.map((p) => secrets.redact(formatProblem(p))), code: err.exitCode };
   // The operating system refused something (a repository directory another user owns, a full
   // disk): that is the environment, not a bug in drctl, and the line must say what and as whom.
   const sys = err instanceof DrctlError ? undefined : (err instanceof Error ? missingModuleMessage(err) : undefined) ?? systemErrorLine(err);
@@ -18,10 +24,8 @@ export async function reportError(err: unknown): Promise<number> {
       ? [err.message, err.exitCode]
       : sys
         ? [sys, ExitCode.failed]
-        : [`internal error: ${err instanceof Error ? err.message : String(err)}${debug ? '' : ' (DRCTL_DEBUG=1 shows the stack)'}`, ExitCode.failed];
-  process.stderr.write(`drctl: ${secrets.redact(line)}\n`);
-  if (debug && err instanceof Error && err.stack) process.stderr.write(`${secrets.redact(err.stack)}\n`);
-  return code;
+        : [`internal error: ${err instanceof Error ? err.message : String(err)}${process.env.DRCTL_DEBUG === '1' ? '' : ' (DRCTL_DEBUG=1 shows the stack)'}`, ExitCode.failed];
+  return { lines: [secrets.redact(line)], code };
 }
 
 const SYSTEM_CODES: Record<string, string> = {

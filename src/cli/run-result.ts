@@ -18,21 +18,24 @@ export interface RunResultDocument {
   [key: string]: unknown;
 }
 
-/** The document for an executed run; `step` names the step whose outputs are the result. */
-export function runResult(r: Executed, o: { dryRun: boolean; step: string; as: string }): RunResultDocument {
+/** Whether a run worked and why not: the fields every run's --json document starts with. */
+export function runOutcome(r: Executed, dryRun: boolean): RunResultDocument {
   const report = r.report;
-  const step = report?.steps.find((s) => s.id === o.step);
-  const doc: RunResultDocument = {
+  return secrets.redactDeep({
     ok: r.exitCode === 0,
     exitCode: r.exitCode,
-    dryRun: o.dryRun,
+    dryRun,
     runId: report?.runId,
     runbook: report?.runbook,
     status: report?.status,
     durationMs: report?.durationMs,
     failures: (report?.steps ?? []).filter((s) => s.status === 'failed').map((s) => ({ step: s.id, reason: s.reason ?? '' })),
-    // Only a step that did its work has a result; a failed one's partial outputs are no backup.
-    [o.as]: step?.status === 'succeeded' ? step.outputs : null,
-  };
-  return secrets.redactDeep(doc);
+  });
+}
+
+/** The document for an executed run; `step` names the step whose outputs are the result. */
+export function runResult(r: Executed, o: { dryRun: boolean; step: string; as: string }): RunResultDocument {
+  const step = r.report?.steps.find((s) => s.id === o.step);
+  // Only a step that did its work has a result; a failed one's partial outputs are no backup.
+  return { ...runOutcome(r, o.dryRun), [o.as]: step?.status === 'succeeded' ? secrets.redactDeep(step.outputs) : null };
 }

@@ -27,6 +27,28 @@ describe('drctl CLI contract', () => {
     expect((await drctl(['run', '/nonexistent/rb.yaml'])).stderr).toBe('drctl: /nonexistent/rb.yaml: no such file\n');
   });
 
+  it('--json: a command that fails before its result still prints one JSON document, with the reason and exit code', async () => {
+    const dir = tempDir();
+    const missing = `file://${path.join(dir, 'no-repo')}`;
+    const cases: [string[], number, RegExp][] = [
+      [['backups', 'expire', '--json', '--repo', missing], 1, /not a drctl repository/],
+      [['backups', 'expire', '--json', '--repo', missing, '--keep-last', '0'], 2, /--keep-last 0/],
+      [['backups', 'list', '--json', '--repo', 's3://key:canary-secret-7731@bucket/x'], 2, /takes no user or password/],
+      [['verify-backups', '--json', '--repo', missing], 1, /not a drctl repository/],
+      [['health', '--json'], 2, /nothing was checked/],
+    ];
+    for (const [args, code, why] of cases) {
+      const r = await drctl(args, { env: { DRCTL_REPO: '', DATABASE_URL: '', REDIS_URL: '', HEALTH_URL: '' } });
+      expect(r.code, args.join(' ')).toBe(code);
+      const doc = JSON.parse(r.stdout);
+      expect(doc.ok, args.join(' ')).toBe(false);
+      expect(doc.exitCode, args.join(' ')).toBe(code);
+      expect(doc.failures.map((f: { reason: string }) => f.reason).join('\n'), args.join(' ')).toMatch(why);
+      expect(r.all).not.toContain('canary-secret-7731');
+      noStack(r.all);
+    }
+  });
+
   it('validate reports all three mistakes with file:line:col and exits 2', async () => {
     const file = path.join(fixtures, 'three-mistakes.yaml');
     const r = await drctl(['validate', file]);

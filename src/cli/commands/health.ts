@@ -3,6 +3,9 @@ import { collect, type Action } from '../program.js';
 import { UsageError } from '../../errors.js';
 import { formatTable } from '../../report/table.js';
 import { executeRunbook } from '../execute.js';
+import { runOutcome } from '../run-result.js';
+import * as output from '../output.js';
+import { secrets } from '../../redact.js';
 import { builtInRunbook, resolveRunbook } from '../context.js';
 import { loadRunbook } from '../../runbook/load.js';
 import { builtInRegistry } from '../../adapters/registry.js';
@@ -29,7 +32,10 @@ export function registerHealth(program: Command, act: Action): void {
         const explicit = new Set(o.var.map((v) => v.split('=')[0]));
         if (shipped && !ctx.config.runbooks?.health) for (const [input, key] of Object.entries(CONFIG_INPUTS)) if (!explicit.has(input)) inputs[input] = ctx.config[key];
         const r = await executeRunbook(ctx, file, { vars: o.var, inputs });
-        if (!r.report) return r.exitCode;
+        if (!r.report) {
+          if (o.json) output.jsonResult(runOutcome(r, ctx.dryRun));
+          return r.exitCode;
+        }
         const { runbook: rb } = await loadRunbook(r.report.file, builtInRegistry());
         const steps = new Map(rb.steps.map((s) => [s.id, s]));
         // How to turn on a check that was skipped for want of configuration.
@@ -53,16 +59,25 @@ export function registerHealth(program: Command, act: Action): void {
             configure: unconfigured,
           };
         });
-        const nothing = rows.length > 0 && rows.every((x) => x.status === 'skipped');
-        if (o.json) process.stdout.write(`${JSON.stringify({ ok: r.exitCode === 0 && !nothing, checks: rows.map(({ configure: _, ...x }) => x) }, null, 2)}\n`);
+        // Nothing checked is no health report: a usage error, in the --json document too.
+        const what = rows.filter((x) => x.configure).map((x) => `${x.service} (${x.configure})`);
+        const nothing =
+          rows.length > 0 && rows.every((x) => x.status === 'skipped') && r.exitCode === 0
+            ? new UsageError('usage.health', `health: nothing was checked; configure at least one of: ${what.length ? what.join(', ') : 'the runbook\'s inputs'}`)
+            : undefined;
+        if (o.json) {
+          const outcome = runOutcome(r, ctx.dryRun);
+          output.jsonResult({
+            ...outcome,
+            ...(nothing ? { ok: false, exitCode: nothing.exitCode, failures: [{ reason: nothing.message }] } : {}),
+            checks: secrets.redactDeep(rows.map(({ configure: _, ...x }) => x)),
+          });
+        }
         // --quiet (cron): the table only when something failed.
         else if (!ctx.quiet || r.exitCode !== 0) {
           process.stdout.write(formatTable(['service', 'check', 'status', 'figure', 'latency'], rows.map((x) => [x.service, x.check, x.status, x.figure, x.latencyMs === undefined ? '' : `${x.latencyMs} ms`])));
         }
-        if (nothing && r.exitCode === 0) {
-          const what = rows.filter((x) => x.configure).map((x) => `${x.service} (${x.configure})`);
-          throw new UsageError('usage.health', `health: nothing was checked; configure at least one of: ${what.length ? what.join(', ') : 'the runbook\'s inputs'}`);
-        }
+        if (nothing) throw nothing;
         return r.exitCode;
       }),
     );

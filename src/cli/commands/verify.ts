@@ -7,6 +7,9 @@ import { formatTable } from '../../report/table.js';
 import { parseSubset } from '../../adapters/repo/verify/wal-read.js';
 import { parseS3Url } from '../../adapters/s3/bucket.js';
 import { executeRunbook } from '../execute.js';
+import { runOutcome } from '../run-result.js';
+import * as output from '../output.js';
+import { secrets } from '../../redact.js';
 import { builtInRunbook } from '../context.js';
 
 interface VerifyFlags {
@@ -85,7 +88,9 @@ export function registerVerify(program: Command, act: Action): void {
         });
         const out = r.report?.steps.find((s) => s.id === 'verify')?.outputs;
         const checks = (out?.checks ?? []) as { name: string; status: string; figure: string; backup?: string }[];
-        if (o.json) process.stdout.write(`${JSON.stringify({ ok: out?.ok ?? false, checks }, null, 2)}\n`);
+        if (o.json) {
+          output.jsonResult({ ...runOutcome(r, ctx.dryRun), ok: r.exitCode === 0 && out?.ok === true, checks: secrets.redactDeep(checks) });
+        }
         else if (checks.length) {
           // --quiet (cron): nothing when all is well; the checks that failed when not.
           const shown = ctx.quiet ? (r.exitCode === 0 ? [] : checks.filter((c) => c.status === 'fail')) : checks;
