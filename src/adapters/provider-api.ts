@@ -10,7 +10,8 @@ import type { ActionContext } from './types.js';
 // certainly did not act on it: 429, 503 with Retry-After (the service refusing work, not a
 // gateway giving up), or a connection that failed before anything was sent. Any other 5xx may
 // follow the work being done (a 502 or 504 comes from a gateway that may have passed the
-// request on), and a connection dropped after sending may have delivered it: these end the step
+// request on), and a connection dropped after sending (or left without an answer past
+// DRCTL_API_TIMEOUT, 30 s) may have delivered it: these end the step
 // with a line saying the restore may have started and where to look. A rejected token is one
 // line that says what to do.
 
@@ -35,6 +36,8 @@ export interface ProviderApiOptions {
 const MAX_ATTEMPTS = 5;
 const RETRY_AFTER_CAP_MS = 60_000;
 const BODY_LIMIT = 256 * 1024;
+/** One request's answer, body included (DRCTL_API_TIMEOUT). */
+const REQUEST_TIMEOUT_MS = 30_000;
 /** Failures to connect: nothing reached the provider. */
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
@@ -60,23 +63,30 @@ export function providerApi(ctx: ActionContext, o: ProviderApiOptions): Provider
     throw new UsageError(`usage.${o.code}`, `${o.baseVar}=${base}: not a URL`);
   }
 
+  const timeoutMs = ctx.env.DRCTL_API_TIMEOUT ? parseDuration(ctx.env.DRCTL_API_TIMEOUT, 'DRCTL_API_TIMEOUT') : REQUEST_TIMEOUT_MS;
+
   async function request(method: 'GET' | 'POST', path: string, body?: unknown, unsure?: string): Promise<unknown> {
     for (let attempt = 1; ; attempt++) {
       let res: Response | undefined;
+      let text = '';
       let dropped: string | undefined;
+      // A provider that accepts the connection and never answers must not hold the step until
+      // its own timeout: each request (and its body) gets its own.
+      const timer = AbortSignal.timeout(timeoutMs);
       try {
         res = await fetch(`${base}${path}`, {
           method,
           headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
           body: body === undefined ? undefined : JSON.stringify(body),
-          signal: ctx.signal,
+          signal: AbortSignal.any([ctx.signal, timer]),
         });
+        text = (await res.text()).slice(0, BODY_LIMIT);
       } catch (err) {
         if (ctx.signal.aborted) throw err;
+        res = undefined;
         const cause = (err as { cause?: { code?: string } }).cause;
-        dropped = cause?.code ?? (err as Error).message;
+        dropped = timer.aborted ? 'timeout' : cause?.code ?? (err as Error).message;
       }
-      const text = res ? (await res.text()).slice(0, BODY_LIMIT) : '';
       const status = res?.status ?? 0;
       if (res && res.ok) return text ? parseJson(text) : undefined;
       if (status === 401 || status === 403) {
@@ -89,7 +99,8 @@ export function providerApi(ctx: ActionContext, o: ProviderApiOptions): Provider
       }
       const retryAfter = res?.headers.get('retry-after');
       const verdict = method === 'GET' ? (status === 429 || dropped !== undefined || status >= 500 ? 'retry' : 'fail') : postRetry(status, dropped, retryAfter);
-      const what = dropped ? `${host} unreachable (${dropped})` : `${o.name} API answered ${status}${errorDetail(text)}`;
+      const what =
+        dropped === 'timeout' ? `${host} sent no answer in ${formatDuration(timeoutMs)}` : dropped ? `${host} unreachable (${dropped})` : `${o.name} API answered ${status}${errorDetail(text)}`;
       if (verdict === 'unsure') {
         const e = new OperationError(`${o.code}.unsure`, `${method} ${path}: ${what}, so it is not sent again; ${unsure ?? `the provider may have acted on it: check in the ${o.name} Dashboard`}`);
         e.retryable = false;

@@ -192,6 +192,19 @@ describe('managed PostgreSQL: Supabase and Render', () => {
       expect(r.all).not.toMatch(/\n\s+at /);
     });
 
+    it('a provider that never answers: a GET is asked again, a restore request is not (it may have started)', async () => {
+      sb.faults.push({ method: 'GET', path: /\/projects\/[a-z]+$/, status: 0, hang: true });
+      sb.faults.push({ method: 'POST', path: /restore-pitr$/, status: 0, hang: true, acts: true });
+      const started = Date.now();
+      const { r, report } = await run(['run', 'supabase-pitr', '--var', `project=${sb.ref}`, '--var', 'pollInterval=10ms', '--yes'], { DRCTL_API_TIMEOUT: '300ms' });
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(r.code, r.all).toBe(1);
+      expect(sb.requests('POST', /./)).toHaveLength(1);
+      expect(step(report, 'restore').reason).toMatch(/sent no answer in 300ms, so it is not sent again; .*Supabase Dashboard/);
+      expect(r.all).toMatch(/sent no answer in 300ms; retrying/);
+      expect(r.all).not.toMatch(/\n\s+at /);
+    });
+
     it('verify-managed fails when the window does not keep the RPO promise', async () => {
       sb.window.latest = Math.floor(Date.now() / 1000) - 3600;
       try {

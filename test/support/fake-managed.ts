@@ -16,6 +16,8 @@ export interface Fault {
   times?: number;
   /** The request still takes effect; only its answer is replaced (a gateway's 502/504). */
   acts?: boolean;
+  /** No answer at all: the connection stays open until the client gives up (status is ignored). */
+  hang?: boolean;
 }
 
 export interface Logged {
@@ -85,6 +87,7 @@ async function serve(token: string, handle: Handler): Promise<Base> {
         fault.times = (fault.times ?? 1) - 1;
         if (fault.times <= 0) state.faults.splice(state.faults.indexOf(fault), 1);
         if (fault.acts) handle(method, path, body);
+        if (fault.hang) return void state.log.push({ method, path, body, status: 0 });
         return send(fault.status, { message: fault.status === 429 ? 'Too many requests' : 'Internal error' }, fault.headers);
       }
       const [status, out, headers] = handle(method, path, body);
@@ -94,7 +97,11 @@ async function serve(token: string, handle: Handler): Promise<Base> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return Object.assign(state, {
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    stop: () => new Promise<void>((r) => server.close(() => r())),
+    stop: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
     requests: (m: string, p: RegExp) => state.log.filter((l) => l.method === m && p.test(l.path)),
   });
 }
