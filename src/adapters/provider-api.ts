@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { OperationError, UsageError } from '../errors.js';
 import { formatDuration, parseDuration } from '../time/duration.js';
 import type { ActionContext } from './types.js';
+import { fetchText, NoAnswer, type TextAnswer } from './http/fetch-text.js';
 
 // A managed provider's REST API (Supabase Management API, Render API) over fetch: bearer
 // token, JSON, bounded retries. 429 waits as long as Retry-After says (capped); GETs are retried
@@ -36,17 +37,13 @@ export interface ProviderApiOptions {
 const MAX_ATTEMPTS = 5;
 const RETRY_AFTER_CAP_MS = 60_000;
 const BODY_LIMIT = 256 * 1024;
-/** One request's answer, body included (DRCTL_API_TIMEOUT). */
-const REQUEST_TIMEOUT_MS = 30_000;
-/** Failures to connect: nothing reached the provider. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 
 /**
  * Whether a failed POST may be sent again: only when the provider certainly did not act on it.
  * `unsure`: it may have acted (the answer, not the request, was lost).
  */
-export function postRetry(status: number, dropped: string | undefined, retryAfter: string | null | undefined): 'retry' | 'unsure' | 'fail' {
-  if (dropped !== undefined) return NOT_SENT.has(dropped) ? 'retry' : 'unsure';
+export function postRetry(status: number, dropped: Pick<NoAnswer, 'notSent'> | undefined, retryAfter: string | null | undefined): 'retry' | 'unsure' | 'fail' {
+  if (dropped !== undefined) return dropped.notSent ? 'retry' : 'unsure';
   if (status === 429 || (status === 503 && retryAfterMs(retryAfter) !== undefined)) return 'retry';
   return status >= 500 ? 'unsure' : 'fail';
 }
@@ -63,30 +60,26 @@ export function providerApi(ctx: ActionContext, o: ProviderApiOptions): Provider
     throw new UsageError(`usage.${o.code}`, `${o.baseVar}=${base}: not a URL`);
   }
 
-  const timeoutMs = ctx.env.DRCTL_API_TIMEOUT ? parseDuration(ctx.env.DRCTL_API_TIMEOUT, 'DRCTL_API_TIMEOUT') : REQUEST_TIMEOUT_MS;
-
   async function request(method: 'GET' | 'POST', path: string, body?: unknown, unsure?: string): Promise<unknown> {
     for (let attempt = 1; ; attempt++) {
-      let res: Response | undefined;
-      let text = '';
-      let dropped: string | undefined;
-      // A provider that accepts the connection and never answers must not hold the step until
-      // its own timeout: each request (and its body) gets its own.
-      const timer = AbortSignal.timeout(timeoutMs);
+      let res: TextAnswer | undefined;
+      let dropped: NoAnswer | undefined;
       try {
-        res = await fetch(`${base}${path}`, {
-          method,
-          headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-          body: body === undefined ? undefined : JSON.stringify(body),
-          signal: AbortSignal.any([ctx.signal, timer]),
-        });
-        text = (await res.text()).slice(0, BODY_LIMIT);
+        res = await fetchText(
+          ctx,
+          `${base}${path}`,
+          {
+            method,
+            headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          },
+          BODY_LIMIT,
+        );
       } catch (err) {
-        if (ctx.signal.aborted) throw err;
-        res = undefined;
-        const cause = (err as { cause?: { code?: string } }).cause;
-        dropped = timer.aborted ? 'timeout' : cause?.code ?? (err as Error).message;
+        if (!(err instanceof NoAnswer)) throw err;
+        dropped = err;
       }
+      const text = res?.text ?? '';
       const status = res?.status ?? 0;
       if (res && res.ok) return text ? parseJson(text) : undefined;
       if (status === 401 || status === 403) {
@@ -99,8 +92,7 @@ export function providerApi(ctx: ActionContext, o: ProviderApiOptions): Provider
       }
       const retryAfter = res?.headers.get('retry-after');
       const verdict = method === 'GET' ? (status === 429 || dropped !== undefined || status >= 500 ? 'retry' : 'fail') : postRetry(status, dropped, retryAfter);
-      const what =
-        dropped === 'timeout' ? `${host} sent no answer in ${formatDuration(timeoutMs)}` : dropped ? `${host} unreachable (${dropped})` : `${o.name} API answered ${status}${errorDetail(text)}`;
+      const what = dropped ? `${host} ${dropped.timedOut ? `sent ${dropped.reason}` : `unreachable (${dropped.reason})`}` : `${o.name} API answered ${status}${errorDetail(text)}`;
       if (verdict === 'unsure') {
         const e = new OperationError(`${o.code}.unsure`, `${method} ${path}: ${what}, so it is not sent again; ${unsure ?? `the provider may have acted on it: check in the ${o.name} Dashboard`}`);
         e.retryable = false;

@@ -104,6 +104,35 @@ describe('Twilio, Vapi, notifications and drctl health', () => {
     }
   });
 
+  it('a server that takes the request and never answers fails each HTTP step in one line after DRCTL_API_TIMEOUT', async () => {
+    const sockets: import('node:net').Socket[] = [];
+    const silent = http.createServer(() => undefined);
+    silent.on('connection', (c) => sockets.push(c));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    try {
+      const rb = runbook(
+        [
+          `  - id: h\n    uses: http.check\n    onFailure: continue\n    with: { url: "${url}/health" }\n`,
+          `  - id: w\n    uses: notify.webhook\n    onFailure: continue\n    with: { url: "${url}/hook", text: "restore done" }\n`,
+          `  - id: v\n    uses: vapi.check\n    onFailure: continue\n    with: { phoneNumbers: [pn_1] }\n`,
+        ].join(''),
+      );
+      const out = path.join(tempDir(), 'r.json');
+      const started = Date.now();
+      const r = await drctl(['run', rb, '--report', out], { env: { ...env(), VAPI_BASE_URL: url, DRCTL_API_TIMEOUT: '300ms' } });
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(r.code, r.all).toBe(1);
+      const steps = JSON.parse(readFileSync(out, 'utf8')).steps as { id: string; status: string; reason: string }[];
+      expect(steps.map((x) => [x.id, x.status])).toEqual([['h', 'failed'], ['w', 'failed'], ['v', 'failed']]);
+      for (const x of steps) expect(x.reason, x.id).toMatch(/no answer in 300ms/);
+      expect(r.all).not.toContain(vapi.apiKey);
+    } finally {
+      for (const c of sockets) c.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
   it('a runbook notify: block pages on failure only', async () => {
     const hook = await startWebhook();
     try {

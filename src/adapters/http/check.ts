@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { OperationError } from '../../errors.js';
 import { defineAction } from '../types.js';
+import { fetchText, NoAnswer, type TextAnswer } from './fetch-text.js';
 
 // http.check: one request, judged by status, and optionally by fields of a JSON body
 // (an application's /health endpoints).
@@ -31,15 +32,14 @@ export const httpCheck = defineAction({
       if (typeof i.body !== 'string') headers['content-type'] ??= 'application/json';
     }
     const started = performance.now();
-    let res: Response;
+    let res: TextAnswer;
     try {
-      res = await fetch(i.url, { method: i.method, headers, body, signal: ctx.signal, redirect: 'follow' });
+      res = await fetchText(ctx, i.url, { method: i.method, headers, body, redirect: 'follow' }, BODY_LIMIT);
     } catch (err) {
-      if (ctx.signal.aborted) throw err;
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new OperationError('http.unreachable', `${i.method} ${i.url}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+      if (!(err instanceof NoAnswer)) throw err;
+      throw new OperationError('http.unreachable', `${i.method} ${i.url}: ${err.reason}`);
     }
-    const text = (await res.text()).slice(0, BODY_LIMIT);
+    const text = res.text;
     const latencyMs = Math.round(performance.now() - started);
     let json: unknown;
     try {

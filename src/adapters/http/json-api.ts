@@ -1,8 +1,9 @@
 import { OperationError } from '../../errors.js';
 import type { ActionContext } from '../types.js';
+import { fetchText, NoAnswer, type TextAnswer } from './fetch-text.js';
 
 // One JSON request to a provider's API (Statuspage, PagerDuty, Slack, Cloudflare): a network
-// failure becomes one line naming the host, never the URL (webhook URLs carry their secret in
+// failure or no answer in time becomes one line naming the host, never the URL (webhook URLs carry their secret in
 // the path).
 
 export interface JsonAnswer {
@@ -27,15 +28,14 @@ export async function requestJson(
     body = JSON.stringify(init.body);
     headers['content-type'] ??= 'application/json';
   }
-  let res: Response;
+  let res: TextAnswer;
   try {
-    res = await fetch(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, signal: ctx.signal });
+    res = await fetchText(ctx, url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body }, BODY_LIMIT);
   } catch (err) {
-    if (ctx.signal.aborted) throw err;
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new OperationError(`${code}.unreachable`, `${what}: ${hostOf(url)}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    if (!(err instanceof NoAnswer)) throw err;
+    throw new OperationError(`${code}.unreachable`, `${what}: ${hostOf(url)}: ${err.reason}`);
   }
-  const text = (await res.text()).slice(0, BODY_LIMIT);
+  const text = res.text;
   let json: unknown;
   try {
     json = text ? JSON.parse(text) : undefined;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { OperationError } from '../../errors.js';
 import { defineAction } from '../types.js';
+import { fetchText, NoAnswer, type TextAnswer } from '../http/fetch-text.js';
 
 // notify.webhook: a JSON POST in Slack's incoming-webhook shape ({"text": ...}), which most
 // chat tools and alert routers accept; extra fields ride along.
@@ -17,20 +18,13 @@ export const notifyWebhook = defineAction({
   outputs: ['status'],
   describe: (i) => `POST to a webhook: ${i.text.slice(0, 80)}`,
   async run(ctx, i) {
-    let res: Response;
+    let res: TextAnswer;
     try {
-      res = await fetch(i.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...i.headers },
-        body: JSON.stringify({ text: i.text, ...i.fields }),
-        signal: ctx.signal,
-      });
+      res = await fetchText(ctx, i.url, { method: 'POST', headers: { 'content-type': 'application/json', ...i.headers }, body: JSON.stringify({ text: i.text, ...i.fields }) }, 0);
     } catch (err) {
-      if (ctx.signal.aborted) throw err;
-      const cause = (err as { cause?: { code?: string } }).cause;
-      throw new OperationError('notify.unreachable', `webhook ${new URL(i.url).host}: ${cause?.code ?? (err as Error).message}`);
+      if (!(err instanceof NoAnswer)) throw err;
+      throw new OperationError('notify.unreachable', `webhook ${new URL(i.url).host}: ${err.reason}`);
     }
-    await res.arrayBuffer();
     if (!res.ok) throw new OperationError('notify.status', `webhook ${new URL(i.url).host} answered ${res.status}`);
     return { status: res.status };
   },

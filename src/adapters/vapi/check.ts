@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { OperationError, UsageError } from '../../errors.js';
 import { defineAction, type ActionContext } from '../types.js';
+import { fetchText, NoAnswer, type TextAnswer } from '../http/fetch-text.js';
 
 // vapi.check: the API key works; each assistant exists and sends its events to the
 // expected server URL; each phone number exists. Vapi's REST API over fetch; VAPI_BASE_URL
@@ -13,15 +14,14 @@ async function vapiGet(ctx: ActionContext, path: string): Promise<{ status: numb
   if (!key) throw new UsageError('usage.vapi', 'vapi.check needs VAPI_API_KEY');
   ctx.secret(key);
   const base = (ctx.env.VAPI_BASE_URL ?? 'https://api.vapi.ai').replace(/\/$/, '');
-  let res: Response;
+  let res: TextAnswer;
   try {
-    res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${key}` }, signal: ctx.signal });
+    res = await fetchText(ctx, `${base}${path}`, { headers: { authorization: `Bearer ${key}` } }, Number.MAX_SAFE_INTEGER);
   } catch (err) {
-    if (ctx.signal.aborted) throw err;
-    const cause = (err as { cause?: { code?: string } }).cause;
-    throw new OperationError('vapi.unreachable', `Vapi API ${new URL(base).host}: ${cause?.code ?? (err as Error).message}`);
+    if (!(err instanceof NoAnswer)) throw err;
+    throw new OperationError('vapi.unreachable', `Vapi API ${new URL(base).host}: ${err.reason}`);
   }
-  const text = await res.text();
+  const text = res.text;
   let body: Record<string, unknown> | undefined;
   try {
     body = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
