@@ -45,19 +45,31 @@ load_before=$(uptime | sed 's/.*load average: //')
 # RUNS=n repeats the three backups n times, interleaved, and reports each one's median.
 RUNS=${RUNS:-1}
 echo "==> backups ($RUNS run(s))" >&2
-: > "$work/t.raw"; : > "$work/t.file"; : > "$work/t.s3"; : > "$work/t.pipe"
+: > "$work/t.raw"; : > "$work/t.file"; : > "$work/t.s3"; : > "$work/t.pipe"; : > "$work/t.bound"; : > "$work/t.par"
 # The pipeline drctl runs, in a shell without drctl: what is left of drctl's ratio after its
 # own cost (start, connections, stats, hashing, the manifest) is the pipeline's.
 pipeline_dump() { "$PG_BIN/pg_dump" -Fc -Z0 -d "$(url bench)" | zstd -q -c -3 -T1 --check > "$work/pipe.zst"; }
+# Two floors for any dump on this machine, beside the targets: pg_dump with no compression into
+# /dev/null (the server's one COPY of the largest table bounds every pg_dump-based tool), and the
+# largest table read by two connections at once, each half by ctid, through zstd (what a
+# parallel dump could at best reach on these cores; the rest of the dump, and any tool's own
+# cost, come on top).
+bound_dump() { "$PG_BIN/pg_dump" -Fc -Z0 -d "$(url bench)" > /dev/null; }
+largest=$("$PG_BIN/psql" -X -At -d "$(url bench)" -c "select relname || ' ' || relpages from pg_class where relkind = 'r' and relnamespace = 'public'::regnamespace order by relpages desc limit 1")
+half_copy() { "$PG_BIN/psql" -X -q -d "$(url bench)" -c "copy (select * from ${largest% *} where ctid $1 '(${2},0)') to stdout" | zstd -q -c -3 -T1 > "$work/half$3.zst"; }
+bound_parallel() { local mid=$(( ${largest#* } / 2 )) first; half_copy '<' "$mid" 1 & first=$!; half_copy '>=' "$mid" 2; wait "$first"; }
 pipeline_restore() { zstd -q -dc "$work/pipe.zst" | "$PG_BIN/pg_restore" -d "$(url pipe_restore)" --single-transaction; }
 for run in $(seq "$RUNS"); do
   secs "$PG_BIN/pg_dump" -Fc -f "$work/raw.dump" -d "$(url bench)" >> "$work/t.raw"; echo >> "$work/t.raw"
   secs pipeline_dump >> "$work/t.pipe"; echo >> "$work/t.pipe"
+  secs bound_dump >> "$work/t.bound"; echo >> "$work/t.bound"
+  secs bound_parallel >> "$work/t.par"; echo >> "$work/t.par"
   rm -rf "$work/repo"
   secs drctl backup --source "$(url bench)" --repo "file://$work/repo" >> "$work/t.file"; echo >> "$work/t.file"
   secs drctl backup --source "$(url bench)" --repo "s3://bench/run$run" >> "$work/t.s3"; echo >> "$work/t.s3"
 done
 raw_dump=$(median < "$work/t.raw"); file_backup=$(median < "$work/t.file"); s3_backup=$(median < "$work/t.s3"); pipe_dump=$(median < "$work/t.pipe")
+bound=$(median < "$work/t.bound"); par=$(median < "$work/t.par")
 # Only the last backup is in the repository: its objects, manifest and the repository file.
 raw_bytes=$(stat -c %s "$work/raw.dump")
 repo_bytes=$(du -sb "$work/repo" | cut -f1)
@@ -83,17 +95,19 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f MB", b / 1048576 }'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t) ? "met" : "MISSED" }'; }
 r_backup=$(ratio "$file_backup" "$raw_dump"); r_bytes=$(ratio "$repo_bytes" "$raw_bytes")
 r_s3=$(ratio "$s3_backup" "$raw_dump"); r_restore=$(ratio "$file_restore" "$raw_restore")
-r_pipe=$(ratio "$pipe_dump" "$raw_dump"); r_rpipe=$(ratio "$pipe_restore" "$raw_restore")
+r_pipe=$(ratio "$pipe_dump" "$raw_dump"); r_bound=$(ratio "$bound" "$raw_dump"); r_par=$(ratio "$par" "$raw_dump"); r_rpipe=$(ratio "$pipe_restore" "$raw_restore")
 rss_max=$(( rss_backup > rss_restore ? rss_backup : rss_restore ))
 
 cat <<OUT
 
 drctl backup/restore benchmark — pgbench scale $SCALE, $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC')
 load average (1, 5, 15 min): before $load_before, after $load_after
-backups: median of $RUNS run(s) (raw $(paste -sd' ' "$work/t.raw"); shell pipeline $(paste -sd' ' "$work/t.pipe"); file $(paste -sd' ' "$work/t.file"); S3 $(paste -sd' ' "$work/t.s3")); compressor: $compressor
+backups: median of $RUNS run(s) (raw $(paste -sd' ' "$work/t.raw"); shell pipeline $(paste -sd' ' "$work/t.pipe"); pg_dump -Z0 > /dev/null $(paste -sd' ' "$work/t.bound"); two COPY halves $(paste -sd' ' "$work/t.par"); file $(paste -sd' ' "$work/t.file"); S3 $(paste -sd' ' "$work/t.s3")); compressor: $compressor
 restores: median of $RUNS run(s), each after a checkpoint (raw $(paste -sd' ' "$work/t.rraw"); shell pipeline $(paste -sd' ' "$work/t.rpipe"); drctl $(paste -sd' ' "$work/t.rfile"))
   backup   raw pg_dump -Fc      ${raw_dump}s  $(mb "$raw_bytes")
            pg_dump -Z0 | zstd   ${pipe_dump}s   ratio ${r_pipe}x   (drctl's pipeline in a shell, without drctl)
+           pg_dump -Z0 > /dev/null ${bound}s   ratio ${r_bound}x   (the server's one COPY: no pg_dump-based tool is faster)
+           2 COPY halves | zstd ${par}s   ratio ${r_par}x   (${largest% *} only, two connections: a parallel dump's floor here)
            drctl → file://      ${file_backup}s   ratio ${r_backup}x   (target <= 0.90x: $(verdict "$r_backup" 0.90))
              repository bytes   $(mb "$repo_bytes")   ratio ${r_bytes}x   (target <= 0.5x: $(verdict "$r_bytes" 0.5))
            drctl → S3 (moto)    ${s3_backup}s   ratio ${r_s3}x   (target <= 1.0x: $(verdict "$r_s3" 1.0))

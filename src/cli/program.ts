@@ -37,16 +37,16 @@ export function actionFactory(setExit: (code: number) => void): Action {
       const cmd = args[args.length - 1] as Command;
       const positional = args.slice(0, -2) as A;
       const globals = cmd.optsWithGlobals<GlobalOptions>();
-      if (globals.dryRun && !DRY_RUN_HONOURED.has(commandPath(cmd))) {
-        throw new UsageError('usage.dryRun', `--dry-run: ${commandPath(cmd)} has no dry run; run it without --dry-run, or not at all`);
-      }
-      let ctx: CliContext;
-      if (o.context === false) ctx = undefined as unknown as CliContext;
-      else {
-        const { createContext } = await import('./context.js');
-        ctx = await createContext(globals);
-      }
       try {
+        if (globals.dryRun && !DRY_RUN_HONOURED.has(commandPath(cmd))) {
+          throw new UsageError('usage.dryRun', `--dry-run: ${commandPath(cmd)} has no dry run; run it without --dry-run, or not at all`);
+        }
+        let ctx: CliContext;
+        if (o.context === false) ctx = undefined as unknown as CliContext;
+        else {
+          const { createContext } = await import('./context.js');
+          ctx = await createContext(globals);
+        }
         setExit(await handler(ctx, cmd.opts() as O, ...positional));
       } catch (err) {
         // A script that asked for --json reads stdout: it gets a document on failure too.

@@ -36,6 +36,7 @@ describe('drctl CLI contract', () => {
       [['backups', 'list', '--json', '--repo', 's3://key:canary-secret-7731@bucket/x'], 2, /takes no user or password/],
       [['verify-backups', '--json', '--repo', missing], 1, /not a drctl repository/],
       [['health', '--json'], 2, /nothing was checked/],
+      [['backups', 'list', '--json', '--config', path.join(dir, 'missing.yaml')], 2, /missing\.yaml/],
     ];
     for (const [args, code, why] of cases) {
       const r = await drctl(args, { env: { DRCTL_REPO: '', DATABASE_URL: '', REDIS_URL: '', HEALTH_URL: '' } });
