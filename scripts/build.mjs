@@ -27,6 +27,20 @@ function externalOnly(list) {
   };
 }
 
+// zod's classic API re-exports every locale (~60 files, ~370 KB: half the zod chunk that
+// validate, run and every built-in command compile at start); drctl's messages are English
+// and its own, so only the English locale, which zod installs itself, is bundled.
+const zodEnglishOnly = {
+  name: 'zod-english-only',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, (args) => ({
+      contents: "export { default as en } from './en.js';\n",
+      resolveDir: path.dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
+
 // The bundle holds copies of these packages: their licenses ship with it, one file.
 async function licenses(metafile) {
   const dirs = new Set();
@@ -58,7 +72,7 @@ const result = await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  plugins: [externalOnly(EXTERNAL)],
+  plugins: [externalOnly(EXTERNAL), zodEnglishOnly],
   chunkNames: 'chunks/[name]-[hash]',
   // Shipped, for DRCTL_DEBUG=1 stacks (src/cli.ts); file and line only, without the sources.
   sourcemap: true,
