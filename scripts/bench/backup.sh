@@ -56,8 +56,16 @@ pipeline_dump() { "$PG_BIN/pg_dump" -Fc -Z0 -d "$(url bench)" | zstd -q -c -3 -T
 # cost, come on top).
 bound_dump() { "$PG_BIN/pg_dump" -Fc -Z0 -d "$(url bench)" > /dev/null; }
 largest=$("$PG_BIN/psql" -X -At -d "$(url bench)" -c "select relname || ' ' || relpages from pg_class where relkind = 'r' and relnamespace = 'public'::regnamespace order by relpages desc limit 1")
-half_copy() { "$PG_BIN/psql" -X -q -d "$(url bench)" -c "copy (select * from ${largest% *} where ctid $1 '(${2},0)') to stdout" | zstd -q -c -3 -T1 > "$work/half$3.zst"; }
-bound_parallel() { local mid=$(( ${largest#* } / 2 )) first; half_copy '<' "$mid" 1 & first=$!; half_copy '>=' "$mid" 2; wait "$first"; }
+half_copy() { "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -d "$(url bench)" -c "copy (select * from ${largest% *} where ctid $1 '(${2},0)') to stdout" | zstd -q -c -3 -T1 > "$work/half$3.zst"; }
+# Either half failing fails the measurement (secs runs it inside ||, where set -e is off).
+bound_parallel() {
+  local mid=$(( ${largest#* } / 2 )) first rc=0
+  [ "$mid" -gt 0 ] || { echo "${largest% *}: no pages counted (run VACUUM ANALYZE first)" >&2; return 1; }
+  half_copy '<' "$mid" 1 & first=$!
+  half_copy '>=' "$mid" 2 || rc=$?
+  wait "$first" || rc=$?
+  return $rc
+}
 pipeline_restore() { zstd -q -dc "$work/pipe.zst" | "$PG_BIN/pg_restore" -d "$(url pipe_restore)" --single-transaction; }
 for run in $(seq "$RUNS"); do
   secs "$PG_BIN/pg_dump" -Fc -f "$work/raw.dump" -d "$(url bench)" >> "$work/t.raw"; echo >> "$work/t.raw"

@@ -73,7 +73,7 @@ export function providerApi(ctx: ActionContext, o: ProviderApiOptions): Provider
             headers: { authorization: `Bearer ${token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
             body: body === undefined ? undefined : JSON.stringify(body),
           },
-          BODY_LIMIT,
+          { limit: BODY_LIMIT },
         );
       } catch (err) {
         if (!(err instanceof NoAnswer)) throw err;

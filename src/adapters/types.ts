@@ -15,6 +15,8 @@ export interface Progress {
 export interface ActionContext {
   /** Aborted on timeout or interrupt: stop, kill children, leave partial work uncommitted. */
   signal: AbortSignal;
+  /** The step's own `timeout:`, when the runbook sets one (the signal enforces it). */
+  stepTimeoutMs?: number;
   runId: string;
   stepId: string;
   /** 'drill' when run by `drctl drill`: actions keep a drill from touching production (no WAL archiving). */

@@ -110,7 +110,12 @@ export async function main(argv: string[]): Promise<number> {
     // restore_command must not report a failure as "not archived" (wal-fetch-exit.ts).
     const failed = (c: number) => (c !== 0 && requestedCommand(argv.slice(2)) === 'wal-fetch' ? walFetchFailureCode() : c);
     if (err instanceof CommanderError) {
-      // commander has printed its one-line message (or the help) already.
+      // commander has printed its one-line message (or the help) already; a script that asked
+      // for --json still reads one document on stdout.
+      if (err.exitCode !== 0 && argv.slice(2).includes('--json')) {
+        const [{ jsonResult }, { secrets }] = await Promise.all([import('./output.js'), import('../redact.js')]);
+        jsonResult({ ok: false, exitCode: 2, failures: [{ reason: secrets.redact(err.message.replace(/^error: /, '')) }] });
+      }
       return failed(err.exitCode === 0 ? 0 : 2);
     }
     const { reportError } = await import('./report-error.js');

@@ -141,10 +141,11 @@ export async function runRunbook(opts: EngineOptions): Promise<RunReport> {
   emit({ type: 'run.end', report });
   return report;
 
-  function context(stepId: string, signal: AbortSignal, t0: number): ActionContext {
+  function context(stepId: string, signal: AbortSignal, t0: number, stepTimeoutMs?: number): ActionContext {
     let lastProgress = 0;
     return {
       signal,
+      stepTimeoutMs,
       runId,
       stepId,
       kind: opts.kind ?? 'run',

@@ -30,7 +30,7 @@ export interface StepEnv {
   action(uses: string): Action;
   scope: Scope;
   emit: Emit;
-  context(stepId: string, signal: AbortSignal, t0: number): ActionContext;
+  context(stepId: string, signal: AbortSignal, t0: number, stepTimeoutMs?: number): ActionContext;
 }
 
 export async function runStep(env: StepEnv, step: Step, section: Section, runSignal: AbortSignal): Promise<StepRun> {
@@ -96,7 +96,7 @@ export async function runStep(env: StepEnv, step: Step, section: Section, runSig
       return end('failed', 'failed', { attempts: n, reason: msg, errorCode: 'template' }, msg);
     }
     emit({ type: 'step.start', id: step.id, uses: step.uses, description: safeDescribe(action.describe, input, step.uses), attempt: n, budgetMs: limits.budgetMs, timeoutMs: limits.timeoutMs });
-    const r = await attempt((signal) => action.run(env.context(step.id, signal, t0), input), limits.timeoutMs, runSignal);
+    const r = await attempt((signal) => action.run(env.context(step.id, signal, t0, limits.timeoutMs), input), limits.timeoutMs, runSignal);
     if (r.ok) return end('succeeded', 'succeeded', { attempts: n, outputs: r.outputs });
     const err = r.error;
     if (runSignal.aborted) return interrupted(n);

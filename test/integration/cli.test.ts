@@ -37,6 +37,8 @@ describe('drctl CLI contract', () => {
       [['verify-backups', '--json', '--repo', missing], 1, /not a drctl repository/],
       [['health', '--json'], 2, /nothing was checked/],
       [['backups', 'list', '--json', '--config', path.join(dir, 'missing.yaml')], 2, /missing\.yaml/],
+      [['backups', 'list', '--json', '--bogus'], 2, /unknown option '--bogus'/],
+      [['history', '--json', '--limit'], 2, /--limit/],
     ];
     for (const [args, code, why] of cases) {
       const r = await drctl(args, { env: { DRCTL_REPO: '', DATABASE_URL: '', REDIS_URL: '', HEALTH_URL: '' } });
@@ -47,6 +49,13 @@ describe('drctl CLI contract', () => {
       expect(doc.failures.map((f: { reason: string }) => f.reason).join('\n'), args.join(' ')).toMatch(why);
       expect(r.all).not.toContain('canary-secret-7731');
       noStack(r.all);
+    }
+    // A dry run's plan goes to stderr: stdout stays one document.
+    for (const args of [['health', '--dry-run', '--json', '--var', 'healthUrl=http://127.0.0.1:9/health'], ['verify-backups', '--dry-run', '--json', '--repo', missing]]) {
+      const r = await drctl(args);
+      expect(r.code, args.join(' ')).toBe(0);
+      expect(JSON.parse(r.stdout), args.join(' ')).toMatchObject({ ok: true, exitCode: 0, dryRun: true });
+      expect(r.stderr, args.join(' ')).toContain('DRY RUN');
     }
   });
 

@@ -34,7 +34,7 @@ export const httpCheck = defineAction({
     const started = performance.now();
     let res: TextAnswer;
     try {
-      res = await fetchText(ctx, i.url, { method: i.method, headers, body, redirect: 'follow' }, BODY_LIMIT);
+      res = await fetchText(ctx, i.url, { method: i.method, headers, body, redirect: 'follow' }, { limit: BODY_LIMIT, wholeStep: true });
     } catch (err) {
       if (!(err instanceof NoAnswer)) throw err;
       throw new OperationError('http.unreachable', `${i.method} ${i.url}: ${err.reason}`);

@@ -30,7 +30,7 @@ export async function requestJson(
   }
   let res: TextAnswer;
   try {
-    res = await fetchText(ctx, url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body }, BODY_LIMIT);
+    res = await fetchText(ctx, url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body }, { limit: BODY_LIMIT });
   } catch (err) {
     if (!(err instanceof NoAnswer)) throw err;
     throw new OperationError(`${code}.unreachable`, `${what}: ${hostOf(url)}: ${err.reason}`);

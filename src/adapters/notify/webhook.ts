@@ -20,7 +20,7 @@ export const notifyWebhook = defineAction({
   async run(ctx, i) {
     let res: TextAnswer;
     try {
-      res = await fetchText(ctx, i.url, { method: 'POST', headers: { 'content-type': 'application/json', ...i.headers }, body: JSON.stringify({ text: i.text, ...i.fields }) }, 0);
+      res = await fetchText(ctx, i.url, { method: 'POST', headers: { 'content-type': 'application/json', ...i.headers }, body: JSON.stringify({ text: i.text, ...i.fields }) }, { limit: 0, wholeStep: true });
     } catch (err) {
       if (!(err instanceof NoAnswer)) throw err;
       throw new OperationError('notify.unreachable', `webhook ${new URL(i.url).host}: ${err.reason}`);

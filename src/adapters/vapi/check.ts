@@ -7,6 +7,9 @@ import { fetchText, NoAnswer, type TextAnswer } from '../http/fetch-text.js';
 // expected server URL; each phone number exists. Vapi's REST API over fetch; VAPI_BASE_URL
 // points it elsewhere (tests use a local server that answers like the API).
 
+/** Vapi's answers are small JSON documents; more is not read. */
+const BODY_LIMIT = 8 * 1024 * 1024;
+
 const Assistant = z.strictObject({ id: z.string().min(1), serverUrl: z.string().optional() });
 
 async function vapiGet(ctx: ActionContext, path: string): Promise<{ status: number; body: Record<string, unknown> | undefined }> {
@@ -16,7 +19,7 @@ async function vapiGet(ctx: ActionContext, path: string): Promise<{ status: numb
   const base = (ctx.env.VAPI_BASE_URL ?? 'https://api.vapi.ai').replace(/\/$/, '');
   let res: TextAnswer;
   try {
-    res = await fetchText(ctx, `${base}${path}`, { headers: { authorization: `Bearer ${key}` } }, Number.MAX_SAFE_INTEGER);
+    res = await fetchText(ctx, `${base}${path}`, { headers: { authorization: `Bearer ${key}` } }, { limit: BODY_LIMIT });
   } catch (err) {
     if (!(err instanceof NoAnswer)) throw err;
     throw new OperationError('vapi.unreachable', `Vapi API ${new URL(base).host}: ${err.reason}`);

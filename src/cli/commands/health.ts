@@ -31,7 +31,7 @@ export function registerHealth(program: Command, act: Action): void {
         // drctl.yaml settings feed the shipped runbook, below an explicit --var.
         const explicit = new Set(o.var.map((v) => v.split('=')[0]));
         if (shipped && !ctx.config.runbooks?.health) for (const [input, key] of Object.entries(CONFIG_INPUTS)) if (!explicit.has(input)) inputs[input] = ctx.config[key];
-        const r = await executeRunbook(ctx, file, { vars: o.var, inputs });
+        const r = await executeRunbook(ctx, file, { vars: o.var, inputs, json: o.json });
         if (!r.report) {
           if (o.json) output.jsonResult(runOutcome(r, ctx.dryRun));
           return r.exitCode;

@@ -85,11 +85,12 @@ export function registerVerify(program: Command, act: Action): void {
             bucket,
             bucketRetention,
           },
+          json: o.json,
         });
         const out = r.report?.steps.find((s) => s.id === 'verify')?.outputs;
         const checks = (out?.checks ?? []) as { name: string; status: string; figure: string; backup?: string }[];
         if (o.json) {
-          output.jsonResult({ ...runOutcome(r, ctx.dryRun), ok: r.exitCode === 0 && out?.ok === true, checks: secrets.redactDeep(checks) });
+          output.jsonResult({ ...runOutcome(r, ctx.dryRun), ok: r.exitCode === 0 && (ctx.dryRun || out?.ok === true), checks: secrets.redactDeep(checks) });
         }
         else if (checks.length) {
           // --quiet (cron): nothing when all is well; the checks that failed when not.
